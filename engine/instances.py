@@ -1,0 +1,270 @@
+"""Process instances: every change loads the state, applies one step, and writes the state together
+with its derived rows (human tasks, timers, message waits) and one audit event, in one transaction.
+
+Concurrency is optimistic: the instance row carries a `revision`; a write that finds it changed is
+retried from a fresh load when that is safe (the step re-checks what it needs, e.g. that the task is
+still ready), else it ends in `Conflict`.
+"""
+import json
+import traceback
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+import sqlalchemy as sa
+from SpiffWorkflow.exceptions import SpiffWorkflowException
+from SpiffWorkflow.util.task import TaskState
+
+from . import clock, forms
+from .errors import Conflict, NotFound
+from .snapshot import Snapshot, active_element_ids, take
+from .storage.schema import audit_events, human_task_groups, human_tasks, instances, message_waits, timers
+from .workflow import dump_state, load_state, new_workflow, variables_of
+
+RETRIES = 5
+FINAL_STATUSES = ("complete", "cancelled")
+
+
+class _Stale(Exception):
+    """The instance changed under us; load again."""
+
+
+@dataclass
+class Step:
+    """What a change did, for the audit trail."""
+    action: str
+    task_id: str | None = None
+    element_id: str | None = None
+    detail: dict = field(default_factory=dict)
+    completed: tuple | None = None  # (task id, actor) of the human task this step completes
+
+
+def utc(value):
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=timezone.utc)
+    return value
+
+
+def _json_safe(value):
+    return json.loads(json.dumps(value, default=str, ensure_ascii=False))
+
+
+def data_changes(before: dict, after: dict) -> dict:
+    changes = {}
+    for key in before.keys() | after.keys():
+        old, new = before.get(key), after.get(key)
+        if old != new:
+            changes[key] = [old, new]
+    return _json_safe(changes)
+
+
+class Loaded:
+    """An instance row and its workflow, as loaded inside a transaction."""
+
+    def __init__(self, row, workflow, snapshot: Snapshot):
+        self.row = row
+        self.workflow = workflow
+        self.before = snapshot
+
+
+class InstanceStore:
+    def __init__(self, db, definitions, script_engine):
+        self.db = db
+        self.definitions = definitions
+        self.script_engine = script_engine
+
+    # ---- reading -------------------------------------------------------------------------------
+    def _specs(self, conn, definition_id):
+        return self.definitions.specs.get(conn, self.definitions.by_id(conn, definition_id))
+
+    def _load(self, conn, row) -> Loaded:
+        spec, subprocess_specs = self._specs(conn, row.definition_id)
+        workflow = load_state(row.state, spec, subprocess_specs, self.script_engine)
+        return Loaded(row, workflow, take(workflow, row._mapping, utc(row.updated_at)))
+
+    def row(self, conn, instance_id):
+        row = conn.execute(sa.select(instances).where(instances.c.id == instance_id)).first()
+        if row is None:
+            raise NotFound(f"no process instance with id '{instance_id}'")
+        return row
+
+    def workflow(self, conn, instance_id):
+        row = self.row(conn, instance_id)
+        spec, subprocess_specs = self._specs(conn, row.definition_id)
+        return row, load_state(row.state, spec, subprocess_specs, self.script_engine)
+
+    def describe(self, conn, instance_id) -> dict:
+        row, workflow = self.workflow(conn, instance_id)
+        definition = self.definitions.by_id(conn, row.definition_id)
+        tasks = conn.execute(sa.select(human_tasks).where(human_tasks.c.instance_id == instance_id)
+                             .order_by(human_tasks.c.created_at)).all()
+        pending = conn.execute(sa.select(timers).where(timers.c.instance_id == instance_id)
+                               .order_by(timers.c.due_at)).all()
+        return {
+            "id": row.id, "process_key": row.process_key, "version": definition.version,
+            "business_key": row.business_key, "status": row.status,
+            "variables": _json_safe(variables_of(workflow)),
+            "tasks": [task_dict(t) for t in tasks],
+            "timers": [{"id": t.id, "element_id": t.element_id, "due_at": utc(t.due_at)} for t in pending],
+            "active_element_ids": active_element_ids(workflow),
+            "incident": row.incident, "started_by": row.started_by,
+            "started_at": utc(row.started_at), "updated_at": utc(row.updated_at), "ended_at": utc(row.ended_at),
+        }
+
+    # ---- writing -------------------------------------------------------------------------------
+    def start(self, definition, business_key=None, variables=None, actor=None) -> str:
+        variables = forms.validate([], variables or {})
+        instance_id = str(uuid.uuid4())
+        now = clock.now()
+        with self.db.begin() as conn:
+            spec, subprocess_specs = self.definitions.specs.get(conn, definition)
+            workflow = new_workflow(spec, subprocess_specs, self.script_engine)
+            workflow.task_tree.data.update(variables)
+            for task in workflow.get_tasks(state=TaskState.READY):  # the start task carries the data on
+                task.data.update(variables)
+            identity = {"id": instance_id, "process_key": definition.key, "business_key": business_key}
+            step = Step("started", detail={"changes": data_changes({}, variables)})
+            incident = self._run(workflow, step)
+            snap = take(workflow, identity, now)
+            status = "error" if incident else snap.status
+            conn.execute(instances.insert().values(
+                id=instance_id, definition_id=definition.id, process_key=definition.key,
+                business_key=business_key, status=status, revision=1, state=dump_state(workflow),
+                incident=incident, started_by=actor, started_at=now, updated_at=now,
+                ended_at=now if status in FINAL_STATUSES else None))
+            self._sync_rows(conn, identity, Snapshot("new"), snap)
+            self._audit(conn, instance_id, actor, step, now)
+        return instance_id
+
+    def change(self, select_row, actor, apply, retry=True, missing=None):
+        """Lock and load the row `select_row` picks, `apply(conn, loaded) -> Step`, save.
+
+        A concurrent change found at save time is retried from a fresh load when `retry`; `missing()`
+        raises the error for a row that is not there.
+        """
+        for attempt in range(RETRIES):
+            try:
+                with self.db.begin() as conn:
+                    row = conn.execute(select_row.with_for_update()).first()
+                    if row is None:
+                        missing(conn)
+                    loaded = self._load(conn, row)
+                    step = apply(conn, loaded)
+                    if step is None:
+                        return None
+                    self._save(conn, loaded, step, actor)
+                    return step
+            except _Stale:
+                if not retry or attempt == RETRIES - 1:
+                    raise Conflict("the process instance was changed by someone else at the same moment; "
+                                   "load it again and retry") from None
+        return None
+
+    def _run(self, workflow, step, action=None):
+        """Run engine steps (after `action`, if given); a script failure becomes an incident."""
+        try:
+            if action is not None:
+                action()
+            workflow.do_engine_steps()
+            return None
+        except SpiffWorkflowException as err:
+            task = getattr(err, "task", None)
+            step.detail["error"] = str(err)
+            return {
+                "task_id": str(task.id) if task is not None else None,
+                "element_id": task.task_spec.bpmn_id if task is not None else None,
+                "message": str(err),
+                "traceback": "".join(traceback.format_exception_only(err)).strip()[-2000:],
+                "at": clock.now().isoformat(),
+            }
+
+    def _save(self, conn, loaded: Loaded, step: Step, actor):
+        now = clock.now()
+        row, workflow = loaded.row, loaded.workflow
+        snap = take(workflow, row._mapping, now)
+        status = snap.status
+        if "incident" in step.detail:
+            incident = step.detail.pop("incident")
+        else:
+            incident = row.incident if status == "error" else None
+        if incident and status not in FINAL_STATUSES:
+            status = "error"
+        if step.detail.pop("cancelled", False):
+            status, incident = "cancelled", None
+        elif step.detail.pop("suspend", False):
+            status = "suspended"
+        elif row.status == "suspended" and not step.detail.pop("resume", False) and status != "error":
+            status = "suspended"
+        values = {"state": dump_state(workflow), "status": status, "revision": row.revision + 1,
+                  "updated_at": now, "incident": incident}
+        if status in FINAL_STATUSES and row.ended_at is None:
+            values["ended_at"] = now
+        done = conn.execute(instances.update().where(instances.c.id == row.id,
+                                                     instances.c.revision == row.revision).values(**values))
+        if done.rowcount != 1:
+            raise _Stale()
+        if status == "cancelled":
+            snap = Snapshot(status)
+        self._sync_rows(conn, row._mapping, loaded.before, snap, step.completed)
+        self._audit(conn, row.id, actor, step, now)
+
+    def _sync_rows(self, conn, identity, before: Snapshot, after: Snapshot, completed=None):
+        gone = before.human_tasks.keys() - after.human_tasks.keys()
+        if completed is not None:
+            # The task being completed must still be unclaimed or held by its completer: checked by the
+            # delete itself, so a claim committed a moment earlier wins.
+            task_id, actor = completed
+            done = conn.execute(human_tasks.delete().where(
+                human_tasks.c.id == task_id,
+                sa.or_(human_tasks.c.assignee.is_(None), human_tasks.c.assignee == actor)))
+            if done.rowcount != 1:
+                holder = conn.execute(sa.select(human_tasks.c.assignee).where(human_tasks.c.id == task_id)).scalar()
+                raise Conflict(f"task '{task_id}' is claimed by {holder}; only they can complete it",
+                               assignee=holder)
+            gone = gone - {task_id}
+        new = after.human_tasks.keys() - before.human_tasks.keys()
+        if gone:
+            conn.execute(human_tasks.delete().where(human_tasks.c.id.in_(gone)))
+        if new:
+            rows = [after.human_tasks[t] for t in new]
+            conn.execute(human_tasks.insert(), rows)
+            groups = [{"task_id": r["id"], "group_name": g} for r in rows for g in set(r["candidate_groups"])]
+            if groups:
+                conn.execute(human_task_groups.insert(), groups)
+        self._sync_keyed(conn, timers, before.timers, after.timers, identity["id"],
+                         lambda tid, t: {"id": tid, "instance_id": identity["id"], "element_id": t["element_id"],
+                                         "due_at": t["due_at"]},
+                         changed=lambda old, new: old["due_at"] != new["due_at"],
+                         update=lambda t: {"due_at": t["due_at"], "attempts": 0, "enqueued_at": None})
+        self._sync_keyed(conn, message_waits, before.messages, after.messages, identity["id"],
+                         lambda tid, name: {"id": tid, "instance_id": identity["id"], "message_name": name,
+                                            "business_key": identity["business_key"]})
+
+    @staticmethod
+    def _sync_keyed(conn, table, before, after, instance_id, make_row, changed=None, update=None):
+        gone = before.keys() - after.keys()
+        new = after.keys() - before.keys()
+        if gone:
+            conn.execute(table.delete().where(table.c.id.in_(gone)))
+        if new:
+            conn.execute(table.insert(), [make_row(k, after[k]) for k in new])
+        if changed is not None:
+            for key in before.keys() & after.keys():
+                if changed(before[key], after[key]):
+                    conn.execute(table.update().where(table.c.id == key).values(**update(after[key])))
+
+    @staticmethod
+    def _audit(conn, instance_id, actor, step: Step, now):
+        conn.execute(audit_events.insert().values(
+            instance_id=instance_id, at=now, actor=actor, action=step.action, task_id=step.task_id,
+            element_id=step.element_id, detail=_json_safe(step.detail) if step.detail else None))
+
+
+def task_dict(row) -> dict:
+    return {
+        "id": row.id, "name": row.name, "element_id": row.element_id, "instance_id": row.instance_id,
+        "process_key": row.process_key, "business_key": row.business_key, "lane": row.lane,
+        "candidate_groups": list(row.candidate_groups or []), "assignee": row.assignee,
+        "due_at": utc(row.due_at), "created_at": utc(row.created_at), "claimed_at": utc(row.claimed_at),
+        "form": row.form or [],
+    }

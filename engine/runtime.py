@@ -1,0 +1,188 @@
+"""`Engine`: the one object the API, the workers and the CLI use.
+
+It owns the database connection, the definition store and the instance store, and offers every
+operation as a method that runs in its own transaction.
+"""
+from datetime import timedelta
+
+import sqlalchemy as sa
+
+from . import clock, steps
+from .config import Settings, load_settings
+from .definitions import DefinitionStore
+from .errors import Conflict, NotFound
+from .instances import InstanceStore, task_dict, utc
+from .parsing import SourceFile
+from .sandbox import SandboxScriptEngine
+from .storage.database import create_db_engine, migrate
+from .storage.schema import audit_events, human_tasks, instances, message_waits, timers
+from .timer_values import make_timer_value
+
+
+class Engine:
+    def __init__(self, settings: Settings | None = None, db=None):
+        self.settings = settings or load_settings()
+        self.db = db if db is not None else create_db_engine(self.settings.database_url)
+        self.script_engine = SandboxScriptEngine({"timer_value": make_timer_value(self.settings.timezone)})
+        self.definitions = DefinitionStore(self.db)
+        self.instances = InstanceStore(self.db, self.definitions, self.script_engine)
+
+    def migrate(self):
+        migrate(self.db)
+
+    def close(self):
+        self.db.dispose()
+
+    # ---- definitions ------------------------------------------------------------------------------
+    def deploy(self, files, actor=None):
+        """`files`: (name, bytes) pairs or SourceFile objects. Returns the deployed processes."""
+        return self.definitions.deploy(_sources(files), actor)
+
+    def validate(self, files):
+        return self.definitions.validate(_sources(files))
+
+    def definition(self, key, version=None):
+        with self.db.connect() as conn:
+            return self.definitions.get(conn, key, version)
+
+    def definition_xml(self, key, version=None) -> bytes:
+        with self.db.connect() as conn:
+            return self.definitions.xml(conn, self.definitions.get(conn, key, version))
+
+    def list_definitions(self, page=1, page_size=50):
+        with self.db.connect() as conn:
+            return self.definitions.list_latest(conn, page, page_size)
+
+    # ---- instances ---------------------------------------------------------------------------------
+    def start(self, process_key, business_key=None, variables=None, actor=None) -> str:
+        definition = self.definition(process_key)
+        return self.instances.start(definition, business_key, variables, actor)
+
+    def instance(self, instance_id) -> dict:
+        with self.db.connect() as conn:
+            return self.instances.describe(conn, instance_id)
+
+    def complete_task(self, task_id, variables=None, actor=None):
+        select = sa.select(instances).where(instances.c.id == sa.select(human_tasks.c.instance_id).where(
+            human_tasks.c.id == task_id).scalar_subquery())
+        return self.instances.change(select, actor, steps.complete_task(self.instances, task_id, variables, actor),
+                                     missing=lambda conn: self._task_missing(conn, task_id))
+
+    def _task_missing(self, conn, task_id):
+        done = conn.execute(sa.select(audit_events.c.actor, audit_events.c.at).where(
+            audit_events.c.task_id == task_id, audit_events.c.action == "task_completed")).first()
+        if done is not None:
+            raise Conflict(f"task '{task_id}' was already completed by {done.actor or 'the engine'} "
+                           f"at {utc(done.at).isoformat()}")
+        raise NotFound(f"no open task with id '{task_id}'")
+
+    def _instance_change(self, instance_id, apply, actor=None, retry=True):
+        def missing(conn):
+            raise NotFound(f"no process instance with id '{instance_id}'")
+        select = sa.select(instances).where(instances.c.id == instance_id)
+        return self.instances.change(select, actor, apply, retry=retry, missing=missing)
+
+    def cancel(self, instance_id, actor=None, reason=None):
+        return self._instance_change(instance_id, steps.cancel(self.instances, reason), actor)
+
+    def suspend(self, instance_id, actor=None):
+        return self._instance_change(instance_id, steps.suspend(self.instances), actor)
+
+    def resume(self, instance_id, actor=None):
+        return self._instance_change(instance_id, steps.resume(self.instances), actor)
+
+    def retry(self, instance_id, actor=None):
+        return self._instance_change(instance_id, steps.retry(self.instances), actor)
+
+    def fire_timer(self, timer_id):
+        """Fire one timer if it is still pending and due. Returns the Step, or None if nothing was due."""
+        select = sa.select(instances).where(instances.c.id == sa.select(timers.c.instance_id).where(
+            timers.c.id == timer_id).scalar_subquery())
+        return self.instances.change(select, "timer", steps.fire_timer(self.instances, timer_id),
+                                     missing=lambda conn: None)
+
+    def due_timers(self, limit=1000, now=None):
+        now = now or clock.now()
+        with self.db.connect() as conn:
+            return [r.id for r in conn.execute(sa.select(timers.c.id).where(timers.c.due_at <= now)
+                                               .order_by(timers.c.due_at).limit(limit))]
+
+    def fire_due_timers(self, limit=1000) -> int:
+        """Fire every due timer in this process (the embedded mode and tests). Returns how many fired."""
+        fired = 0
+        for timer_id in self.due_timers(limit):
+            if self.fire_timer(timer_id) is not None:
+                fired += 1
+        return fired
+
+    def correlate_message(self, name, business_key=None, variables=None, actor=None) -> list[str]:
+        """Deliver a message to every instance waiting for it (with that business key, if given)."""
+        query = sa.select(message_waits.c.instance_id).where(message_waits.c.message_name == name).distinct()
+        if business_key is not None:
+            query = query.where(message_waits.c.business_key == business_key)
+        with self.db.connect() as conn:
+            waiting = [r.instance_id for r in conn.execute(query)]
+        if not waiting:
+            which = f" with business key '{business_key}'" if business_key is not None else ""
+            raise NotFound(f"no process instance{which} is waiting for the message '{name}'")
+        delivered = []
+        for instance_id in waiting:
+            if self._instance_change(instance_id, steps.deliver_message(self.instances, name, variables, actor),
+                                     actor) is not None:
+                delivered.append(instance_id)
+        return delivered
+
+    # ---- tasks -----------------------------------------------------------------------------------
+    def task(self, task_id) -> dict:
+        with self.db.connect() as conn:
+            row = conn.execute(sa.select(human_tasks).where(human_tasks.c.id == task_id)).first()
+            if row is None:
+                self._task_missing(conn, task_id)
+            return task_dict(row)
+
+    def claim(self, task_id, user, actor=None):
+        """Take an open task. Someone else holding it: Conflict."""
+        return self._set_assignee(task_id, user, actor or user, "claimed",
+                                  sa.or_(human_tasks.c.assignee.is_(None), human_tasks.c.assignee == user))
+
+    def unclaim(self, task_id, user, actor=None):
+        return self._set_assignee(task_id, None, actor or user, "unclaimed", human_tasks.c.assignee == user)
+
+    def assign(self, task_id, user, actor):
+        """A supervisor's move: give the task to `user` whoever holds it now."""
+        return self._set_assignee(task_id, user, actor, "assigned", sa.true())
+
+    def _set_assignee(self, task_id, user, actor, action, condition):
+        now = clock.now()
+        with self.db.begin() as conn:
+            done = conn.execute(human_tasks.update().where(human_tasks.c.id == task_id, condition)
+                                .values(assignee=user, claimed_at=now if user else None))
+            if done.rowcount != 1:
+                holder = conn.execute(sa.select(human_tasks.c.assignee, human_tasks.c.instance_id)
+                                      .where(human_tasks.c.id == task_id)).first()
+                if holder is None:
+                    self._task_missing(conn, task_id)
+                if action == "unclaimed":
+                    raise Conflict(f"task '{task_id}' is not held by {user}")
+                raise Conflict(f"task '{task_id}' is already claimed by {holder.assignee}", assignee=holder.assignee)
+            row = conn.execute(sa.select(human_tasks).where(human_tasks.c.id == task_id)).one()
+            conn.execute(audit_events.insert().values(instance_id=row.instance_id, at=now, actor=actor,
+                                                      action=f"task_{action}", task_id=task_id,
+                                                      element_id=row.element_id, detail={"assignee": user}))
+            return task_dict(row)
+
+    def events(self, instance_id, page=1, page_size=50):
+        with self.db.connect() as conn:
+            self.instances.row(conn, instance_id)
+            base = sa.select(audit_events).where(audit_events.c.instance_id == instance_id)
+            total = conn.execute(sa.select(sa.func.count()).select_from(base.subquery())).scalar_one()
+            rows = conn.execute(base.order_by(audit_events.c.id).offset((page - 1) * page_size).limit(page_size))
+            return [{"id": r.id, "at": utc(r.at), "actor": r.actor, "action": r.action, "task_id": r.task_id,
+                     "element_id": r.element_id, "detail": r.detail} for r in rows], total
+
+
+def _sources(files):
+    return [f if isinstance(f, SourceFile) else SourceFile(f[0], f[1]) for f in files]
+
+
+__all__ = ["Engine", "timedelta"]

@@ -1,0 +1,163 @@
+"""The database tables. SQLAlchemy Core: the hot path issues a handful of plain statements per change.
+
+Alembic migrations in `migrations/` create these tables; `metadata` here is what they are checked
+against (tests/test_migrations.py), never `create_all` in a production path.
+"""
+import sqlalchemy as sa
+
+metadata = sa.MetaData(naming_convention={
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+})
+
+UtcDateTime = sa.DateTime(timezone=True)
+
+users = sa.Table(
+    "users", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("name", sa.String(100), nullable=False, unique=True),
+    sa.Column("display_name", sa.String(200), nullable=False, server_default=""),
+    sa.Column("role", sa.String(20), nullable=False),
+    sa.Column("active", sa.Boolean, nullable=False, server_default=sa.true()),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+)
+
+user_groups = sa.Table(
+    "user_groups", metadata,
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("group_name", sa.String(100), primary_key=True),
+    sa.Index("ix_user_groups_group", "group_name"),
+)
+
+api_tokens = sa.Table(
+    "api_tokens", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("revoked_at", UtcDateTime),
+)
+
+deployments = sa.Table(
+    "deployments", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("deployed_at", UtcDateTime, nullable=False),
+    sa.Column("deployed_by", sa.String(100)),
+)
+
+deployment_files = sa.Table(
+    "deployment_files", metadata,
+    sa.Column("deployment_id", sa.Integer, sa.ForeignKey("deployments.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("name", sa.String(255), primary_key=True),
+    sa.Column("content", sa.LargeBinary, nullable=False),
+    sa.Column("sha256", sa.String(64), nullable=False),
+)
+
+definitions = sa.Table(
+    "definitions", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("key", sa.String(255), nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("name", sa.String(255), nullable=False),
+    sa.Column("file_name", sa.String(255), nullable=False),
+    sa.Column("content_hash", sa.String(64), nullable=False),
+    sa.Column("deployment_id", sa.Integer, sa.ForeignKey("deployments.id"), nullable=False),
+    sa.Column("deployed_at", UtcDateTime, nullable=False),
+    sa.UniqueConstraint("key", "version", name="uq_definitions_key_version"),
+)
+
+instances = sa.Table(
+    "instances", metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("definition_id", sa.Integer, sa.ForeignKey("definitions.id"), nullable=False),
+    sa.Column("process_key", sa.String(255), nullable=False),
+    sa.Column("business_key", sa.String(255)),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("revision", sa.Integer, nullable=False),
+    sa.Column("state", sa.Text, nullable=False),
+    sa.Column("incident", sa.JSON),
+    sa.Column("started_by", sa.String(100)),
+    sa.Column("started_at", UtcDateTime, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+    sa.Column("ended_at", UtcDateTime),
+    sa.Index("ix_instances_process_status", "process_key", "status"),
+    sa.Index("ix_instances_business_key", "business_key"),
+    sa.Index("ix_instances_started_at", "started_at"),
+)
+
+human_tasks = sa.Table(
+    "human_tasks", metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("instance_id", sa.String(36), sa.ForeignKey("instances.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("process_key", sa.String(255), nullable=False),
+    sa.Column("business_key", sa.String(255)),
+    sa.Column("element_id", sa.String(255), nullable=False),
+    sa.Column("name", sa.String(255), nullable=False),
+    sa.Column("lane", sa.String(255)),
+    sa.Column("candidate_groups", sa.JSON, nullable=False),
+    sa.Column("assignee", sa.String(100)),
+    sa.Column("form", sa.JSON, nullable=False),
+    sa.Column("due_at", UtcDateTime),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("claimed_at", UtcDateTime),
+    sa.Index("ix_human_tasks_instance", "instance_id"),
+    sa.Index("ix_human_tasks_assignee_due", "assignee", "due_at"),
+    sa.Index("ix_human_tasks_due", "due_at"),
+)
+
+human_task_groups = sa.Table(
+    "human_task_groups", metadata,
+    sa.Column("task_id", sa.String(36), sa.ForeignKey("human_tasks.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("group_name", sa.String(100), primary_key=True),
+    sa.Index("ix_human_task_groups_group", "group_name"),
+)
+
+timers = sa.Table(
+    "timers", metadata,
+    sa.Column("id", sa.String(36), primary_key=True),  # the waiting SpiffWorkflow task
+    sa.Column("instance_id", sa.String(36), sa.ForeignKey("instances.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("element_id", sa.String(255), nullable=False),
+    sa.Column("due_at", UtcDateTime, nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("enqueued_at", UtcDateTime),
+    sa.Column("last_error", sa.Text),
+    sa.Index("ix_timers_due", "due_at"),
+    sa.Index("ix_timers_instance", "instance_id"),
+)
+
+message_waits = sa.Table(
+    "message_waits", metadata,
+    sa.Column("id", sa.String(36), primary_key=True),  # the waiting SpiffWorkflow task
+    sa.Column("instance_id", sa.String(36), sa.ForeignKey("instances.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("message_name", sa.String(255), nullable=False),
+    sa.Column("business_key", sa.String(255)),
+    sa.Index("ix_message_waits_name", "message_name", "business_key"),
+    sa.Index("ix_message_waits_instance", "instance_id"),
+)
+
+audit_events = sa.Table(
+    "audit_events", metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column("instance_id", sa.String(36), nullable=True),
+    sa.Column("at", UtcDateTime, nullable=False),
+    sa.Column("actor", sa.String(100)),
+    sa.Column("action", sa.String(50), nullable=False),
+    sa.Column("task_id", sa.String(36)),
+    sa.Column("element_id", sa.String(255)),
+    sa.Column("detail", sa.JSON),
+    sa.Index("ix_audit_events_instance", "instance_id", "id"),
+)
+
+outbox = sa.Table(
+    "outbox", metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column("topic", sa.String(100), nullable=False),
+    sa.Column("payload", sa.JSON, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("sent_at", UtcDateTime),
+    sa.Column("last_error", sa.Text),
+    sa.Index("ix_outbox_unsent", "sent_at", "id"),
+)
