@@ -16,7 +16,6 @@ from engine import clock
 from engine.config import load_settings
 from engine.runtime import Engine
 from engine.storage.database import create_db_engine
-from engine.storage.schema import metadata
 
 HERE = Path(__file__).parent
 BPMN_DIR = HERE / "bpmn"
@@ -70,13 +69,15 @@ def _make_engine(url, tmp_path_factory):
 
 
 def _empty_tables(engine):
+    """Empty every table the migrations made (whichever module declares it)."""
     with engine.db.begin() as conn:
+        names = [n for n in sa.inspect(conn).get_table_names() if n != "alembic_version"]
         if engine.db.dialect.name == "postgresql":
-            names = ", ".join(f'"{t.name}"' for t in metadata.sorted_tables if t.name != "alembic_version")
-            conn.exec_driver_sql(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
+            conn.exec_driver_sql("TRUNCATE " + ", ".join(f'"{n}"' for n in names) + " RESTART IDENTITY CASCADE")
         else:
-            for table in reversed(metadata.sorted_tables):
-                conn.execute(table.delete())
+            conn.exec_driver_sql("PRAGMA defer_foreign_keys=ON")
+            for name in names:
+                conn.exec_driver_sql(f'DELETE FROM "{name}"')
 
 
 @pytest.fixture(scope="session")
