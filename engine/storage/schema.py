@@ -123,8 +123,14 @@ timers = sa.Table(
     sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
     sa.Column("enqueued_at", UtcDateTime),
     sa.Column("last_error", sa.Text),
+    sa.Column("lease_until", UtcDateTime),      # claimed: re-checked by the sweep after this (0002_timers)
+    sa.Column("job_id", sa.String(64)),          # the RQ job carrying it, if any
     sa.Index("ix_timers_due", "due_at"),
     sa.Index("ix_timers_instance", "instance_id"),
+    sa.Index("ix_timers_unclaimed_due", "due_at", postgresql_where=sa.text("enqueued_at IS NULL"),
+             sqlite_where=sa.text("enqueued_at IS NULL")),
+    sa.Index("ix_timers_lease", "lease_until", postgresql_where=sa.text("lease_until IS NOT NULL"),
+             sqlite_where=sa.text("lease_until IS NOT NULL")),
 )
 
 message_waits = sa.Table(
@@ -159,5 +165,29 @@ outbox = sa.Table(
     sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
     sa.Column("sent_at", UtcDateTime),
     sa.Column("last_error", sa.Text),
+    sa.Column("instance_id", sa.String(36)),     # 0002_timers: who caused it, when/which job delivers it
+    sa.Column("next_attempt_at", UtcDateTime),
+    sa.Column("job_id", sa.String(64)),
     sa.Index("ix_outbox_unsent", "sent_at", "id"),
+    sa.Index("ix_outbox_next_attempt", "next_attempt_at", postgresql_where=sa.text("next_attempt_at IS NOT NULL"),
+             sqlite_where=sa.text("next_attempt_at IS NOT NULL")),
 )
+
+# A timer start event of the newest version of a process: starts one instance per tick (0002_timers).
+timer_launchers = sa.Table(
+    "timer_launchers", metadata,
+    sa.Column("id", sa.String(300), primary_key=True),  # "<process key>:<start event id>"
+    sa.Column("process_key", sa.String(255), nullable=False),
+    sa.Column("element_id", sa.String(255), nullable=False),
+    sa.Column("definition_id", sa.Integer, sa.ForeignKey("definitions.id"), nullable=False),
+    sa.Column("expression", sa.Text, nullable=False),
+    sa.Column("next_due_at", UtcDateTime),              # None: no more ticks
+    sa.Column("remaining", sa.Integer, nullable=False),  # ticks left, -1 for unbounded
+    sa.Column("interval_seconds", sa.Float, nullable=False, server_default="0"),
+    sa.Column("launched", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("last_instance_id", sa.String(36)),
+    sa.Column("last_error", sa.Text),
+    sa.Index("ix_timer_launchers_due", "next_due_at"),
+)
+
+from engine.customers import schema as _customer_tables  # noqa: E402,F401  (registers the customer hub's tables)
