@@ -1,0 +1,68 @@
+"""Small shared helpers: time stamps, JSON-safe values, the change log and user look-ups."""
+import json
+from datetime import date, datetime, timezone
+from decimal import Decimal
+
+import sqlalchemy as sa
+
+from engine.storage.schema import user_groups, users
+
+from .schema import record_changes
+
+
+def utc(value):
+    if isinstance(value, datetime) and value.tzinfo is None:
+        return value.replace(tzinfo=timezone.utc)
+    return value
+
+
+def json_value(value):
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, (datetime, date)):
+        return utc(value).isoformat()
+    if isinstance(value, (list, tuple)):
+        return [json_value(v) for v in value]
+    if isinstance(value, dict):
+        return {k: json_value(v) for k, v in value.items()}
+    return value
+
+
+def row_dict(row) -> dict:
+    return {k: utc(v) for k, v in row._mapping.items()}
+
+
+def diff(before: dict, after: dict) -> dict:
+    """{field: [old, new]} for the fields of `after` whose value differs from `before`."""
+    return {k: [json_value(before.get(k)), json_value(v)] for k, v in after.items()
+            if json_value(before.get(k)) != json_value(v)}
+
+
+def log_change(conn, entity, entity_id, customer_id, action, actor, changes, at, batch_id=None):
+    conn.execute(record_changes.insert().values(
+        entity=entity, entity_id=entity_id, customer_id=customer_id, action=action, at=at, actor=actor,
+        changes=json.loads(json.dumps(changes, ensure_ascii=False, default=str)), batch_id=batch_id))
+
+
+def user_info(conn, names) -> dict:
+    """{name: {"active", "role", "groups"}} for the users among `names` that exist."""
+    names = [n for n in set(names) if n]
+    if not names:
+        return {}
+    found = {r.name: {"id": r.id, "active": r.active, "role": r.role, "groups": []}
+             for r in conn.execute(sa.select(users.c.id, users.c.name, users.c.active, users.c.role)
+                                   .where(users.c.name.in_(names)))}
+    if found:
+        by_id = {v["id"]: v for v in found.values()}
+        for r in conn.execute(sa.select(user_groups).where(user_groups.c.user_id.in_(list(by_id)))):
+            by_id[r.user_id]["groups"].append(r.group_name)
+    return found
+
+
+def history(engine, entity, entity_id, page=1, page_size=50):
+    """Every recorded change of one record, oldest first: (items, total)."""
+    base = sa.select(record_changes).where(record_changes.c.entity == entity, record_changes.c.entity_id == entity_id)
+    with engine.db.connect() as conn:
+        total = conn.execute(sa.select(sa.func.count()).select_from(base.subquery())).scalar_one()
+        rows = conn.execute(base.order_by(record_changes.c.id).offset((page - 1) * page_size).limit(page_size))
+        return [row_dict(r) for r in rows], total
