@@ -1,0 +1,65 @@
+"""The Flask app factory. `create_app()` builds an Engine from the environment; tests pass their own."""
+import os
+
+from flask import Flask
+from flask_smorest import Api
+
+from engine.runtime import Engine
+
+from . import auth, errors, observe
+from .routes import definitions, instances, system, tasks, users
+from .schemas import ErrorSchema
+from .services import Services
+
+DESCRIPTION = (
+    "Followup runs customer follow-up SOPs drawn as BPMN 2.0. Designers deploy diagrams, agents work the "
+    "task inbox (list, claim, complete with form values), supervisors watch instances, reassign tasks and "
+    "deliver business events as messages. Lists take `page` and `page_size` (default 50, at most 500) and "
+    "answer `{items, total, page, page_size}`. Errors are JSON `{status, title, detail, errors?}`.")
+
+
+class FollowupApi(Api):
+    ERROR_SCHEMA = ErrorSchema
+
+
+def _flag(name, default=False):
+    value = os.environ.get(name)
+    return default if value is None else value.strip().lower() in ("1", "true", "yes", "on")
+
+
+def create_app(engine: Engine | None = None, settings=None) -> Flask:
+    """`engine`: an Engine to use (tests); else one is made from `settings` or the environment. The
+    schema is not migrated here: run `followup migrate` (or `followup serve`, which does) first."""
+    app = Flask(__name__)
+    app.config.update(
+        API_TITLE="Followup", API_VERSION="1.0", OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/api", OPENAPI_JSON_PATH="openapi.json",
+        API_SPEC_OPTIONS={
+            "info": {"description": DESCRIPTION},
+            "security": [{"bearerAuth": []}],
+            "components": {"securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}}},
+        },
+        MAX_CONTENT_LENGTH=int(os.environ.get("FOLLOWUP_MAX_UPLOAD_BYTES", 10 * 1024 * 1024)),
+        FOLLOWUP_METRICS_PUBLIC=_flag("FOLLOWUP_METRICS_PUBLIC"),
+        JSON_SORT_KEYS=False,
+    )
+    app.json.sort_keys = False
+    app.json.ensure_ascii = False
+    engine = engine or Engine(settings)
+    app.extensions["followup"] = Services(engine)
+    app.extensions["followup_tokens"] = auth.TokenCache(float(os.environ.get("FOLLOWUP_TOKEN_CACHE_SECONDS", "2")))
+    app.extensions["followup_latency"] = observe.LatencyHistogram()
+
+    api = FollowupApi(app)
+    app.extensions["followup_api"] = api
+    for blueprint in (definitions.deployments, definitions.blp, instances.blp, instances.messages, tasks.blp,
+                      users.blp, system.blp):
+        api.register_blueprint(blueprint)
+
+    observe.setup_logging()
+    app.before_request(observe.start_request)
+    app.before_request(auth.authenticate)
+    latency = app.extensions["followup_latency"]
+    app.after_request(lambda response: observe.finish_request(response, latency))
+    errors.register(app)  # after Api(): replaces flask-smorest's own HTTPException handler
+    return app

@@ -1,0 +1,76 @@
+"""Bearer-token authentication for every call except the public ones (health, the OpenAPI document and
+its docs page).
+
+A short-lived in-process cache (FOLLOWUP_TOKEN_CACHE_SECONDS, default 2, 0 turns it off) saves the token
+lookup on the agent's hot loop; a revocation made through this process drops its entry at once, one made
+elsewhere takes effect within that many seconds.
+"""
+import threading
+import time
+
+from flask import current_app, g, request
+
+from engine.identity import hash_token
+
+from .errors import Unauthorized
+from .services import services
+
+PUBLIC_ENDPOINTS = {"system.health", "system.docs", "api-docs.openapi_json", "static"}
+
+
+class TokenCache:
+    def __init__(self, ttl: float):
+        self.ttl = ttl
+        self._entries = {}
+        self._lock = threading.Lock()
+
+    def get(self, key):
+        if self.ttl <= 0:
+            return None
+        with self._lock:
+            entry = self._entries.get(key)
+        if entry is None or entry[0] < time.monotonic():
+            return None
+        return entry[1]
+
+    def put(self, key, user):
+        if self.ttl <= 0:
+            return
+        with self._lock:
+            if len(self._entries) > 10_000:
+                self._entries.clear()
+            self._entries[key] = (time.monotonic() + self.ttl, user)
+
+    def clear(self):
+        with self._lock:
+            self._entries.clear()
+
+
+def bearer_token():
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()
+
+
+def authenticate():
+    """before_request: set g.user, or refuse with 401."""
+    g.user = None
+    if request.endpoint in PUBLIC_ENDPOINTS or not (request.path.startswith("/api") or
+                                                    request.path.startswith("/metrics")):
+        return
+    if request.endpoint == "system.metrics" and current_app.config["FOLLOWUP_METRICS_PUBLIC"]:
+        return
+    token = bearer_token()
+    if token is None:
+        raise Unauthorized("this call needs an 'Authorization: Bearer <token>' header")
+    cache: TokenCache = current_app.extensions["followup_tokens"]
+    key = hash_token(token)
+    user = cache.get(key)
+    if user is None:
+        user = services().identity.authenticate(token)
+        if user is None:
+            raise Unauthorized("the token is not valid (unknown, revoked, or its user is deactivated)")
+        cache.put(key, user)
+    g.user = user

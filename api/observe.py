@@ -1,0 +1,90 @@
+"""Request ids, one JSON log line per request, and the request-latency histogram behind /metrics.
+
+Under gunicorn each worker process keeps its own histogram (label `pid`) and a scrape reaches one
+worker, so latency is reported per worker; the counts read from the database are global.
+"""
+import json
+import logging
+import os
+import re
+import sys
+import threading
+import time
+import uuid
+from datetime import datetime, timezone
+
+from flask import g, request
+
+access_log = logging.getLogger("followup.access")
+BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+
+def setup_logging():
+    if not access_log.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        access_log.addHandler(handler)
+        access_log.setLevel(logging.INFO)
+        access_log.propagate = False
+
+
+class LatencyHistogram:
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._series = {}  # (method, route, status) -> [bucket counts..., count, sum]
+
+    def observe(self, method, route, status, seconds):
+        key = (method, route, str(status))
+        with self._lock:
+            series = self._series.get(key)
+            if series is None:
+                series = self._series[key] = [0] * (len(BUCKETS) + 2)
+            for i, bound in enumerate(BUCKETS):
+                if seconds <= bound:
+                    series[i] += 1
+            series[-2] += 1
+            series[-1] += seconds
+
+    def render(self) -> list[str]:
+        name = "followup_http_request_duration_seconds"
+        lines = [f"# HELP {name} Time to answer an HTTP request, by route and status (this process).",
+                 f"# TYPE {name} histogram"]
+        pid = os.getpid()
+        with self._lock:
+            items = sorted((k, list(v)) for k, v in self._series.items())
+        for (method, route, status), series in items:
+            labels = f'method="{method}",route="{_escape(route)}",status="{status}",pid="{pid}"'
+            for i, bound in enumerate(BUCKETS):
+                lines.append(f'{name}_bucket{{{labels},le="{bound}"}} {series[i]}')
+            lines.append(f'{name}_bucket{{{labels},le="+Inf"}} {series[-2]}')
+            lines.append(f"{name}_count{{{labels}}} {series[-2]}")
+            lines.append(f"{name}_sum{{{labels}}} {series[-1]:.6f}")
+        return lines
+
+
+def _escape(value):
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+def start_request():
+    incoming = request.headers.get("X-Request-ID", "")
+    g.request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
+    g.started = time.perf_counter()
+
+
+def finish_request(response, histogram: LatencyHistogram):
+    elapsed = time.perf_counter() - getattr(g, "started", time.perf_counter())
+    request_id = getattr(g, "request_id", "-")
+    response.headers["X-Request-ID"] = request_id
+    route = request.url_rule.rule if request.url_rule is not None else "<unmatched>"
+    histogram.observe(request.method, route, response.status_code, elapsed)
+    user = getattr(g, "user", None)
+    access_log.info(json.dumps({
+        "ts": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
+        "request_id": request_id, "method": request.method, "path": request.path, "route": route,
+        "status": response.status_code, "duration_ms": round(elapsed * 1000, 2),
+        "user": user.name if user is not None else None,
+        "remote": request.headers.get("X-Forwarded-For", request.remote_addr),
+    }, ensure_ascii=False))
+    return response

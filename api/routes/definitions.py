@@ -1,0 +1,105 @@
+"""Deployments (designers) and the process definitions they create (everyone may read them)."""
+from flask import Response, request
+from flask_smorest.fields import Upload
+from marshmallow import Schema, fields
+
+from engine import access
+from engine.errors import DeploymentError
+
+from .. import schemas as s
+from ..services import current_user, services
+from .common import Blueprint, paged
+
+deployments = Blueprint("deployments", __name__, url_prefix="/api/deployments",
+                        description="Deploy BPMN and DMN files as new process versions")
+blp = Blueprint("definitions", __name__, url_prefix="/api/definitions", description="Deployed process definitions")
+
+SUFFIXES = (".bpmn", ".dmn", ".bpmn20.xml", ".dmn11.xml", ".xml")
+
+
+class FilesArgs(Schema):
+    files = fields.List(Upload(), required=True,
+                        metadata={"description": "One or more .bpmn / .dmn files (repeat the field)"})
+
+
+def _sources():
+    uploads = request.files.getlist("files")
+    if not uploads:
+        raise DeploymentError("send one or more .bpmn or .dmn files in the multipart field 'files'")
+    sources = []
+    for upload in uploads:
+        name = (upload.filename or "").rsplit("/", 1)[-1].rsplit("\\", 1)[-1]
+        if not name.lower().endswith(SUFFIXES):
+            raise DeploymentError("only .bpmn and .dmn files can be deployed", file=name or "(no name)")
+        sources.append((name, upload.read()))
+    if len({n for n, _ in sources}) != len(sources):
+        raise DeploymentError("two files have the same name", file=", ".join(n for n, _ in sources))
+    return sources
+
+
+@deployments.route("", methods=["POST"])
+@deployments.arguments(FilesArgs, location="files")
+@deployments.response(201, s.DeploymentSchema)
+@deployments.alt_response(400, schema=s.DeploymentErrorSchema, description="A file cannot be deployed")
+@deployments.errors(401, 403)
+def deploy(_files):
+    """Deploy the files as one deployment: each changed process gets a new version, unchanged ones keep
+    theirs. 400 names the file, line and element of the first problem."""
+    user = current_user()
+    access.require(user, access.DEFINITION_DEPLOY)
+    deployed = services().engine.deploy(_sources(), actor=user.name)
+    return {"processes": [vars(p) for p in deployed]}
+
+
+@deployments.route("/validate", methods=["POST"])
+@deployments.arguments(FilesArgs, location="files")
+@deployments.response(200, s.ValidationSchema)
+@deployments.alt_response(400, schema=s.DeploymentErrorSchema, description="A file cannot be deployed")
+@deployments.errors(401, 403)
+def validate(_files):
+    """Check the files as a deployment would, without storing anything."""
+    access.require(current_user(), access.DEFINITION_DEPLOY)
+    processes = services().engine.validate(_sources())
+    return {"valid": True, "processes": [{"key": p.key, "name": p.name, "file": p.file} for p in processes]}
+
+
+def _definition_dict(conn, definition):
+    data = vars(definition).copy()
+    data["deployment_id"] = definition.deployment_id
+    data["groups"] = sorted(services().process_groups.of_definition(conn, definition.id))
+    return data
+
+
+@blp.route("", methods=["GET"])
+@blp.arguments(s.PageArgs, location="query", as_kwargs=True)
+@blp.response(200, s.DefinitionPageSchema)
+@blp.errors(401)
+def list_definitions(page, page_size):
+    """The latest version of every deployed process, by key."""
+    engine = services().engine
+    items, total = engine.list_definitions(page, page_size)
+    with engine.db.connect() as conn:
+        return paged([_definition_dict(conn, d) for d in items], total, page, page_size)
+
+
+@blp.route("/<key>", methods=["GET"])
+@blp.arguments(s.DefinitionArgs, location="query")
+@blp.response(200, s.DefinitionSchema)
+@blp.errors(401, 404)
+def get_definition(args, key):
+    """A process definition: the latest version, or `?version=N`."""
+    engine = services().engine
+    definition = engine.definition(key, args.get("version"))
+    with engine.db.connect() as conn:
+        return _definition_dict(conn, definition)
+
+
+@blp.route("/<key>/xml", methods=["GET"])
+@blp.arguments(s.DefinitionArgs, location="query")
+@blp.response(200, {"type": "string", "format": "binary"}, content_type="application/xml",
+              description="The BPMN file the version was deployed from")
+@blp.errors(401, 404)
+def get_definition_xml(args, key):
+    """The BPMN XML of a version (to render the diagram), latest unless `?version=N`."""
+    content = services().engine.definition_xml(key, args.get("version"))
+    return Response(content, mimetype="application/xml")

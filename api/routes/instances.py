@@ -1,0 +1,118 @@
+"""Process instances: start, list, inspect, audit trail, cancel/suspend/resume/retry; and messages."""
+from flask import url_for
+
+from engine import access, queries
+
+from .. import schemas as s
+from ..services import current_user, services
+from .common import Blueprint, paged
+
+blp = Blueprint("instances", __name__, url_prefix="/api/instances", description="Start and monitor process instances")
+messages = Blueprint("messages", __name__, url_prefix="/api/messages",
+                     description="Deliver business events to the instances waiting for them")
+
+
+def _instance_for(action, instance_id):
+    """The instance as the engine describes it, if the user reaches it and has the right for `action`."""
+    user, svc = current_user(), services()
+    instance = svc.engine.instance(instance_id)
+    with svc.engine.db.connect() as conn:
+        groups = svc.process_groups.of_process(conn, instance["process_key"])
+    tasks_in_reach = any(access.task_in_reach(user, t, svc.identity.groups_of) for t in instance["tasks"])
+    access.require_instance(user, action, instance, groups, tasks_in_reach)
+    return instance
+
+
+@blp.route("", methods=["POST"])
+@blp.arguments(s.StartArgs)
+@blp.response(201, s.InstanceSchema)
+@blp.errors(401, 403, 404, 422)
+def start(args):
+    """Start an instance of the latest version of a process. Agents and supervisors start the processes of
+    their groups; designers and admins any."""
+    user, svc = current_user(), services()
+    engine = svc.engine
+    engine.definition(args["process_key"])  # 404 before the rights question: definitions are public
+    with engine.db.connect() as conn:
+        groups = svc.process_groups.of_process(conn, args["process_key"])
+    access.require_start(user, args["process_key"], groups)
+    instance_id = engine.start(args["process_key"], args.get("business_key"), args["variables"], actor=user.name)
+    return engine.instance(instance_id), 201, {"Location": url_for("instances.get_instance",
+                                                                   instance_id=instance_id)}
+
+
+@blp.route("", methods=["GET"])
+@blp.arguments(s.InstanceListArgs, location="query", as_kwargs=True)
+@blp.response(200, s.InstancePageSchema)
+@blp.errors(401, 422)
+def list_instances(page, page_size, **filters):
+    """Instances I can see, newest first."""
+    user, svc = current_user(), services()
+    with svc.engine.db.connect() as conn:
+        processes = [] if user.role in access.SEES_ALL_INSTANCES else svc.process_groups.processes_of(
+            conn, user.groups)
+        items, total = queries.list_instances(conn, user, processes, page=page, page_size=page_size, **filters)
+    return paged(items, total, page, page_size)
+
+
+@blp.route("/<instance_id>", methods=["GET"])
+@blp.response(200, s.InstanceSchema)
+@blp.errors(401, 404)
+def get_instance(instance_id):
+    """Status, variables, open tasks, pending timers with due times, the active element ids (to highlight
+    the diagram) and the incident, if any."""
+    return _instance_for(access.INSTANCE_VIEW, instance_id)
+
+
+@blp.route("/<instance_id>/events", methods=["GET"])
+@blp.arguments(s.PageArgs, location="query", as_kwargs=True)
+@blp.response(200, s.EventPageSchema)
+@blp.errors(401, 404)
+def events(instance_id, page, page_size):
+    """The audit trail: who did what, when, with the variable changes."""
+    _instance_for(access.INSTANCE_VIEW, instance_id)
+    items, total = services().engine.events(instance_id, page, page_size)
+    return paged(items, total, page, page_size)
+
+
+def _lifecycle(name, action, doc):
+    def view(instance_id, args=None):
+        _instance_for(action, instance_id)
+        engine, actor = services().engine, current_user().name
+        if name == "cancel":
+            engine.cancel(instance_id, actor=actor, reason=(args or {}).get("reason"))
+        else:
+            getattr(engine, name)(instance_id, actor=actor)
+        return engine.instance(instance_id)
+
+    if name == "cancel":
+        def endpoint(args, instance_id):
+            return view(instance_id, args)
+        endpoint = blp.arguments(s.CancelArgs, required=False)(endpoint)
+    else:
+        def endpoint(instance_id):
+            return view(instance_id)
+    endpoint.__name__ = name
+    endpoint.__doc__ = doc
+    endpoint = blp.errors(401, 403, 404, 409)(blp.response(200, s.InstanceSchema)(endpoint))
+    blp.route(f"/<instance_id>/{name}", methods=["POST"])(endpoint)
+
+
+_lifecycle("cancel", access.INSTANCE_CANCEL, "Cancel the instance (supervisors, admins). 409 if it has ended.")
+_lifecycle("suspend", access.INSTANCE_SUSPEND, "Pause the instance: no task completes, no timer fires.")
+_lifecycle("resume", access.INSTANCE_RESUME, "Continue a suspended instance. 409 if it is not suspended.")
+_lifecycle("retry", access.INSTANCE_RETRY, "Run the failed step of an instance with an incident again.")
+
+
+@messages.route("", methods=["POST"])
+@messages.arguments(s.MessageArgs)
+@messages.response(200, s.MessageResultSchema)
+@messages.errors(401, 403, 404, 409)
+def correlate(args):
+    """Correlate a message (e.g. `customer_replied`) to the instances waiting for it, narrowed by
+    business key when given. 404 when no instance waits for it (supervisors, admins)."""
+    user = current_user()
+    access.require(user, access.MESSAGE_SEND)
+    delivered = services().engine.correlate_message(args["name"], args.get("business_key"), args["variables"],
+                                                    actor=user.name)
+    return {"delivered_to": delivered}

@@ -1,0 +1,82 @@
+"""Health (no auth), Prometheus metrics, and the offline docs page."""
+from flask import Response, current_app
+
+from engine import access, queries
+
+from .. import schemas as s
+from ..docs import render_docs
+from ..services import current_user, services
+from .common import Blueprint
+
+blp = Blueprint("system", __name__, description="Health, metrics and documentation")
+
+
+def _check_database():
+    try:
+        with services().engine.db.connect() as conn:
+            conn.exec_driver_sql("SELECT 1")
+        return {"ok": True, "detail": services().engine.db.dialect.name}
+    except Exception as err:  # noqa: BLE001 - any failure means "not reachable"
+        return {"ok": False, "detail": f"not reachable: {type(err).__name__}"}
+
+
+def _check_redis():
+    url = services().engine.settings.redis_url
+    if not url:
+        return {"ok": True, "detail": "not configured (embedded mode: timers run in-process)"}
+    client = current_app.extensions.get("followup_redis")
+    try:
+        if client is None:
+            import redis
+
+            client = current_app.extensions["followup_redis"] = redis.Redis.from_url(
+                url, socket_timeout=1, socket_connect_timeout=1)
+        client.ping()
+        return {"ok": True, "detail": "reachable"}
+    except Exception as err:  # noqa: BLE001
+        return {"ok": False, "detail": f"not reachable: {type(err).__name__}"}
+
+
+@blp.route("/api/health", methods=["GET"])
+@blp.response(200, s.HealthSchema)
+@blp.alt_response(503, schema=s.HealthSchema, description="The database or Redis is not reachable")
+@blp.doc(security=[])
+def health():
+    """Is the service able to work: database and Redis reachability. No token needed."""
+    database, redis_check = _check_database(), _check_redis()
+    ok = database["ok"] and redis_check["ok"]
+    return {"status": "ok" if ok else "unavailable", "database": database, "redis": redis_check}, 200 if ok else 503
+
+
+@blp.route("/metrics", methods=["GET"])
+@blp.response(200, {"type": "string"}, content_type="text/plain",
+              description="Prometheus text exposition format 0.0.4")
+@blp.errors(401, 403)
+def metrics():
+    """Prometheus metrics: instances by status, ready and overdue tasks, pending timers and their lag,
+    request latency (supervisors and admins, or anyone with FOLLOWUP_METRICS_PUBLIC=true)."""
+    if not current_app.config["FOLLOWUP_METRICS_PUBLIC"]:
+        access.require(current_user(), access.METRICS_VIEW)
+    with services().engine.db.connect() as conn:
+        stats = queries.stats(conn)
+    lines = ["# HELP followup_instances Process instances by status.", "# TYPE followup_instances gauge"]
+    for status in s.STATUSES:
+        lines.append(f'followup_instances{{status="{status}"}} {stats["instances"].get(status, 0)}')
+    for name, help_text, value in (
+            ("followup_tasks_ready", "Open human tasks.", stats["tasks_ready"]),
+            ("followup_tasks_overdue", "Open human tasks past their due time.", stats["tasks_overdue"]),
+            ("followup_timers_pending", "Timers waiting to fire.", stats["timers_pending"]),
+            ("followup_timer_lag_seconds", "How late the most overdue pending timer is.",
+             round(stats["timer_lag_seconds"], 3))):
+        lines += [f"# HELP {name} {help_text}", f"# TYPE {name} gauge", f"{name} {value}"]
+    lines += current_app.extensions["followup_latency"].render()
+    return Response("\n".join(lines) + "\n", mimetype="text/plain", content_type="text/plain; version=0.0.4")
+
+
+@blp.route("/api/docs", methods=["GET"])
+@blp.response(200, {"type": "string"}, content_type="text/html", description="The API reference as one page")
+@blp.doc(security=[])
+def docs():
+    """The API reference, rendered from the OpenAPI document; works offline (no scripts, no CDN)."""
+    api = current_app.extensions["followup_api"]
+    return Response(render_docs(api.spec.to_dict()), mimetype="text/html")

@@ -1,0 +1,101 @@
+"""The task inbox: list, read, claim, unclaim, assign, complete."""
+from engine import access, queries
+from engine.errors import Conflict, InvalidInput, NotFound
+
+from .. import schemas as s
+from ..services import current_user, services
+from .common import Blueprint, paged
+
+blp = Blueprint("tasks", __name__, url_prefix="/api/tasks", description="The task inbox of agents and supervisors")
+
+
+def _task_for(action, task_id):
+    """The open task, if the user reaches it and has the right for `action`."""
+    user, svc = current_user(), services()
+    task = svc.engine.task(task_id)
+    access.require_task(user, action, task, svc.identity.groups_of)
+    return task
+
+
+@blp.route("", methods=["GET"])
+@blp.arguments(s.TaskListArgs, location="query", as_kwargs=True)
+@blp.response(200, s.TaskPageSchema)
+@blp.errors(401, 422)
+def list_tasks(page, page_size, **filters):
+    """List tasks I can see, due soonest first (no due time last), then oldest first.
+
+    `scope`: `mine` (assigned to me), `group` (offered to one of my groups), `unassigned`, `all`."""
+    with services().engine.db.connect() as conn:
+        items, total = queries.list_tasks(conn, current_user(), page=page, page_size=page_size, **filters)
+    return paged(items, total, page, page_size)
+
+
+@blp.route("/<task_id>", methods=["GET"])
+@blp.response(200, s.TaskDetailSchema)
+@blp.errors(401, 404)
+def get_task(task_id):
+    """One open task with its form fields and the context of its instance (variables included)."""
+    try:
+        task = _task_for(access.TASK_VIEW, task_id)
+    except Conflict:  # completed: no longer an open task
+        raise NotFound(f"no open task with id '{task_id}'") from None
+    instance = services().engine.instance(task["instance_id"])
+    task["instance"] = instance
+    return task
+
+
+@blp.route("/<task_id>/claim", methods=["POST"])
+@blp.response(200, s.TaskSchema)
+@blp.errors(401, 403, 404, 409)
+def claim(task_id):
+    """Take the task. 409 when someone else holds it."""
+    _task_for(access.TASK_CLAIM, task_id)
+    user = current_user()
+    return services().engine.claim(task_id, user.name)
+
+
+@blp.route("/<task_id>/unclaim", methods=["POST"])
+@blp.response(200, s.TaskSchema)
+@blp.errors(401, 403, 404, 409)
+def unclaim(task_id):
+    """Give the task back. A supervisor may also release a task someone else holds."""
+    task = _task_for(access.TASK_UNCLAIM, task_id)
+    user, engine = current_user(), services().engine
+    if task["assignee"] not in (None, user.name) and access.allowed(user, access.TASK_ASSIGN):
+        return engine.assign(task_id, None, actor=user.name)
+    return engine.unclaim(task_id, user.name)
+
+
+@blp.route("/<task_id>/assign", methods=["POST"])
+@blp.arguments(s.AssignArgs)
+@blp.response(200, s.TaskSchema)
+@blp.errors(401, 403, 404, 422)
+def assign(args, task_id):
+    """Give the task to a user, whoever holds it now (supervisors and admins); `null` releases it."""
+    _task_for(access.TASK_ASSIGN, task_id)
+    svc, target = services(), args["user"]
+    if target is not None:
+        try:
+            if not svc.identity.user(target).active:
+                raise NotFound("inactive")
+        except NotFound:
+            raise InvalidInput(f"there is no active user named '{target}'",
+                               {"user": [f"no active user named '{target}'"]}) from None
+    return svc.engine.assign(task_id, target, actor=current_user().name)
+
+
+@blp.route("/<task_id>/complete", methods=["POST"])
+@blp.arguments(s.CompleteArgs)
+@blp.response(200, s.CompletedSchema)
+@blp.errors(401, 403, 404, 409, 422)
+def complete(args, task_id):
+    """Complete the task with its form values (checked against the form: 422 lists every bad field).
+    409 when someone else holds it or it was completed already."""
+    task = _task_for(access.TASK_COMPLETE, task_id)
+    user, engine = current_user(), services().engine
+    engine.complete_task(task_id, args["variables"], actor=user.name)
+    with engine.db.connect() as conn:
+        status = queries.instance_status(conn, task["instance_id"])
+        next_tasks = queries.tasks_of_instance(conn, user, task["instance_id"])
+    return {"task_id": task_id, "instance_id": task["instance_id"], "instance_status": status,
+            "next_tasks": next_tasks}

@@ -1,0 +1,313 @@
+"""Marshmallow schemas for every request and response: they validate input and generate the OpenAPI
+document, so the document is the contract the code actually enforces."""
+from datetime import timezone
+
+from marshmallow import EXCLUDE, Schema, fields, validate
+
+from engine.identity import ROLES
+from engine.queries import SCOPES
+
+STATUSES = ("waiting", "user_input", "complete", "cancelled", "suspended", "error")
+MAX_PAGE_SIZE = 500
+
+
+def _dt(**kwargs):
+    return fields.AwareDateTime(default_timezone=timezone.utc, format="iso", **kwargs)
+
+
+def _text(**kwargs):
+    return fields.String(validate=validate.Length(min=1, max=255), **kwargs)
+
+
+# ---- common ---------------------------------------------------------------------------------------
+class ErrorSchema(Schema):
+    status = fields.Integer(required=True, metadata={"description": "HTTP status code"})
+    title = fields.String(required=True, metadata={"description": "HTTP status phrase"})
+    detail = fields.String(required=True, metadata={"description": "What went wrong, for a person"})
+    errors = fields.Dict(metadata={"description": "Each bad field with its reasons"})
+    request_id = fields.String(metadata={"description": "The request id, also in the log line"})
+
+
+class PageArgs(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=1_000_000))
+    page_size = fields.Integer(load_default=50, validate=validate.Range(min=1, max=MAX_PAGE_SIZE))
+
+
+class PageSchema(Schema):
+    total = fields.Integer(required=True)
+    page = fields.Integer(required=True)
+    page_size = fields.Integer(required=True)
+
+
+# ---- definitions and deployments ------------------------------------------------------------------
+class DefinitionSchema(Schema):
+    key = fields.String(required=True)
+    version = fields.Integer(required=True)
+    name = fields.String(required=True)
+    deployed_at = _dt(required=True)
+    file_name = fields.String(required=True)
+    deployment_id = fields.Integer(required=True)
+    groups = fields.List(fields.String(), metadata={"description": "Lanes and candidate groups it names"})
+
+
+class DefinitionPageSchema(PageSchema):
+    items = fields.List(fields.Nested(DefinitionSchema), required=True)
+
+
+class DefinitionArgs(Schema):
+    version = fields.Integer(validate=validate.Range(min=1, max=2_000_000_000))
+
+
+class DeployedSchema(Schema):
+    key = fields.String(required=True)
+    version = fields.Integer(required=True)
+    name = fields.String(required=True)
+    changed = fields.Boolean(required=True, metadata={"description": "False: identical content, version kept"})
+
+
+class DeploymentSchema(Schema):
+    processes = fields.List(fields.Nested(DeployedSchema), required=True)
+
+
+class ValidatedProcessSchema(Schema):
+    key = fields.String(required=True)
+    name = fields.String(required=True)
+    file = fields.String(required=True)
+
+
+class ValidationSchema(Schema):
+    valid = fields.Boolean(required=True)
+    processes = fields.List(fields.Nested(ValidatedProcessSchema), required=True)
+
+
+class DeploymentErrorSchema(ErrorSchema):
+    file = fields.String(allow_none=True)
+    line = fields.Integer(allow_none=True)
+    element = fields.String(allow_none=True)
+
+
+# ---- tasks ----------------------------------------------------------------------------------------
+class EnumOptionSchema(Schema):
+    id = fields.String(required=True)
+    name = fields.String(required=True)
+
+
+class FormFieldSchema(Schema):
+    id = fields.String(required=True)
+    label = fields.String(required=True)
+    type = fields.String(required=True, metadata={"description": "string, long, double, boolean, date, enum"})
+    default = fields.Raw(allow_none=True)
+    required = fields.Boolean(required=True)
+    enum = fields.List(fields.Nested(EnumOptionSchema), allow_none=True)
+    min = fields.Float(allow_none=True)
+    max = fields.Float(allow_none=True)
+    minlength = fields.Integer(allow_none=True)
+    maxlength = fields.Integer(allow_none=True)
+    readonly = fields.Boolean()
+
+
+class TaskSchema(Schema):
+    id = fields.String(required=True)
+    name = fields.String(required=True)
+    element_id = fields.String(required=True)
+    instance_id = fields.String(required=True)
+    process_key = fields.String(required=True)
+    business_key = fields.String(required=True, allow_none=True)
+    lane = fields.String(required=True, allow_none=True)
+    candidate_groups = fields.List(fields.String(), required=True)
+    assignee = fields.String(required=True, allow_none=True)
+    due_at = _dt(required=True, allow_none=True)
+    created_at = _dt(required=True)
+    claimed_at = _dt(allow_none=True)
+    form = fields.List(fields.Nested(FormFieldSchema), required=True)
+
+
+class TaskPageSchema(PageSchema):
+    items = fields.List(fields.Nested(TaskSchema), required=True)
+
+
+class InstanceContextSchema(Schema):
+    id = fields.String(required=True)
+    process_key = fields.String(required=True)
+    version = fields.Integer(required=True)
+    business_key = fields.String(required=True, allow_none=True)
+    status = fields.String(required=True)
+    variables = fields.Dict(required=True)
+    started_by = fields.String(allow_none=True)
+    started_at = _dt(required=True)
+
+
+class TaskDetailSchema(TaskSchema):
+    instance = fields.Nested(InstanceContextSchema, required=True)
+
+
+class TaskListArgs(PageArgs):
+    scope = fields.String(load_default="all", validate=validate.OneOf(SCOPES),
+                          metadata={"description": "mine: assigned to me; group: offered to one of my groups; "
+                                                   "unassigned: nobody holds it; all: everything I can see"})
+    process_key = _text()
+    business_key = _text()
+    instance_id = _text()
+    overdue = fields.Boolean()
+    due_before = _dt()
+
+
+class CompleteArgs(Schema):
+    variables = fields.Dict(keys=fields.String(), load_default=dict,
+                            metadata={"description": "Form values; checked against the task's form fields"})
+
+
+class AssignArgs(Schema):
+    user = fields.String(required=True, allow_none=True, validate=validate.Length(min=1, max=100),
+                         metadata={"description": "The user to give the task to; null releases it"})
+
+
+class CompletedSchema(Schema):
+    task_id = fields.String(required=True)
+    instance_id = fields.String(required=True)
+    instance_status = fields.String(required=True, allow_none=True)
+    next_tasks = fields.List(fields.Nested(TaskSchema), required=True,
+                             metadata={"description": "Open tasks of the same instance you can see"})
+
+
+# ---- instances ------------------------------------------------------------------------------------
+class TimerSchema(Schema):
+    id = fields.String(required=True)
+    element_id = fields.String(required=True)
+    due_at = _dt(required=True)
+
+
+class IncidentSchema(Schema):
+    task_id = fields.String(allow_none=True)
+    element_id = fields.String(allow_none=True)
+    message = fields.String(required=True)
+    traceback = fields.String(allow_none=True)
+    at = fields.String(allow_none=True)
+
+
+class InstanceSummarySchema(Schema):
+    id = fields.String(required=True)
+    process_key = fields.String(required=True)
+    version = fields.Integer(required=True)
+    business_key = fields.String(required=True, allow_none=True)
+    status = fields.String(required=True)
+    incident = fields.Nested(IncidentSchema, required=True, allow_none=True)
+    started_by = fields.String(required=True, allow_none=True)
+    started_at = _dt(required=True)
+    updated_at = _dt(required=True)
+    ended_at = _dt(required=True, allow_none=True)
+
+
+class InstanceSchema(InstanceSummarySchema):
+    variables = fields.Dict(required=True)
+    tasks = fields.List(fields.Nested(TaskSchema), required=True)
+    timers = fields.List(fields.Nested(TimerSchema), required=True)
+    active_element_ids = fields.List(fields.String(), required=True)
+
+
+class InstancePageSchema(PageSchema):
+    items = fields.List(fields.Nested(InstanceSummarySchema), required=True)
+
+
+class InstanceListArgs(PageArgs):
+    process_key = _text()
+    status = fields.String(validate=validate.OneOf(STATUSES))
+    business_key = _text()
+    started_after = _dt()
+    started_before = _dt()
+    has_incident = fields.Boolean()
+    overdue = fields.Boolean(metadata={"description": "Has an open task past its due time"})
+
+
+class StartArgs(Schema):
+    process_key = _text(required=True)
+    business_key = _text(allow_none=True)
+    variables = fields.Dict(keys=fields.String(), load_default=dict)
+
+
+class CancelArgs(Schema):
+    reason = fields.String(validate=validate.Length(max=1000))
+
+
+class EventSchema(Schema):
+    id = fields.Integer(required=True)
+    at = _dt(required=True)
+    actor = fields.String(required=True, allow_none=True)
+    action = fields.String(required=True)
+    task_id = fields.String(required=True, allow_none=True)
+    element_id = fields.String(required=True, allow_none=True)
+    detail = fields.Dict(required=True, allow_none=True)
+
+
+class EventPageSchema(PageSchema):
+    items = fields.List(fields.Nested(EventSchema), required=True)
+
+
+# ---- messages -------------------------------------------------------------------------------------
+class MessageArgs(Schema):
+    name = _text(required=True)
+    business_key = _text(allow_none=True)
+    variables = fields.Dict(keys=fields.String(), load_default=dict)
+
+
+class MessageResultSchema(Schema):
+    delivered_to = fields.List(fields.String(), required=True,
+                               metadata={"description": "Ids of the instances that took the message"})
+
+
+# ---- users ----------------------------------------------------------------------------------------
+class UserSchema(Schema):
+    name = fields.String(required=True)
+    display_name = fields.String(required=True)
+    role = fields.String(required=True)
+    groups = fields.List(fields.String(), required=True)
+    active = fields.Boolean(required=True)
+
+
+class MeSchema(UserSchema):
+    rights = fields.List(fields.String(), required=True)
+
+
+class UserPageSchema(PageSchema):
+    items = fields.List(fields.Nested(UserSchema), required=True)
+
+
+class UserCreateArgs(Schema):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    role = fields.String(required=True, validate=validate.OneOf(ROLES))
+    groups = fields.List(fields.String(validate=validate.Length(min=1, max=100)), load_default=list)
+    display_name = fields.String(load_default="", validate=validate.Length(max=200))
+
+
+class UserUpdateArgs(Schema):
+    role = fields.String(validate=validate.OneOf(ROLES))
+    groups = fields.List(fields.String(validate=validate.Length(min=1, max=100)))
+    display_name = fields.String(validate=validate.Length(max=200))
+    active = fields.Boolean()
+
+
+class TokenSchema(Schema):
+    id = fields.Integer(required=True)
+    created_at = _dt(required=True)
+    revoked_at = _dt(required=True, allow_none=True)
+
+
+class IssuedTokenSchema(Schema):
+    id = fields.Integer(required=True)
+    token = fields.String(required=True, metadata={"description": "Shown only once; store it safely"})
+    user = fields.Nested(UserSchema, required=True)
+
+
+# ---- system ---------------------------------------------------------------------------------------
+class CheckSchema(Schema):
+    ok = fields.Boolean(required=True)
+    detail = fields.String(required=True)
+
+
+class HealthSchema(Schema):
+    status = fields.String(required=True, metadata={"description": "ok or unavailable"})
+    database = fields.Nested(CheckSchema, required=True)
+    redis = fields.Nested(CheckSchema, required=True)

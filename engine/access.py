@@ -1,0 +1,131 @@
+"""Who may see and do what: the one place the permission rule lives.
+
+Two questions, asked in this order for every call:
+
+1. Reach: is the object within the user's reach at all? A task is in reach when it is assigned to the
+   user or one of its candidate groups (a group name or BPMN lane) is one of the user's groups; a
+   supervisor also reaches tasks held by members of their groups; an admin reaches every task. An
+   instance is in reach when the user started it, its process names one of the user's groups, or one
+   of its open tasks is in reach; admins and designers reach every instance. Out of reach reads as
+   "not found" (404), so a task's or an instance's existence does not leak.
+2. Right: does the user's role allow the action? (`RIGHTS`; a missing right is 403.)
+
+Each reach rule exists twice, as a Python predicate for one object and as a SQL condition for lists;
+tests/test_api_access.py checks that both agree on every case of the matrix.
+"""
+import sqlalchemy as sa
+
+from .errors import Forbidden, NotFound
+from .identity import User
+from .storage.schema import human_task_groups, human_tasks, instances, user_groups, users
+
+# Actions
+TASK_VIEW, TASK_CLAIM, TASK_UNCLAIM, TASK_COMPLETE, TASK_ASSIGN = (
+    "task:view", "task:claim", "task:unclaim", "task:complete", "task:assign")
+INSTANCE_VIEW, INSTANCE_START, INSTANCE_CANCEL, INSTANCE_SUSPEND, INSTANCE_RESUME, INSTANCE_RETRY = (
+    "instance:view", "instance:start", "instance:cancel", "instance:suspend", "instance:resume",
+    "instance:retry")
+DEFINITION_VIEW, DEFINITION_DEPLOY = "definition:view", "definition:deploy"
+MESSAGE_SEND, USER_MANAGE, METRICS_VIEW = "message:send", "user:manage", "metrics:view"
+
+_WORK = {TASK_VIEW, TASK_CLAIM, TASK_UNCLAIM, TASK_COMPLETE, INSTANCE_VIEW, INSTANCE_START, DEFINITION_VIEW}
+_OVERSEE = {TASK_ASSIGN, INSTANCE_CANCEL, INSTANCE_SUSPEND, INSTANCE_RESUME, INSTANCE_RETRY, MESSAGE_SEND,
+            METRICS_VIEW}
+ALL_ACTIONS = frozenset(_WORK | _OVERSEE | {DEFINITION_DEPLOY, USER_MANAGE})
+
+RIGHTS = {
+    "agent": frozenset(_WORK),
+    "supervisor": frozenset(_WORK | _OVERSEE),
+    "designer": frozenset(_WORK | {DEFINITION_DEPLOY, INSTANCE_RETRY}),
+    "admin": ALL_ACTIONS,
+}
+
+SEES_ALL_TASKS = {"admin"}
+SEES_ALL_INSTANCES = {"admin", "designer"}
+STARTS_ANY_PROCESS = {"admin", "designer"}
+
+
+def allowed(user: User, action: str) -> bool:
+    return action in RIGHTS.get(user.role, ())
+
+
+def require(user: User, action: str) -> None:
+    if not allowed(user, action):
+        raise Forbidden(f"a {user.role} may not {action.replace(':', ' ')}")
+
+
+# ---- tasks ----------------------------------------------------------------------------------------
+def task_in_reach(user: User, task: dict, assignee_groups=lambda name: frozenset()) -> bool:
+    """`task`: the engine's task dict. `assignee_groups(name)` is asked only for a supervisor."""
+    if user.role in SEES_ALL_TASKS or task["assignee"] == user.name:
+        return True
+    if user.groups & set(task["candidate_groups"]):
+        return True
+    return user.role == "supervisor" and task["assignee"] is not None and bool(
+        user.groups & assignee_groups(task["assignee"]))
+
+
+def _members_of(groups):
+    return (sa.select(users.c.name).join(user_groups, user_groups.c.user_id == users.c.id)
+            .where(user_groups.c.group_name.in_(sorted(groups))))
+
+
+def task_reach_sql(user: User, table=human_tasks):
+    """A condition on `human_tasks` equal to `task_in_reach`."""
+    if user.role in SEES_ALL_TASKS:
+        return sa.true()
+    conditions = [table.c.assignee == user.name]
+    if user.groups:
+        conditions.append(sa.exists().where(human_task_groups.c.task_id == table.c.id,
+                                            human_task_groups.c.group_name.in_(sorted(user.groups))))
+        if user.role == "supervisor":
+            conditions.append(table.c.assignee.in_(_members_of(user.groups)))
+    return sa.or_(*conditions)
+
+
+def require_task(user: User, action: str, task: dict, assignee_groups=lambda name: frozenset()) -> None:
+    if not task_in_reach(user, task, assignee_groups):
+        raise NotFound(f"no open task with id '{task['id']}'")
+    require(user, action)
+
+
+# ---- instances ------------------------------------------------------------------------------------
+def instance_in_reach(user: User, instance: dict, process_groups: frozenset, tasks_in_reach: bool) -> bool:
+    """`process_groups`: the groups of the instance's process; `tasks_in_reach`: whether any of its open
+    tasks is in reach (`task_in_reach`)."""
+    if user.role in SEES_ALL_INSTANCES or instance.get("started_by") == user.name:
+        return True
+    return bool(user.groups & process_groups) or tasks_in_reach
+
+
+def instance_reach_sql(user: User, processes_of_groups: list[str], table=instances):
+    """A condition on `instances` equal to `instance_in_reach`; `processes_of_groups`: the process keys
+    that name one of the user's groups."""
+    if user.role in SEES_ALL_INSTANCES:
+        return sa.true()
+    conditions = [table.c.started_by == user.name,
+                  sa.exists().where(human_tasks.c.instance_id == table.c.id, task_reach_sql(user))]
+    if processes_of_groups:
+        conditions.append(table.c.process_key.in_(processes_of_groups))
+    return sa.or_(*conditions)
+
+
+def require_instance(user: User, action: str, instance: dict, process_groups: frozenset,
+                     tasks_in_reach: bool) -> None:
+    if not instance_in_reach(user, instance, process_groups, tasks_in_reach):
+        raise NotFound(f"no process instance with id '{instance['id']}'")
+    require(user, action)
+
+
+def may_start(user: User, process_groups: frozenset) -> bool:
+    """Agents and supervisors start the processes of their groups (or of no group at all)."""
+    if not allowed(user, INSTANCE_START):
+        return False
+    return user.role in STARTS_ANY_PROCESS or not process_groups or bool(user.groups & process_groups)
+
+
+def require_start(user: User, key: str, process_groups: frozenset) -> None:
+    require(user, INSTANCE_START)
+    if not may_start(user, process_groups):
+        raise Forbidden(f"process '{key}' belongs to the groups {', '.join(sorted(process_groups))}; "
+                        f"{user.name} is in none of them")

@@ -1,0 +1,121 @@
+"""Read-only listings: the task inbox, the instance list, and the counts behind /metrics.
+
+Everything is filtered, ordered and paginated in SQL (the window `count(*) over ()` gives the total in
+the same statement), and always narrowed by the reach condition from `access`.
+"""
+from datetime import datetime
+
+import sqlalchemy as sa
+
+from . import access, clock
+from .identity import User
+from .instances import task_dict, utc
+from .storage.schema import definitions, human_task_groups, human_tasks, instances, timers
+
+SCOPES = ("mine", "group", "unassigned", "all")
+
+
+def _page(conn, query, count_from, page, page_size):
+    """Rows of one page and the total, in one statement when the page is not empty."""
+    rows = conn.execute(query.add_columns(sa.func.count().over().label("_total"))
+                        .offset((page - 1) * page_size).limit(page_size)).all()
+    if rows:
+        return rows, rows[0]._total
+    if page == 1:
+        return rows, 0
+    return rows, conn.execute(sa.select(sa.func.count()).select_from(count_from.subquery())).scalar_one()
+
+
+def list_tasks(conn, user: User, scope="all", process_key=None, business_key=None, instance_id=None,
+               overdue=None, due_before: datetime | None = None, page=1, page_size=50, now=None):
+    """The user's inbox: tasks in reach, by due time (none last), then oldest first."""
+    now = now or clock.now()
+    conditions = [access.task_reach_sql(user)]
+    if scope == "mine":
+        conditions.append(human_tasks.c.assignee == user.name)
+    elif scope == "group":
+        conditions.append(sa.exists().where(human_task_groups.c.task_id == human_tasks.c.id,
+                                            human_task_groups.c.group_name.in_(sorted(user.groups)))
+                          if user.groups else sa.false())
+    elif scope == "unassigned":
+        conditions.append(human_tasks.c.assignee.is_(None))
+    if process_key is not None:
+        conditions.append(human_tasks.c.process_key == process_key)
+    if business_key is not None:
+        conditions.append(human_tasks.c.business_key == business_key)
+    if instance_id is not None:
+        conditions.append(human_tasks.c.instance_id == instance_id)
+    if overdue is True:
+        conditions.append(human_tasks.c.due_at < now)
+    elif overdue is False:
+        conditions.append(sa.or_(human_tasks.c.due_at.is_(None), human_tasks.c.due_at >= now))
+    if due_before is not None:
+        conditions.append(human_tasks.c.due_at < due_before)
+    base = sa.select(human_tasks).where(*conditions)
+    query = base.order_by(human_tasks.c.due_at.asc().nulls_last(), human_tasks.c.created_at, human_tasks.c.id)
+    rows, total = _page(conn, query, base, page, page_size)
+    return [task_dict(r) for r in rows], total
+
+
+def list_instances(conn, user: User, processes_of_groups, process_key=None, status=None, business_key=None,
+                   started_after=None, started_before=None, has_incident=None, overdue=None,
+                   page=1, page_size=50, now=None):
+    """Instances in reach, newest first. `processes_of_groups`: see `access.instance_reach_sql`."""
+    now = now or clock.now()
+    conditions = [access.instance_reach_sql(user, processes_of_groups)]
+    if process_key is not None:
+        conditions.append(instances.c.process_key == process_key)
+    if status is not None:
+        conditions.append(instances.c.status == status)
+    if business_key is not None:
+        conditions.append(instances.c.business_key == business_key)
+    if started_after is not None:
+        conditions.append(instances.c.started_at >= started_after)
+    if started_before is not None:
+        conditions.append(instances.c.started_at < started_before)
+    if has_incident is not None:
+        conditions.append(instances.c.status == "error" if has_incident else instances.c.status != "error")
+    if overdue is not None:
+        late = sa.exists().where(human_tasks.c.instance_id == instances.c.id, human_tasks.c.due_at < now)
+        conditions.append(late if overdue else ~late)
+    columns = [instances.c.id, instances.c.process_key, definitions.c.version, instances.c.business_key,
+               instances.c.status, instances.c.incident, instances.c.started_by, instances.c.started_at,
+               instances.c.updated_at, instances.c.ended_at]
+    base = (sa.select(*columns).select_from(instances.join(definitions, definitions.c.id == instances.c.definition_id))
+            .where(*conditions))
+    rows, total = _page(conn, base.order_by(instances.c.started_at.desc(), instances.c.id), base, page, page_size)
+    return [{"id": r.id, "process_key": r.process_key, "version": r.version, "business_key": r.business_key,
+             "status": r.status, "incident": r.incident, "started_by": r.started_by,
+             "started_at": utc(r.started_at), "updated_at": utc(r.updated_at), "ended_at": utc(r.ended_at)}
+            for r in rows], total
+
+
+def tasks_of_instance(conn, user: User, instance_id) -> list[dict]:
+    """The instance's open tasks the user reaches (what to do next after completing one)."""
+    rows = conn.execute(sa.select(human_tasks).where(human_tasks.c.instance_id == instance_id,
+                                                     access.task_reach_sql(user))
+                        .order_by(human_tasks.c.created_at, human_tasks.c.id)).all()
+    return [task_dict(r) for r in rows]
+
+
+def instance_status(conn, instance_id) -> str | None:
+    return conn.execute(sa.select(instances.c.status).where(instances.c.id == instance_id)).scalar()
+
+
+def any_task_in_reach(conn, user: User, instance_id) -> bool:
+    return conn.execute(sa.select(sa.exists().where(human_tasks.c.instance_id == instance_id,
+                                                    access.task_reach_sql(user)))).scalar()
+
+
+def stats(conn, now=None) -> dict:
+    """Counts for monitoring: instances by status, ready and overdue tasks, pending and late timers."""
+    now = now or clock.now()
+    by_status = dict(conn.execute(sa.select(instances.c.status, sa.func.count()).group_by(instances.c.status)).all())
+    ready = conn.execute(sa.select(sa.func.count()).select_from(human_tasks)).scalar_one()
+    overdue = conn.execute(sa.select(sa.func.count()).select_from(human_tasks)
+                           .where(human_tasks.c.due_at < now)).scalar_one()
+    pending = conn.execute(sa.select(sa.func.count()).select_from(timers)).scalar_one()
+    oldest_due = conn.execute(sa.select(sa.func.min(timers.c.due_at))).scalar()
+    lag = max(0.0, (now - utc(oldest_due)).total_seconds()) if oldest_due is not None else 0.0
+    return {"instances": by_status, "tasks_ready": ready, "tasks_overdue": overdue, "timers_pending": pending,
+            "timer_lag_seconds": lag}
