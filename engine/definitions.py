@@ -70,6 +70,12 @@ class DefinitionStore:
     def __init__(self, db):
         self.db = db
         self.specs = SpecCache()
+        self._by_id = {}
+
+    def clear_caches(self):
+        """Forget cached definitions and specs (they assume ids are never reused; emptied tables reuse them)."""
+        self._by_id.clear()
+        self.specs = SpecCache()
 
     def validate(self, sources: list[SourceFile]):
         """Parse and check without storing; returns the processes found."""
@@ -123,8 +129,12 @@ class DefinitionStore:
         return Definition.from_row(row)
 
     def by_id(self, conn, definition_id) -> Definition:
-        row = conn.execute(sa.select(definitions).where(definitions.c.id == definition_id)).one()
-        return Definition.from_row(row)
+        """Definition rows never change once stored, so each is read once per process."""
+        found = self._by_id.get(definition_id)
+        if found is None:
+            row = conn.execute(sa.select(definitions).where(definitions.c.id == definition_id)).one()
+            found = self._by_id[definition_id] = Definition.from_row(row)
+        return found
 
     def list_latest(self, conn, page=1, page_size=50):
         newest = (sa.select(sa.func.max(definitions.c.id).label("id")).group_by(definitions.c.key)).subquery()

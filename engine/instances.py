@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState
 
-from . import clock, forms
+from . import clock, forms, outbox
 from .errors import Conflict, NotFound
 from .snapshot import Snapshot, active_element_ids, take
 from .storage.schema import audit_events, human_task_groups, human_tasks, instances, message_waits, timers
@@ -112,9 +112,13 @@ class InstanceStore:
         }
 
     # ---- writing -------------------------------------------------------------------------------
-    def start(self, definition, business_key=None, variables=None, actor=None) -> str:
+    def start(self, definition, business_key=None, variables=None, actor=None, instance_id=None,
+              prepare=None) -> str:
+        """`instance_id`: a caller-chosen id (a timer launcher's, so a repeated launch collides);
+        `prepare(workflow)`: called before the first engine steps."""
         variables = forms.validate([], variables or {})
-        instance_id = str(uuid.uuid4())
+        instance_id = instance_id or str(uuid.uuid4())
+        outbox.discard()
         now = clock.now()
         with self.db.begin() as conn:
             spec, subprocess_specs = self.definitions.specs.get(conn, definition)
@@ -122,6 +126,8 @@ class InstanceStore:
             workflow.task_tree.data.update(variables)
             for task in workflow.get_tasks(state=TaskState.READY):  # the start task carries the data on
                 task.data.update(variables)
+            if prepare is not None:
+                prepare(workflow)
             identity = {"id": instance_id, "process_key": definition.key, "business_key": business_key}
             step = Step("started", detail={"changes": data_changes({}, variables)})
             incident = self._run(workflow, step)
@@ -134,6 +140,7 @@ class InstanceStore:
                 ended_at=now if status in FINAL_STATUSES else None))
             self._sync_rows(conn, identity, Snapshot("new"), snap)
             self._audit(conn, instance_id, actor, step, now)
+            outbox.flush(conn, instance_id, now)
         return instance_id
 
     def change(self, select_row, actor, apply, retry=True, missing=None):
@@ -143,6 +150,7 @@ class InstanceStore:
         raises the error for a row that is not there.
         """
         for attempt in range(RETRIES):
+            outbox.discard()
             try:
                 with self.db.begin() as conn:
                     row = conn.execute(select_row.with_for_update()).first()
@@ -207,6 +215,11 @@ class InstanceStore:
             snap = Snapshot(status)
         self._sync_rows(conn, row._mapping, loaded.before, snap, step.completed)
         self._audit(conn, row.id, actor, step, now)
+        outbox.flush(conn, row.id, now)
+        if row.status in ("suspended", "error") and status not in ("suspended", "error"):
+            # Timers parked while the instance could not move go back to the scheduler (engine/scheduler.py).
+            conn.execute(timers.update().where(timers.c.instance_id == row.id, timers.c.enqueued_at.is_not(None))
+                         .values(enqueued_at=None, lease_until=None, job_id=None, attempts=0))
 
     def _sync_rows(self, conn, identity, before: Snapshot, after: Snapshot, completed=None):
         gone = before.human_tasks.keys() - after.human_tasks.keys()

@@ -7,7 +7,8 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 
-from . import clock, steps
+from . import clock, outbox, steps
+from .calendar import helpers as calendar_helpers, load_calendar
 from .config import Settings, load_settings
 from .definitions import DefinitionStore
 from .errors import Conflict, NotFound
@@ -23,7 +24,9 @@ class Engine:
     def __init__(self, settings: Settings | None = None, db=None):
         self.settings = settings or load_settings()
         self.db = db if db is not None else create_db_engine(self.settings.database_url)
-        self.script_engine = SandboxScriptEngine({"timer_value": make_timer_value(self.settings.timezone)})
+        self.calendar = load_calendar(self.settings.timezone)
+        self.script_engine = SandboxScriptEngine({"timer_value": make_timer_value(self.settings.timezone),
+                                                  "notify": outbox.notify, **calendar_helpers(self.calendar)})
         self.definitions = DefinitionStore(self.db)
         self.instances = InstanceStore(self.db, self.definitions, self.script_engine)
 

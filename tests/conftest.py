@@ -100,6 +100,7 @@ def _backend_engine(request, backend):
     yield engine
     clock.reset()
     _empty_tables(engine)
+    engine.definitions.clear_caches()
 
 
 @pytest.fixture

@@ -113,7 +113,12 @@ def credit_code_conflict(holder, code):
 
 
 def name_key_for(values):
-    return normalize_name(values.get("name")) if values.get("kind", "company") == "company" else None
+    return normalize_name(values.get("name"))
+
+
+def warn_key(values):
+    """Only company names are compared: two people called 张伟 are not a duplicate."""
+    return values.get("name_key") if values.get("kind", "company") == "company" else None
 
 
 def create_customer(engine, data: dict, actor=None):
@@ -128,7 +133,7 @@ def create_customer(engine, data: dict, actor=None):
         if holder is not None:
             raise credit_code_conflict(holder, values["credit_code"])
         values["name_key"] = name_key_for(values)
-        warnings = find_matches(conn, values["name_key"], [values["phone"]])
+        warnings = find_matches(conn, warn_key(values), [values["phone"]])
         owner = values.pop("owner")
         try:
             with conn.begin_nested():
@@ -178,7 +183,7 @@ def update_customer(engine, customer_id, data: dict, actor=None):
         changes.pop("name_key", None)
         warnings = []
         if "name" in changes or "phone" in changes:
-            warnings = find_matches(conn, values.get("name_key") if "name" in changes else None,
+            warnings = find_matches(conn, warn_key({**before, **values}) if "name" in changes else None,
                                     [values.get("phone")] if "phone" in changes else [], exclude_id=customer_id)
         if changes:
             conn.execute(customers.update().where(customers.c.id == customer_id).values(**values, updated_at=now))

@@ -11,6 +11,10 @@ def empty(value) -> bool:
     return value is None or (isinstance(value, str) and value.strip() == "")
 
 
+def present(value) -> bool:
+    return not empty(value)
+
+
 def text(max_len, required=False):
     def convert(value):
         if empty(value):

@@ -1,0 +1,65 @@
+"""Real interactions with a customer: the only things that move `last_interaction_at` (which drives
+the SOPs' "no follow-up for N days" rules and the public pool's recycling)."""
+import sqlalchemy as sa
+
+from engine import clock
+from engine.errors import InvalidInput, NotFound
+from engine.storage.schema import audit_events, human_tasks, instances
+
+from .schema import customers, interactions
+
+KINDS = ("call", "visit", "meeting", "message", "task", "checkin")
+
+
+def touch(conn, customer_id, at):
+    """Move `last_interaction_at` forward (never back: a late-recorded call does not hide a newer one)."""
+    conn.execute(customers.update().where(customers.c.id == customer_id, sa.or_(
+        customers.c.last_interaction_at.is_(None), customers.c.last_interaction_at < at))
+        .values(last_interaction_at=at, pool_warned_at=None))
+
+
+def record_interaction(engine, customer_id, kind, actor=None, note=None, at=None, task_id=None):
+    """Log a call, visit, meeting, message or completed task and mark the customer as followed up.
+    `at` (when it happened) may not lie in the future."""
+    if kind not in KINDS or kind == "checkin":
+        raise InvalidInput(f"'{kind}' is not an interaction", {"kind": [f"one of {', '.join(KINDS[:-1])}"]})
+    now = clock.now()
+    at = at or now
+    if at > now:
+        raise InvalidInput("an interaction cannot happen in the future", {"at": ["after the current time"]})
+    with engine.db.begin() as conn:
+        if conn.execute(sa.select(customers.c.id).where(customers.c.id == customer_id)).first() is None:
+            raise NotFound(f"no customer with id {customer_id}")
+        new_id = conn.execute(interactions.insert().values(customer_id=customer_id, kind=kind, at=at, actor=actor,
+                                                           note=note, task_id=task_id)
+                              .returning(interactions.c.id)).scalar_one()
+        touch(conn, customer_id, at)
+    return new_id
+
+
+def customer_id_of(business_key):
+    """The customer a process instance is about: its business key is the customer id ('42' or 'customer:42')."""
+    if business_key is None:
+        return None
+    text = str(business_key).strip().removeprefix("customer:")
+    return int(text) if text.isdigit() else None
+
+
+def task_completed(engine, task_id, actor=None, at=None):
+    """Call when a human task is completed: if its instance's business key is a customer, that is a
+    follow-up. Returns the customer id or None. Safe to call for any task."""
+    with engine.db.connect() as conn:
+        row = conn.execute(sa.select(human_tasks.c.business_key, human_tasks.c.name)
+                           .where(human_tasks.c.id == task_id)).first()
+        if row is None:  # already gone: find it through the audit trail
+            row = conn.execute(sa.select(instances.c.business_key, audit_events.c.element_id.label("name"))
+                               .join(instances, instances.c.id == audit_events.c.instance_id)
+                               .where(audit_events.c.task_id == task_id).limit(1)).first()
+    customer_id = customer_id_of(row.business_key) if row is not None else None
+    if customer_id is None:
+        return None
+    try:
+        record_interaction(engine, customer_id, "task", actor, note=row.name, at=at, task_id=task_id)
+    except NotFound:
+        return None
+    return customer_id

@@ -1,0 +1,223 @@
+"""The records around a customer: contacts, leads, opportunities, contracts, payments and tickets
+(complaints and service requests). One generic create/update/get/list, with per-kind field specs and
+life-cycle rules; every change is logged in `record_changes` against the customer."""
+import sqlalchemy as sa
+
+from engine import clock
+from engine.errors import InvalidInput, NotFound
+
+from . import fields
+from .common import diff, log_change, row_dict, user_info
+from .identity import normalize_phone
+from .schema import contacts, contracts, customers, leads, opportunities, payments, tickets
+from .vocab import Vocabularies
+
+STAGES = {"initial_contact": "initial_contact", "初步接触": "initial_contact",
+          "needs_analysis": "needs_analysis", "需求分析": "needs_analysis",
+          "proposal": "proposal", "方案报价": "proposal", "negotiation": "negotiation", "商务谈判": "negotiation",
+          "won": "won", "赢单": "won", "lost": "lost", "输单": "lost"}
+OPEN_STAGES = ("initial_contact", "needs_analysis", "proposal", "negotiation")
+
+
+def _phone(value):
+    return normalize_phone(value)
+
+
+def _codes(*codes):
+    return {c: c for c in codes}
+
+
+def _customer_ref(value):
+    if fields.empty(value):
+        raise ValueError("required")
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"'{value}' is not a customer id") from None
+
+
+def _specs(vocab):
+    owned = {"owner": fields.text(100), "team": fields.text(100)}
+    return {
+        "contact": {"customer_id": _customer_ref, "name": fields.text(200, required=True), "title": fields.text(200),
+                    "phone": _phone, "email": fields.email, "wechat": fields.text(100),
+                    "is_primary": fields.boolean,
+                    "status": fields.choice({**_codes("active", "left"), "在职": "active", "离职": "left"}, "active"),
+                    **owned},
+        "lead": {"name": fields.text(200, required=True), "company": fields.text(300), "phone": _phone,
+                 "email": fields.email, "source": lambda v: vocab.resolve("source", v),
+                 "region": lambda v: vocab.resolve("region", v), "note": fields.text(5000),
+                 "status": fields.choice(_codes("new", "contacted", "qualified", "converted", "disqualified"), "new"),
+                 **owned},
+        "opportunity": {"customer_id": _customer_ref, "name": fields.text(300, required=True),
+                        "stage": fields.choice(STAGES, "initial_contact"), "amount": fields.money,
+                        "expected_close": fields.day, "lost_reason": fields.text(2000), **owned},
+        "contract": {"customer_id": _customer_ref, "opportunity_id": fields.number(1), "number": fields.text(100),
+                     "title": fields.text(300, required=True), "start_date": fields.day, "end_date": fields.day,
+                     "amount": fields.money, "currency": fields.choice(_codes("CNY", "USD", "EUR", "HKD"), "CNY"),
+                     "status": fields.choice(_codes("draft", "active", "expired", "terminated"), "draft"), **owned},
+        "payment": {"contract_id": _customer_ref, "amount": lambda v: _required(fields.money(v)),
+                    "paid_on": lambda v: _required(fields.day(v)), "method": fields.text(30),
+                    "note": fields.text(2000), "status": fields.choice(_codes("received", "refunded"), "received"),
+                    **owned},
+        "ticket": {"customer_id": _customer_ref, "kind": fields.choice({**_codes("complaint", "service"),
+                                                                        "投诉": "complaint", "服务": "service"}, "service"),
+                   "subject": fields.text(300, required=True), "description": fields.text(10000),
+                   "priority": fields.choice(_codes("low", "normal", "high", "urgent"), "normal"),
+                   "status": fields.choice(_codes("open", "in_progress", "resolved", "closed"), "open"), **owned},
+    }
+
+
+def _required(value):
+    if value is None:
+        raise ValueError("required")
+    return value
+
+
+TABLES = {"contact": contacts, "lead": leads, "opportunity": opportunities, "contract": contracts,
+          "payment": payments, "ticket": tickets}
+IMMUTABLE = {"customer_id", "contract_id"}
+
+
+def _table(kind):
+    if kind not in TABLES:
+        raise NotFound(f"no kind of record '{kind}'")
+    return TABLES[kind]
+
+
+def _rules(conn, kind, values, before, now, errors):
+    """Life-cycle rules per kind; fills derived values (closed_at, resolved_at, customer of a payment)."""
+    merged = {**before, **values}
+    if kind == "opportunity":
+        if merged.get("stage") == "lost" and not merged.get("lost_reason"):
+            errors.setdefault("lost_reason", []).append("required when the opportunity is lost")
+        if values.get("stage") in ("won", "lost") and before.get("stage") not in ("won", "lost"):
+            values["closed_at"] = now
+        elif values.get("stage") in OPEN_STAGES and before.get("stage") in ("won", "lost"):
+            values["closed_at"] = None
+    if kind == "contract":
+        if merged.get("start_date") and merged.get("end_date") and merged["end_date"] < merged["start_date"]:
+            errors.setdefault("end_date", []).append("ends before it starts")
+        if values.get("opportunity_id") is not None:
+            values["opportunity_id"] = int(values["opportunity_id"])
+    if kind == "ticket" and "status" in values:
+        if values["status"] in ("resolved", "closed") and not before.get("resolved_at"):
+            values["resolved_at"] = now
+        elif values["status"] in ("open", "in_progress"):
+            values["resolved_at"] = None
+    if kind == "payment" and "contract_id" in values and not before:
+        contract = conn.execute(sa.select(contracts.c.customer_id).where(contracts.c.id == values["contract_id"])).first()
+        if contract is None:
+            errors.setdefault("contract_id", []).append(f"no contract with id {values['contract_id']}")
+        else:
+            values["customer_id"] = contract.customer_id
+
+
+def _customer(conn, customer_id, errors):
+    row = conn.execute(sa.select(customers.c.id, customers.c.owner, customers.c.team)
+                       .where(customers.c.id == customer_id)).first()
+    if row is None:
+        errors.setdefault("customer_id", []).append(f"no customer with id {customer_id}")
+    return row
+
+
+def create_record(engine, kind, data, actor=None) -> dict:
+    """Create a contact, lead, opportunity, contract, payment or ticket. Owner and team default to the
+    customer's."""
+    table = _table(kind)
+    now = clock.now()
+    with engine.db.begin() as conn:
+        values, errors = fields.clean(_specs(Vocabularies(conn))[kind], data)
+        _rules(conn, kind, values, {}, now, errors)
+        customer = _customer(conn, values["customer_id"], errors) if values.get("customer_id") else None
+        if customer is not None:
+            values["owner"] = values.get("owner") or customer.owner
+            values["team"] = values.get("team") or customer.team
+        if values.get("owner") and values["owner"] not in user_info(conn, [values["owner"]]):
+            errors.setdefault("owner", []).append(f"'{values['owner']}' is not a user")
+        if errors:
+            raise InvalidInput(f"the {kind} has invalid fields: " + ", ".join(sorted(errors)), errors)
+        new_id = conn.execute(table.insert().values(**values, created_at=now, created_by=actor, updated_at=now)
+                              .returning(table.c.id)).scalar_one()
+        log_change(conn, kind, new_id, values.get("customer_id"), "created", actor, diff({}, values), now)
+        _after(conn, kind, values, {}, actor, now)
+        return row_dict(conn.execute(sa.select(table).where(table.c.id == new_id)).one())
+
+
+def update_record(engine, kind, record_id, data, actor=None) -> dict:
+    table = _table(kind)
+    now = clock.now()
+    with engine.db.begin() as conn:
+        row = conn.execute(sa.select(table).where(table.c.id == record_id).with_for_update()).first()
+        if row is None:
+            raise NotFound(f"no {kind} with id {record_id}")
+        spec = {k: v for k, v in _specs(Vocabularies(conn))[kind].items() if k not in IMMUTABLE}
+        values, errors = fields.clean(spec, {k: v for k, v in data.items() if k not in IMMUTABLE}, partial=True)
+        for name in IMMUTABLE & set(data):
+            errors[name] = ["cannot be changed; create a new record instead"]
+        before = row_dict(row)
+        _rules(conn, kind, values, before, now, errors)
+        if errors:
+            raise InvalidInput(f"the {kind} has invalid fields: " + ", ".join(sorted(errors)), errors)
+        changes = diff(before, values)
+        if changes:
+            conn.execute(table.update().where(table.c.id == record_id).values(**values, updated_at=now))
+            log_change(conn, kind, record_id, before.get("customer_id"), "updated", actor, changes, now)
+            _after(conn, kind, values, before, actor, now)
+        return row_dict(conn.execute(sa.select(table).where(table.c.id == record_id)).one())
+
+
+def _after(conn, kind, values, before, actor, now):
+    """A won opportunity makes its customer a customer (status), logged like any change."""
+    if kind == "opportunity" and values.get("stage") == "won" and before.get("stage") != "won":
+        customer_id = values.get("customer_id") or before.get("customer_id")
+        status = conn.execute(sa.select(customers.c.status).where(customers.c.id == customer_id)).scalar_one()
+        if status != "customer":
+            conn.execute(customers.update().where(customers.c.id == customer_id).values(status="customer", updated_at=now))
+            log_change(conn, "customer", customer_id, customer_id, "updated", actor, {"status": [status, "customer"]}, now)
+
+
+def get_record(engine, kind, record_id) -> dict:
+    table = _table(kind)
+    with engine.db.connect() as conn:
+        row = conn.execute(sa.select(table).where(table.c.id == record_id)).first()
+        if row is None:
+            raise NotFound(f"no {kind} with id {record_id}")
+        return row_dict(row)
+
+
+def list_records(engine, kind, customer_id=None, page=1, page_size=50, owners=None, teams=None, **filters):
+    table = _table(kind)
+    base = sa.select(table)
+    if customer_id is not None and "customer_id" in table.c:
+        base = base.where(table.c.customer_id == customer_id)
+    if owners is not None or teams is not None:
+        base = base.where(sa.or_(table.c.owner.in_(list(owners or [])), table.c.team.in_(list(teams or []))))
+    for name, value in filters.items():
+        if value is not None and name in table.c:
+            base = base.where(table.c[name] == value)
+    with engine.db.connect() as conn:
+        total = conn.execute(sa.select(sa.func.count()).select_from(base.subquery())).scalar_one()
+        rows = conn.execute(base.order_by(table.c.id.desc()).offset((page - 1) * page_size).limit(page_size))
+        return [row_dict(r) for r in rows], total
+
+
+def convert_lead(engine, lead_id, actor=None, customer_data=None):
+    """Turn a lead into a customer (and a contact); returns (customer, warnings)."""
+    from .customers import create_customer
+
+    lead = get_record(engine, "lead", lead_id)
+    if lead["status"] == "converted":
+        from engine.errors import Conflict
+        raise Conflict(f"lead {lead_id} was already converted to customer {lead['customer_id']}")
+    data = {"name": lead["company"] or lead["name"], "kind": "company" if lead["company"] else "person",
+            "phone": lead["phone"], "source": lead["source"], "region": lead["region"], "owner": lead["owner"],
+            "team": lead["team"], "status": "prospect", **(customer_data or {})}
+    customer, warnings = create_customer(engine, data, actor)
+    if lead["company"]:
+        create_record(engine, "contact", {"customer_id": customer["id"], "name": lead["name"], "phone": lead["phone"],
+                                          "email": lead["email"], "is_primary": True}, actor)
+    update_record(engine, "lead", lead_id, {"status": "converted"}, actor)
+    with engine.db.begin() as conn:
+        conn.execute(leads.update().where(leads.c.id == lead_id).values(customer_id=customer["id"]))
+    return customer, warnings
