@@ -156,6 +156,7 @@ class InstanceStore:
                     row = conn.execute(select_row.with_for_update()).first()
                     if row is None:
                         missing(conn)
+                        return None  # a `missing` that does not raise: nothing to change
                     loaded = self._load(conn, row)
                     step = apply(conn, loaded)
                     if step is None:

@@ -1,0 +1,62 @@
+"""The RQ job functions. Each worker process keeps one Engine (and its spec cache) for all its jobs."""
+import logging
+import time
+
+from rq import get_current_job
+
+from engine import outbox as outbox_store
+from engine.timer_jobs import run_timers
+from engine.webhooks import load_channels, sender
+
+from .config import WorkerConfig
+from .queues import ALIVE_PREFIX
+
+log = logging.getLogger(__name__)
+_state = {}
+
+
+def set_engine(engine, config: WorkerConfig | None = None):
+    _state["engine"] = engine
+    _state["config"] = config or WorkerConfig.from_env()
+
+
+def _engine():
+    if "engine" not in _state:
+        from engine.runtime import Engine
+
+        set_engine(Engine())
+    return _state["engine"], _state["config"]
+
+
+def _heartbeat(ttl):
+    """Keeps `followup:alive:<job id>` alive while this job runs, so the sweep leaves its timers alone."""
+    job = get_current_job()
+    if job is None:
+        return lambda: None
+    key, millis, last = ALIVE_PREFIX + job.id, int(ttl * 1000), [0.0]
+
+    def beat():
+        now = time.monotonic()
+        if now - last[0] > ttl / 3:
+            job.connection.set(key, 1, px=millis)
+            last[0] = now
+    return beat
+
+
+def fire_timers(timer_ids):
+    """Fire a batch of claimed timers (see engine.timer_jobs)."""
+    engine, config = _engine()
+    beat = _heartbeat(config.heartbeat_ttl)
+    outcomes = run_timers(engine, timer_ids, config.timers, heartbeat=beat)
+    job = get_current_job()
+    if job is not None:
+        job.connection.delete(ALIVE_PREFIX + job.id)
+    return outcomes
+
+
+def deliver_messages(message_ids):
+    """Deliver outbox messages (robot webhooks); failures are retried by the scheduler after a backoff."""
+    engine, config = _engine()
+    if "send" not in _state:
+        _state["send"] = sender(load_channels())
+    return {str(i): outbox_store.deliver(engine.db, i, _state["send"], config.outbox) for i in message_ids}
