@@ -25,6 +25,22 @@ RETRIES = 5
 FINAL_STATUSES = ("complete", "cancelled")
 
 
+# Statements of the hot path, built once: constructing SQLAlchemy expressions per call costs about as much
+# as the database round trip itself.
+_UPDATE_INSTANCE = instances.update().where(instances.c.id == sa.bindparam("b_id"),
+                                            instances.c.revision == sa.bindparam("b_revision"))
+_DELETE_COMPLETED_TASK = human_tasks.delete().where(
+    human_tasks.c.id == sa.bindparam("b_id"),
+    sa.or_(human_tasks.c.assignee.is_(None), human_tasks.c.assignee == sa.bindparam("b_actor")))
+_DELETE_TASKS = human_tasks.delete().where(human_tasks.c.id.in_(sa.bindparam("ids", expanding=True)))
+_INSERT_TASKS = human_tasks.insert()
+_INSERT_TASK_GROUPS = human_task_groups.insert()
+_INSERT_AUDIT = audit_events.insert()
+_DELETE_BY_ID = {table.name: table.delete().where(table.c.id.in_(sa.bindparam("ids", expanding=True)))
+                 for table in (timers, message_waits)}
+_INSERT = {table.name: table.insert() for table in (timers, message_waits)}
+
+
 class _Stale(Exception):
     """The instance changed under us; load again."""
 
@@ -208,8 +224,8 @@ class InstanceStore:
                   "updated_at": now, "incident": incident}
         if status in FINAL_STATUSES and row.ended_at is None:
             values["ended_at"] = now
-        done = conn.execute(instances.update().where(instances.c.id == row.id,
-                                                     instances.c.revision == row.revision).values(**values))
+        values["b_id"], values["b_revision"] = row.id, row.revision
+        done = conn.execute(_UPDATE_INSTANCE, values)
         if done.rowcount != 1:
             raise _Stale()
         if status == "cancelled":
@@ -228,9 +244,7 @@ class InstanceStore:
             # The task being completed must still be unclaimed or held by its completer: checked by the
             # delete itself, so a claim committed a moment earlier wins.
             task_id, actor = completed
-            done = conn.execute(human_tasks.delete().where(
-                human_tasks.c.id == task_id,
-                sa.or_(human_tasks.c.assignee.is_(None), human_tasks.c.assignee == actor)))
+            done = conn.execute(_DELETE_COMPLETED_TASK, {"b_id": task_id, "b_actor": actor})
             if done.rowcount != 1:
                 holder = conn.execute(sa.select(human_tasks.c.assignee).where(human_tasks.c.id == task_id)).scalar()
                 raise Conflict(f"task '{task_id}' is claimed by {holder}; only they can complete it",
@@ -238,13 +252,13 @@ class InstanceStore:
             gone = gone - {task_id}
         new = after.human_tasks.keys() - before.human_tasks.keys()
         if gone:
-            conn.execute(human_tasks.delete().where(human_tasks.c.id.in_(gone)))
+            conn.execute(_DELETE_TASKS, {"ids": list(gone)})
         if new:
             rows = [after.human_tasks[t] for t in new]
-            conn.execute(human_tasks.insert(), rows)
+            conn.execute(_INSERT_TASKS, rows)
             groups = [{"task_id": r["id"], "group_name": g} for r in rows for g in set(r["candidate_groups"])]
             if groups:
-                conn.execute(human_task_groups.insert(), groups)
+                conn.execute(_INSERT_TASK_GROUPS, groups)
         self._sync_keyed(conn, timers, before.timers, after.timers, identity["id"],
                          lambda tid, t: {"id": tid, "instance_id": identity["id"], "element_id": t["element_id"],
                                          "due_at": t["due_at"]},
@@ -259,9 +273,9 @@ class InstanceStore:
         gone = before.keys() - after.keys()
         new = after.keys() - before.keys()
         if gone:
-            conn.execute(table.delete().where(table.c.id.in_(gone)))
+            conn.execute(_DELETE_BY_ID[table.name], {"ids": list(gone)})
         if new:
-            conn.execute(table.insert(), [make_row(k, after[k]) for k in new])
+            conn.execute(_INSERT[table.name], [make_row(k, after[k]) for k in new])
         if changed is not None:
             for key in before.keys() & after.keys():
                 if changed(before[key], after[key]):
@@ -269,9 +283,9 @@ class InstanceStore:
 
     @staticmethod
     def _audit(conn, instance_id, actor, step: Step, now):
-        conn.execute(audit_events.insert().values(
-            instance_id=instance_id, at=now, actor=actor, action=step.action, task_id=step.task_id,
-            element_id=step.element_id, detail=_json_safe(step.detail) if step.detail else None))
+        conn.execute(_INSERT_AUDIT, {
+            "instance_id": instance_id, "at": now, "actor": actor, "action": step.action, "task_id": step.task_id,
+            "element_id": step.element_id, "detail": _json_safe(step.detail) if step.detail else None})
 
 
 def task_dict(row) -> dict:
