@@ -10,6 +10,7 @@ from engine import clock
 from engine.errors import InvalidInput, NotFound
 
 from .common import row_dict
+from .fields import describe
 from .geo import distance_m
 from .interactions import touch
 from .schema import checkin_files, checkin_templates, checkins, customers
@@ -189,7 +190,7 @@ def validate_values(fields, values, user=None, files=None) -> dict:
         except ValueError as err:
             errors[name] = [str(err)]
     if errors:
-        raise InvalidInput("the check-in has invalid fields: " + ", ".join(sorted(errors)), errors)
+        raise InvalidInput("the check-in has invalid fields: " + describe(errors), errors)
     return clean
 
 

@@ -128,7 +128,7 @@ def create_customer(engine, data: dict, actor=None):
         values, errors = fields.clean(spec(Vocabularies(conn)), data)
         check_owner(conn, values, errors)
         if errors:
-            raise InvalidInput("the customer has invalid fields: " + ", ".join(sorted(errors)), errors)
+            raise InvalidInput("the customer has invalid fields: " + fields.describe(errors), errors)
         holder = credit_code_holder(conn, values["credit_code"])
         if holder is not None:
             raise credit_code_conflict(holder, values["credit_code"])
@@ -171,7 +171,7 @@ def update_customer(engine, customer_id, data: dict, actor=None):
         values, errors = fields.clean({k: v for k, v in spec(Vocabularies(conn)).items() if k in EDITABLE},
                                       data, partial=True)
         if errors:
-            raise InvalidInput("the customer has invalid fields: " + ", ".join(sorted(errors)), errors)
+            raise InvalidInput("the customer has invalid fields: " + fields.describe(errors), errors)
         before = row_dict(row)
         if values.get("credit_code"):
             holder = credit_code_holder(conn, values["credit_code"], exclude_id=customer_id)

@@ -124,3 +124,8 @@ def clean(spec: dict, data: dict, partial=False):
         except ValueError as err:
             errors[name] = [str(err)]
     return values, errors
+
+
+def describe(errors: dict) -> str:
+    """'name: required; phone: ...' for an error message."""
+    return "; ".join(f"{field}: {', '.join(reasons)}" for field, reasons in sorted(errors.items()))

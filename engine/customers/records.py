@@ -136,7 +136,7 @@ def create_record(engine, kind, data, actor=None) -> dict:
         if values.get("owner") and values["owner"] not in user_info(conn, [values["owner"]]):
             errors.setdefault("owner", []).append(f"'{values['owner']}' is not a user")
         if errors:
-            raise InvalidInput(f"the {kind} has invalid fields: " + ", ".join(sorted(errors)), errors)
+            raise InvalidInput(f"the {kind} has invalid fields: " + fields.describe(errors), errors)
         new_id = conn.execute(table.insert().values(**values, created_at=now, created_by=actor, updated_at=now)
                               .returning(table.c.id)).scalar_one()
         log_change(conn, kind, new_id, values.get("customer_id"), "created", actor, diff({}, values), now)
@@ -158,7 +158,7 @@ def update_record(engine, kind, record_id, data, actor=None) -> dict:
         before = row_dict(row)
         _rules(conn, kind, values, before, now, errors)
         if errors:
-            raise InvalidInput(f"the {kind} has invalid fields: " + ", ".join(sorted(errors)), errors)
+            raise InvalidInput(f"the {kind} has invalid fields: " + fields.describe(errors), errors)
         changes = diff(before, values)
         if changes:
             conn.execute(table.update().where(table.c.id == record_id).values(**values, updated_at=now))
