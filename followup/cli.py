@@ -42,6 +42,66 @@ def deploy(files):
         click.echo(f"{process.key} v{process.version} {state}  ({process.name})")
 
 
+BUNDLED_BPMN = Path(__file__).resolve().parent.parent / "bpmn"
+
+# Login name, role, groups, display name. Agents are spread over the teams the bundled SOPs route to.
+DEMO_USERS = [
+    ("admin", "admin", [], "管理员 Admin"),
+    ("designer", "designer", [], "流程设计 Designer"),
+    ("zhaomin", "supervisor", ["supervisors", "sales", "sales-east", "sales-west", "service"], "赵敏 (主管)"),
+    ("wangfang", "agent", ["sales", "sales-east"], "王芳"),
+    ("liqiang", "agent", ["sales", "sales-west"], "李强"),
+    ("chenjing", "agent", ["service"], "陈静"),
+]
+
+
+def deploy_bundled(engine, directory=BUNDLED_BPMN):
+    """Deploy every .bpmn and .dmn file in `directory` as one deployment."""
+    files = sorted(p for p in Path(directory).glob("*") if p.suffix in (".bpmn", ".dmn"))
+    if not files:
+        return []
+    return engine.deploy([(f.name, f.read_bytes()) for f in files], actor="demo")
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--bpmn-dir", default=str(BUNDLED_BPMN), show_default=True, type=click.Path(file_okay=False))
+def demo(host, port, bpmn_dir):
+    """Run the whole product on its embedded default: SQLite under FOLLOWUP_DATA_DIR (./data), the bundled
+    SOPs deployed, demo users with fresh tokens, timers on a background thread, the API on PORT."""
+    from api.app import create_app
+    from engine.identity import IdentityStore
+    from workers.inprocess import start_background
+
+    engine = _engine()
+    try:
+        for process in deploy_bundled(engine, bpmn_dir):
+            click.echo(f"  process {process.key} v{process.version}  {process.name}")
+    except FollowupError as err:
+        click.echo(f"error: {err}", err=True)
+        sys.exit(1)
+    identity = IdentityStore(engine.db)
+    click.echo("\nDemo users (a new token each run; use it as 'Authorization: Bearer <token>'):")
+    for name, role, groups, display in DEMO_USERS:
+        try:
+            identity.user(name)
+        except FollowupError:
+            identity.add_user(name, role, groups, display)
+        _, token = identity.issue_token(name)
+        click.echo(f"  {name:10} {role:10} {','.join(groups) or '-':45} {token}")
+    import logging
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # the app logs one JSON line per request itself
+    background = start_background(engine)
+    click.echo(f"\nTimers run in this process. Data: {engine.settings.data_dir}")
+    click.echo(f"API docs: http://{host}:{port}/api/docs   (Ctrl-C to stop)\n")
+    try:
+        create_app(engine).run(host=host, port=port, threaded=True, use_reloader=False, debug=False)
+    finally:
+        background.stop()
+
+
 def _register(module_name):
     import importlib
 
