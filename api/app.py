@@ -55,6 +55,9 @@ def create_app(engine: Engine | None = None, settings=None) -> Flask:
     for blueprint in (definitions.deployments, definitions.blp, instances.blp, instances.messages, tasks.blp,
                       users.blp, system.blp):
         api.register_blueprint(blueprint)
+    from .customers_routes import blueprints as customer_blueprints  # the customer data hub (issue 5)
+    for blueprint in customer_blueprints:
+        api.register_blueprint(blueprint)
 
     observe.setup_logging()
     app.before_request(observe.start_request)

@@ -1,0 +1,59 @@
+"""The customer hub over HTTP: reach, duplicate refusal, amount hiding, pool race answers, imports."""
+import io
+
+from api_fixtures import *  # noqa: F401,F403
+from engine.customers.vocab import seed_defaults
+
+CODE = "91350100M000100Y43"
+
+
+def test_customers_over_http(engine, team):
+    seed_defaults(engine)
+    created = team.li.post("/api/customers", json={"name": "甲公司", "credit_code": CODE, "phone": "13812345678"})
+    assert created.status_code == 201, created.json
+    customer = created.json["customer"]
+    assert customer["owner"] == "li" and customer["phone"] == "+8613812345678"
+    again = team.wang.post("/api/customers", json={"name": "乙公司", "credit_code": CODE})
+    assert again.status_code == 409 and f"customer {customer['id']}" in again.json["detail"]
+    warned = team.wang.post("/api/customers", json={"name": "甲公司", "phone": "138 1234 5678"})
+    assert warned.status_code == 201 and {w["field"] for w in warned.json["warnings"]} == {"name", "phone"}
+    assert team.sam.get(f"/api/customers/{customer['id']}").status_code == 404      # another team
+    assert team.wang.get(f"/api/customers/{customer['id']}").status_code == 200     # same team
+    bad = team.li.post("/api/customers", json={"name": "", "level": "Z"})
+    assert bad.status_code == 422 and set(bad.json["errors"]) == {"name", "level"}
+
+    contract = team.li.post("/api/contracts", json={"customer_id": customer["id"], "title": "服务合同",
+                                                   "amount": "50000"})
+    assert contract.status_code == 201 and contract.json["amount"] is None
+    assert contract.json["hidden_fields"] == ["amount"]
+    assert team.boss.get(f"/api/contracts/{contract.json['id']}").json["amount"] == "50000.00"
+
+    timeline = team.li.get(f"/api/customers/{customer['id']}/timeline")
+    assert timeline.status_code == 200 and timeline.json["items"][0]["action"] == "contract_created"
+
+
+def test_pool_and_claims_over_http(engine, team):
+    seed_defaults(engine)
+    customer = team.li.post("/api/customers", json={"name": "甲公司", "phone": "13812345678"}).json["customer"]
+    assert team.boss.post(f"/api/customers/{customer['id']}/transfer", json={"owner": None}).status_code == 200
+    listed = team.wang.get("/api/pool").json
+    assert listed["items"][0]["phone"] == "+86138****5678"
+    assert team.wang.post(f"/api/pool/{customer['id']}/claim").status_code == 200
+    lost = team.boss.post(f"/api/pool/{customer['id']}/claim")
+    assert lost.status_code == 409 and "claimed by wang" in lost.json["detail"]
+
+
+def test_import_over_http(engine, team):
+    seed_defaults(engine)
+    data = "客户名称,统一社会信用代码\n甲公司,{}\n乙公司,91350100M000100Y44\n".format(CODE).encode("utf-8")
+    files = {"file": (io.BytesIO(data), "客户.csv")}
+    assert team.li.post("/api/imports", data=files, content_type="multipart/form-data").status_code == 403
+    dry = team.boss.post("/api/imports", data={"file": (io.BytesIO(data), "客户.csv"), "dry_run": "true"},
+                         content_type="multipart/form-data")
+    assert dry.status_code == 200 and dry.json["failed"] == 1 and dry.json["errors"][0]["row"] == 3
+    real = team.boss.post("/api/imports", data={"file": (io.BytesIO(data), "客户.csv")},
+                          content_type="multipart/form-data")
+    assert real.status_code == 201 and real.json["created"] == 1
+    errors = team.boss.get(f"/api/imports/{real.json['batch_id']}/errors.csv")
+    assert errors.status_code == 200 and "check digit" in errors.data.decode("utf-8-sig")
+    assert team.boss.post(f"/api/imports/{real.json['batch_id']}/revert").json["deleted"] == 1
