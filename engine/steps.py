@@ -8,6 +8,7 @@ from SpiffWorkflow.bpmn.util import BpmnEvent
 from SpiffWorkflow.util.task import TaskState
 
 from . import clock, forms
+from .customers.interactions import record_task_completion
 from .errors import Conflict
 from .instances import FINAL_STATUSES, Loaded, Step, data_changes
 from .workflow import all_tasks, variables_of
@@ -46,7 +47,9 @@ def complete_task(store, task_id, values, actor):
             task.data.update(cleaned)
             task.run()
 
-        return _run_recording(store, loaded, step, complete)
+        _run_recording(store, loaded, step, complete)
+        record_task_completion(conn, loaded.row.business_key, task_id, task_row["name"], actor, clock.now())
+        return step
     return apply
 
 

@@ -111,6 +111,7 @@ def _register(module_name):
 
 _register("api.cli")
 _register("workers.cli")
+_register("followup.customers_cli")
 
 if __name__ == "__main__":
     main()

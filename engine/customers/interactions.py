@@ -4,7 +4,7 @@ import sqlalchemy as sa
 
 from engine import clock
 from engine.errors import InvalidInput, NotFound
-from engine.storage.schema import audit_events, human_tasks, instances
+
 
 from .schema import customers, interactions
 
@@ -45,21 +45,15 @@ def customer_id_of(business_key):
     return int(text) if text.isdigit() else None
 
 
-def task_completed(engine, task_id, actor=None, at=None):
-    """Call when a human task is completed: if its instance's business key is a customer, that is a
-    follow-up. Returns the customer id or None. Safe to call for any task."""
-    with engine.db.connect() as conn:
-        row = conn.execute(sa.select(human_tasks.c.business_key, human_tasks.c.name)
-                           .where(human_tasks.c.id == task_id)).first()
-        if row is None:  # already gone: find it through the audit trail
-            row = conn.execute(sa.select(instances.c.business_key, audit_events.c.element_id.label("name"))
-                               .join(instances, instances.c.id == audit_events.c.instance_id)
-                               .where(audit_events.c.task_id == task_id).limit(1)).first()
-    customer_id = customer_id_of(row.business_key) if row is not None else None
+def record_task_completion(conn, business_key, task_id, task_name, actor, at):
+    """In the completing transaction: a task done for a customer (business key = its id) is a follow-up.
+    Returns the customer id, or None when the instance is not about a known customer."""
+    customer_id = customer_id_of(business_key)
     if customer_id is None:
         return None
-    try:
-        record_interaction(engine, customer_id, "task", actor, note=row.name, at=at, task_id=task_id)
-    except NotFound:
+    if conn.execute(sa.select(customers.c.id).where(customers.c.id == customer_id)).first() is None:
         return None
+    conn.execute(interactions.insert().values(customer_id=customer_id, kind="task", at=at, actor=actor,
+                                              note=task_name, task_id=task_id))
+    touch(conn, customer_id, at)
     return customer_id
