@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState
 
-from . import clock, forms, outbox
+from . import clock, forms, operations_context, outbox
 from .errors import Conflict, NotFound
 from .snapshot import Snapshot, active_element_ids, take
 from .storage.schema import audit_events, human_task_groups, human_tasks, instances, message_waits, timers
@@ -136,7 +136,8 @@ class InstanceStore:
         instance_id = instance_id or str(uuid.uuid4())
         outbox.discard()
         now = clock.now()
-        with self.db.begin() as conn:
+        with operations_context.scope(self) as ops, self.db.begin() as conn:
+            ops.attach(conn, instance_id, business_key, definition.key, actor)  # for service-task operations
             spec, subprocess_specs = self.definitions.specs.get(conn, definition)
             workflow = new_workflow(spec, subprocess_specs, self.script_engine)
             workflow.task_tree.data.update(variables)
@@ -168,12 +169,13 @@ class InstanceStore:
         for attempt in range(RETRIES):
             outbox.discard()
             try:
-                with self.db.begin() as conn:
+                with operations_context.scope(self) as ops, self.db.begin() as conn:
                     row = conn.execute(select_row.with_for_update()).first()
                     if row is None:
                         missing(conn)
                         return None  # a `missing` that does not raise: nothing to change
                     loaded = self._load(conn, row)
+                    ops.attach(conn, row.id, row.business_key, row.process_key, actor)
                     step = apply(conn, loaded)
                     if step is None:
                         return None

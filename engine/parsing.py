@@ -18,6 +18,7 @@ from SpiffWorkflow.spiff.specs.defaults import BusinessRuleTask, UserTask
 
 from .errors import DeploymentError, ScriptRefused
 from .sandbox import check_source
+from .operations_parsing import FollowupServiceTaskParser, OperationServiceTask, check_operations
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
@@ -112,6 +113,7 @@ class FollowupParser(SpiffBpmnParser):
         **SpiffBpmnParser.OVERRIDE_PARSER_CLASSES,
         full_tag("userTask"): (FollowupUserTaskParser, UserTask),
         full_tag("businessRuleTask"): (FollowupBusinessRuleTaskParser, BusinessRuleTask),
+        full_tag("serviceTask"): (FollowupServiceTaskParser, OperationServiceTask),  # engine/operations_parsing.py
     }
 
 
@@ -256,6 +258,7 @@ def parse_files(sources: list[SourceFile]) -> ParsedBundle:
             digest.update(by_name[name].content)
         digest.update(dmn_hash.encode())
         info.content_hash = digest.hexdigest()
+    check_operations(bundle, sources)  # unknown service-task operations are refused, naming the element
     return bundle
 
 

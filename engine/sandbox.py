@@ -181,3 +181,8 @@ class SandboxScriptEngine(PythonScriptEngine):
 
     def validate(self, expression):
         check_source(expression)
+
+    def call_service(self, task, operation_name=None, operation_params=None, **kwargs):
+        """Service tasks run a named operation of the registry (engine/operations.py)."""
+        from .operations import call_service
+        return call_service(task, operation_name, operation_params or {})

@@ -1,0 +1,113 @@
+"""Named operations that BPMN service tasks call with parameters: the SOPs' hands on the customer hub.
+
+A diagram names an operation (`camunda:topic="assign_lead"` or `spiffworkflow:serviceTaskOperator
+id="assign_lead"`) and passes parameters as sandboxed expressions; deploying a diagram that names an
+unknown operation, or a parameter the operation does not take, is refused (operations_parsing.py).
+
+Each operation is `func(ctx, **params) -> JSON-able answer`. It runs inside the instance's own
+transaction (`ctx.conn`, see operations_context.py) and inside a savepoint: an operation that raises
+leaves no rows behind, its notifications are dropped and the instance gets an incident naming the
+operation and the reason, which `retry` runs again once the cause is fixed.
+
+The operations live in operations_*.py by subject; importing this module registers them all.
+"""
+import inspect
+import json
+from dataclasses import dataclass
+
+from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
+
+from . import clock, operations_context, outbox
+from .customers.common import json_value
+from .customers.interactions import customer_id_of
+from .storage.schema import audit_events
+
+
+class OperationError(Exception):
+    """An operation cannot do what it was asked; the message says why, for the incident."""
+
+
+@dataclass
+class Operation:
+    name: str
+    func: object
+    required: frozenset
+    optional: frozenset
+    open_ended: bool  # takes **fields
+
+    def check_params(self, given: set) -> str | None:
+        missing = self.required - given
+        unknown = set() if self.open_ended else given - self.required - self.optional
+        problems = []
+        if missing:
+            problems.append(f"missing parameter(s) {', '.join(sorted(missing))}")
+        if unknown:
+            known = ", ".join(sorted(self.required | self.optional)) or "none"
+            problems.append(f"unknown parameter(s) {', '.join(sorted(unknown))} (it takes: {known})")
+        return "; ".join(problems) or None
+
+
+REGISTRY: dict[str, Operation] = {}
+
+
+def operation(name=None):
+    """Register `func(ctx, ...)` under `name` (default: the function's name)."""
+    def register(func):
+        params = list(inspect.signature(func).parameters.values())[1:]
+        required = frozenset(p.name for p in params if p.default is p.empty and p.kind == p.KEYWORD_ONLY
+                             or p.default is p.empty and p.kind == p.POSITIONAL_OR_KEYWORD)
+        optional = frozenset(p.name for p in params if p.default is not p.empty)
+        open_ended = any(p.kind == p.VAR_KEYWORD for p in params)
+        REGISTRY[name or func.__name__] = Operation(name or func.__name__, func, required, optional, open_ended)
+        return func
+    return register
+
+
+# ---- helpers for operations ------------------------------------------------------------------------
+def audit(ctx, action, detail):
+    """An audit event of the instance (reports read these)."""
+    task = getattr(ctx, "task", None)
+    ctx.conn.execute(audit_events.insert().values(
+        instance_id=ctx.instance_id, at=clock.now(), actor=ctx.actor or "engine", action=action,
+        task_id=str(task.id) if task is not None else None,
+        element_id=task.task_spec.bpmn_id if task is not None else None,
+        detail=json.loads(json.dumps(detail, default=json_value, ensure_ascii=False))))
+
+
+def customer_of(ctx, customer_id=None) -> int:
+    """The customer an operation is about: the parameter, else the instance's business key."""
+    value = customer_id if customer_id not in (None, "") else customer_id_of(ctx.business_key)
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise OperationError(f"no customer given: pass customer_id or start the process with the customer's "
+                             f"id as business key (it is {ctx.business_key!r})") from None
+
+
+# ---- dispatch ---------------------------------------------------------------------------------------
+def call_service(task, name, params) -> str:
+    """What `SandboxScriptEngine.call_service` does: run the operation, answer JSON."""
+    operation = REGISTRY.get(name)
+    if operation is None:
+        raise WorkflowTaskException(f"unknown operation '{name}'", task=task)
+    ctx = operations_context.current()
+    if ctx is None or ctx.conn is None:
+        raise WorkflowTaskException(f"operation '{name}' can only run inside an engine change", task=task)
+    values = {key: param["value"] for key, param in params.items()}
+    buffered = outbox._buffer.get() or []
+    marks = (len(buffered), len(ctx.pending))
+    ctx.task = task
+    try:
+        with ctx.conn.begin_nested():
+            result = operation.func(ctx, **values)
+    except Exception as err:  # noqa: BLE001 - every failure becomes the instance's incident
+        del buffered[marks[0]:]
+        del ctx.pending[marks[1]:]
+        reason = err.message if hasattr(err, "message") else str(err)
+        raise WorkflowTaskException(f"operation '{name}' failed: {reason}", task=task, exception=err) from err
+    finally:
+        ctx.task = None
+    return json.dumps(result, default=json_value, ensure_ascii=False)
+
+
+from . import operations_assign, operations_flow, operations_records, operations_watch  # noqa: E402,F401

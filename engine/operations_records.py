@@ -1,0 +1,142 @@
+"""Operations on the customer hub's records, in the instance's transaction: opportunities, tickets,
+leads, customers, and the outcomes and survey answers the reports read (audit events)."""
+import sqlalchemy as sa
+
+from . import clock
+from .customers import fields
+from .customers import records as hub_records
+from .customers.common import diff, log_change, row_dict
+from .customers.customers import EDITABLE
+from .customers.customers import spec as customer_spec
+from .customers.schema import customers
+from .customers.vocab import Vocabularies
+from .operations import OperationError, audit, customer_of, operation
+from .operations_assign import lead_of
+
+
+def create(ctx, kind, data) -> dict:
+    """The hub's create_record, on the instance's connection (owner/team default to the customer's)."""
+    conn, now, actor = ctx.conn, clock.now(), ctx.actor or "engine"
+    table = hub_records.TABLES[kind]
+    values, errors = fields.clean(hub_records._specs(Vocabularies(conn))[kind], data)
+    hub_records._rules(conn, kind, values, {}, now, errors)
+    customer = hub_records._customer(conn, values["customer_id"], errors) if values.get("customer_id") else None
+    if customer is not None:
+        values["owner"] = values.get("owner") or customer.owner
+        values["team"] = values.get("team") or customer.team
+    if errors:
+        raise OperationError(f"the {kind} has invalid fields: " + fields.describe(errors))
+    new_id = conn.execute(table.insert().values(**values, created_at=now, created_by=actor, updated_at=now)
+                          .returning(table.c.id)).scalar_one()
+    log_change(conn, kind, new_id, values.get("customer_id"), "created", actor, diff({}, values), now)
+    hub_records._after(conn, kind, values, {}, actor, now)
+    return row_dict(conn.execute(sa.select(table).where(table.c.id == new_id)).one())
+
+
+def update(ctx, kind, record_id, data) -> dict:
+    conn, now, actor = ctx.conn, clock.now(), ctx.actor or "engine"
+    table = hub_records.TABLES[kind]
+    row = conn.execute(sa.select(table).where(table.c.id == record_id).with_for_update()).first()
+    if row is None:
+        raise OperationError(f"no {kind} with id {record_id}")
+    spec = {k: v for k, v in hub_records._specs(Vocabularies(conn))[kind].items() if k not in hub_records.IMMUTABLE}
+    values, errors = fields.clean(spec, data, partial=True)
+    before = row_dict(row)
+    hub_records._rules(conn, kind, values, before, now, errors)
+    if errors:
+        raise OperationError(f"the {kind} has invalid fields: " + fields.describe(errors))
+    changes = diff(before, values)
+    if changes:
+        conn.execute(table.update().where(table.c.id == record_id).values(**values, updated_at=now))
+        log_change(conn, kind, record_id, before.get("customer_id"), "updated", actor, changes, now)
+        hub_records._after(conn, kind, values, before, actor, now)
+    return row_dict(conn.execute(sa.select(table).where(table.c.id == record_id)).one())
+
+
+@operation()
+def create_opportunity(ctx, name, customer_id=None, amount=None, stage="initial_contact", expected_close=None,
+                       owner=None):
+    record = create(ctx, "opportunity", {"customer_id": customer_of(ctx, customer_id), "name": name,
+                                         "amount": amount, "stage": stage, "expected_close": expected_close,
+                                         "owner": owner})
+    return {"opportunity_id": record["id"], "owner": record["owner"]}
+
+
+@operation()
+def update_lead(ctx, lead_id=None, **changes):
+    lead_id = lead_of(ctx, lead_id)
+    if lead_id is None:
+        raise OperationError("no lead given: pass lead_id or use a business key like 'lead:12'")
+    record = update(ctx, "lead", lead_id, changes)
+    return {"lead_id": lead_id, "status": record["status"], "owner": record["owner"]}
+
+
+@operation()
+def update_customer(ctx, customer_id=None, **changes):
+    """Change some of the customer's fields (not its owner: that is assign_lead or return_to_pool)."""
+    conn, now, actor = ctx.conn, clock.now(), ctx.actor or "engine"
+    cid = customer_of(ctx, customer_id)
+    if "owner" in changes:
+        raise OperationError("the owner is changed with assign_lead or return_to_pool, not update_customer")
+    row = conn.execute(sa.select(customers).where(customers.c.id == cid).with_for_update()).first()
+    if row is None:
+        raise OperationError(f"no customer with id {cid}")
+    spec = {k: v for k, v in customer_spec(Vocabularies(conn)).items() if k in EDITABLE}
+    values, errors = fields.clean(spec, changes, partial=True)
+    if errors:
+        raise OperationError("the customer has invalid fields: " + fields.describe(errors))
+    changed = diff(row_dict(row), values)
+    if changed:
+        conn.execute(customers.update().where(customers.c.id == cid).values(**values, updated_at=now))
+        log_change(conn, "customer", cid, cid, "updated", actor, changed, now)
+    return {"customer_id": cid, "changed": sorted(changed)}
+
+
+@operation()
+def open_ticket(ctx, subject, kind="service", customer_id=None, priority="normal", description=None):
+    cid = customer_of(ctx, customer_id)
+    record = create(ctx, "ticket", {"customer_id": cid, "kind": kind, "subject": subject, "priority": priority,
+                                    "description": description})
+    from .operations_watch import refresh_health
+    refresh_health(ctx.conn, cid)
+    return {"ticket_id": record["id"], "owner": record["owner"], "team": record["team"]}
+
+
+@operation()
+def update_ticket(ctx, ticket_id, status):
+    record = update(ctx, "ticket", int(ticket_id), {"status": status})
+    from .operations_watch import refresh_health
+    refresh_health(ctx.conn, record["customer_id"])
+    return {"ticket_id": record["id"], "status": record["status"]}
+
+
+@operation()
+def record_outcome(ctx, kind, customer_id=None, **values):
+    """Facts a report reads: a complaint's root cause and related product, contract and user; a renewal
+    won or lost. Stored as an audit event `sop_outcome`."""
+    cid = customer_of(ctx, customer_id) if customer_id is not None or ctx.business_key else None
+    owner = ctx.conn.execute(sa.select(customers.c.owner, customers.c.team).where(customers.c.id == cid)).first() \
+        if cid is not None else None
+    audit(ctx, "sop_outcome", {"kind": kind, "customer_id": cid, "owner": owner and owner.owner,
+                               "team": owner and owner.team, **values})
+    return {"kind": kind, **values}
+
+
+@operation()
+def record_survey(ctx, csat, nps=None, comment=None, revisit=None, customer_id=None, low_csat=2, low_nps=4):
+    """A satisfaction answer (CSAT 1-5, NPS 0-10). Answers {low}: true when CSAT <= low_csat or NPS <=
+    low_nps, which the revisit SOP turns into a complaint."""
+    cid = customer_of(ctx, customer_id)
+    try:
+        csat = int(csat)
+        nps = None if nps in (None, "") else int(nps)
+    except (TypeError, ValueError):
+        raise OperationError(f"CSAT and NPS must be whole numbers (got {csat!r}, {nps!r})") from None
+    if not 1 <= csat <= 5 or nps is not None and not 0 <= nps <= 10:
+        raise OperationError(f"CSAT must be 1-5 and NPS 0-10 (got {csat}, {nps})")
+    low = csat <= int(low_csat) or (nps is not None and nps <= int(low_nps))
+    owner = ctx.conn.execute(sa.select(customers.c.owner, customers.c.team).where(customers.c.id == cid)).first()
+    audit(ctx, "survey_recorded", {"customer_id": cid, "csat": csat, "nps": nps, "comment": comment,
+                                   "revisit": revisit, "low": low, "owner": owner and owner.owner,
+                                   "team": owner and owner.team})
+    return {"low": low, "csat": csat, "nps": nps}
