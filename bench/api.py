@@ -12,6 +12,7 @@ before the clock starts; the timed loop is only list, claim, complete over HTTP.
 import argparse
 import http.client
 import json
+import logging
 import multiprocessing
 import os
 import random
@@ -175,6 +176,7 @@ def count_statements(engine, token):
 
     os.environ["FOLLOWUP_TOKEN_CACHE_SECONDS"] = "0"
     client = create_app(engine).test_client()
+    logging.getLogger("followup.access").setLevel(logging.WARNING)
     headers = {"Authorization": f"Bearer {token}"}
     counts = {}
     current = {"kind": None}

@@ -15,15 +15,13 @@ from .storage.schema import definitions, human_task_groups, human_tasks, instanc
 SCOPES = ("mine", "group", "unassigned", "all")
 
 
-def _page(conn, query, count_from, page, page_size):
-    """Rows of one page and the total, in one statement when the page is not empty."""
-    rows = conn.execute(query.add_columns(sa.func.count().over().label("_total"))
-                        .offset((page - 1) * page_size).limit(page_size)).all()
-    if rows:
-        return rows, rows[0]._total
-    if page == 1:
-        return rows, 0
-    return rows, conn.execute(sa.select(sa.func.count()).select_from(count_from.subquery())).scalar_one()
+def _page(conn, query, count_query, page, page_size):
+    """Rows of one page and the total. The page walks the index in order and stops early; the count
+    runs only when the page is full (a partial page tells the total by itself)."""
+    rows = conn.execute(query.offset((page - 1) * page_size).limit(page_size)).all()
+    if 0 < len(rows) < page_size or (page == 1 and not rows):
+        return rows, (page - 1) * page_size + len(rows)
+    return rows, conn.execute(count_query).scalar_one()
 
 
 def list_tasks(conn, user: User, scope="all", process_key=None, business_key=None, instance_id=None,
@@ -51,9 +49,10 @@ def list_tasks(conn, user: User, scope="all", process_key=None, business_key=Non
         conditions.append(sa.or_(human_tasks.c.due_at.is_(None), human_tasks.c.due_at >= now))
     if due_before is not None:
         conditions.append(human_tasks.c.due_at < due_before)
-    base = sa.select(human_tasks).where(*conditions)
-    query = base.order_by(human_tasks.c.due_at.asc().nulls_last(), human_tasks.c.created_at, human_tasks.c.id)
-    rows, total = _page(conn, query, base, page, page_size)
+    query = sa.select(human_tasks).where(*conditions).order_by(
+        human_tasks.c.due_at.asc().nulls_last(), human_tasks.c.created_at, human_tasks.c.id)
+    count = sa.select(sa.func.count()).select_from(human_tasks).where(*conditions)
+    rows, total = _page(conn, query, count, page, page_size)
     return [task_dict(r) for r in rows], total
 
 
@@ -83,28 +82,24 @@ def list_instances(conn, user: User, processes_of_groups, process_key=None, stat
                instances.c.updated_at, instances.c.ended_at]
     base = (sa.select(*columns).select_from(instances.join(definitions, definitions.c.id == instances.c.definition_id))
             .where(*conditions))
-    rows, total = _page(conn, base.order_by(instances.c.started_at.desc(), instances.c.id), base, page, page_size)
+    count = sa.select(sa.func.count()).select_from(instances).where(*conditions)
+    rows, total = _page(conn, base.order_by(instances.c.started_at.desc(), instances.c.id), count, page, page_size)
     return [{"id": r.id, "process_key": r.process_key, "version": r.version, "business_key": r.business_key,
              "status": r.status, "incident": r.incident, "started_by": r.started_by,
              "started_at": utc(r.started_at), "updated_at": utc(r.updated_at), "ended_at": utc(r.ended_at)}
             for r in rows], total
 
 
-def tasks_of_instance(conn, user: User, instance_id) -> list[dict]:
-    """The instance's open tasks the user reaches (what to do next after completing one)."""
-    rows = conn.execute(sa.select(human_tasks).where(human_tasks.c.instance_id == instance_id,
-                                                     access.task_reach_sql(user))
-                        .order_by(human_tasks.c.created_at, human_tasks.c.id)).all()
-    return [task_dict(r) for r in rows]
-
-
-def instance_status(conn, instance_id) -> str | None:
-    return conn.execute(sa.select(instances.c.status).where(instances.c.id == instance_id)).scalar()
-
-
-def any_task_in_reach(conn, user: User, instance_id) -> bool:
-    return conn.execute(sa.select(sa.exists().where(human_tasks.c.instance_id == instance_id,
-                                                    access.task_reach_sql(user)))).scalar()
+def after_completion(conn, user: User, instance_id) -> tuple[str | None, list[dict]]:
+    """The instance's status and its open tasks the user reaches (what to do next), in one statement."""
+    rows = conn.execute(
+        sa.select(instances.c.status.label("_status"), human_tasks)
+        .select_from(instances.outerjoin(human_tasks, sa.and_(human_tasks.c.instance_id == instances.c.id,
+                                                              access.task_reach_sql(user))))
+        .where(instances.c.id == instance_id).order_by(human_tasks.c.created_at, human_tasks.c.id)).all()
+    if not rows:
+        return None, []
+    return rows[0]._status, [task_dict(r) for r in rows if r.id is not None]
 
 
 def stats(conn, now=None) -> dict:

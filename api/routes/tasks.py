@@ -95,7 +95,6 @@ def complete(args, task_id):
     user, engine = current_user(), services().engine
     engine.complete_task(task_id, args["variables"], actor=user.name)
     with engine.db.connect() as conn:
-        status = queries.instance_status(conn, task["instance_id"])
-        next_tasks = queries.tasks_of_instance(conn, user, task["instance_id"])
+        status, next_tasks = queries.after_completion(conn, user, task["instance_id"])
     return {"task_id": task_id, "instance_id": task["instance_id"], "instance_status": status,
             "next_tasks": next_tasks}
