@@ -105,6 +105,7 @@ human_tasks = sa.Table(
     sa.Index("ix_human_tasks_instance", "instance_id"),
     sa.Index("ix_human_tasks_assignee_due", "assignee", "due_at"),
     sa.Index("ix_human_tasks_due", "due_at"),
+    sa.Index("ix_human_tasks_inbox", "due_at", "created_at", "id"),  # migration 0002_api: the inbox order
 )
 
 human_task_groups = sa.Table(
