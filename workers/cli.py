@@ -2,6 +2,7 @@
 import logging
 import os
 import signal
+import socket
 import sys
 import threading
 
@@ -50,7 +51,9 @@ def scheduler(redis_url):
     from .scheduler import RqDispatch, Scheduler
 
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    loop = Scheduler(_engine(), RqDispatch(connect(_redis_url(redis_url))))
+    connection = connect(_redis_url(redis_url))
+    beacon = f"followup:scheduler:{socket.gethostname()}:{os.getpid()}"
+    loop = Scheduler(_engine(), RqDispatch(connection), on_sweep=lambda: connection.set(beacon, 1, ex=30))
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())

@@ -72,8 +72,9 @@ class InlineDispatch:
 
 
 class Scheduler:
-    def __init__(self, engine, dispatch, config: WorkerConfig | None = None):
+    def __init__(self, engine, dispatch, config: WorkerConfig | None = None, on_sweep=None):
         self.engine = engine
+        self.on_sweep = on_sweep  # called after each sweep (a liveness beacon for operators and tests)
         self.dispatch = dispatch
         self.config = config or WorkerConfig.from_env()
         self.launchers = Launchers(engine)
@@ -92,6 +93,8 @@ class Scheduler:
             self.dispatch.timers(sweep(db, clock.now(), config.timers, self.dispatch.live, config.claim_limit))
             self.launchers.sync()
             self.launchers.launch_due()
+            if self.on_sweep is not None:
+                self.on_sweep()
         self.dispatch.messages(outbox_store.claim(db, clock.now(), config.outbox))
         return claimed
 
