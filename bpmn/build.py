@@ -210,11 +210,12 @@ def care_revisit():
                 lanes=[("Lane_system", "system"), ("Lane_service", "service")])
     d.add("startEvent", "signed", "合同签订", 0)
     d.add("scriptTask", "plan", "回访计划", 1, body=script(
-        "revisit_days = [7, 30, 90]\nrevisit_index = 0\nsigned_at = datetime.fromisoformat(signed_on)"))
+        "revisit_days = [7, 30, 90]\nrevisit_hour = 10\nrevisit_index = 0"))
     d.add("exclusiveGateway", "next_join", "", 2)
     d.add("scriptTask", "next_revisit", "下一次回访", 3, body=script(
         "revisit_day = revisit_days[revisit_index]\n"
-        "revisit_at = (signed_at + timedelta(days=revisit_day)).isoformat()\nrevisit_index = revisit_index + 1"))
+        "revisit_at = (datetime.fromisoformat(signed_on[:10]) + timedelta(days=revisit_day, hours=revisit_hour))"
+        ".isoformat()\nrevisit_index = revisit_index + 1"))
     d.add("intermediateCatchEvent", "wait", "到回访日", 4, body=timer("timeDate", "revisit_at"))
     d.add("userTask", "revisit", "满意度回访", 5, lane=1, body=SURVEY,
           **{"camunda:assignee": "${owner}", "camunda:candidateGroups": "service"})
@@ -223,7 +224,7 @@ def care_revisit():
     d.add("serviceTask", "save_survey", "记录满意度", 6, body=body, **attrs)
     d.add("exclusiveGateway", "low_gw", "低分?", 7)
     body, attrs = external("start_process", {
-        "process_key": "'complaint_escalation'", "business_key": "business_key",
+        "process_key": "'complaint_escalation'",
         "variables": "{'subject': f'第{revisit_day}天回访低分：{comment or \"\"}', 'severity': 'normal', "
                      "'source': 'care_revisit'}"}, {"complaint_instance": 'result["instance_id"]'})
     d.add("serviceTask", "open_complaint", "发起投诉流程", 8, row=0.8, body=body, **attrs)

@@ -14,6 +14,7 @@ The operations live in operations_*.py by subject; importing this module registe
 import inspect
 import json
 from dataclasses import dataclass
+from datetime import timezone
 
 from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 
@@ -82,6 +83,20 @@ def customer_of(ctx, customer_id=None) -> int:
     except (TypeError, ValueError):
         raise OperationError(f"no customer given: pass customer_id or start the process with the customer's "
                              f"id as business key (it is {ctx.business_key!r})") from None
+
+
+def zone_of(ctx):
+    """The deployment's time zone, read off the business calendar the script engine carries."""
+    helper = ctx.store.script_engine.environment.globals.get("is_working_day")
+    return getattr(getattr(helper, "__self__", None), "zone", timezone.utc)
+
+
+def lead_of(ctx, lead_id=None):
+    """The lead parameter, else a business key like 'lead:12'; None if neither names one."""
+    if lead_id not in (None, ""):
+        return int(lead_id)
+    key = str(ctx.business_key or "")
+    return int(key[5:]) if key.startswith("lead:") and key[5:].isdigit() else None
 
 
 # ---- dispatch ---------------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ the reason is recorded. The team's pointer row is locked for the rest of the ins
 two assignments into one team at the same moment queue instead of picking the same agent.
 """
 import random
-from datetime import date, datetime, timezone
+from datetime import date, datetime
 
 import sqlalchemy as sa
 
@@ -15,26 +15,12 @@ from . import clock
 from .customers.common import log_change
 from .customers.ownership import set_owner
 from .customers.schema import customers, leads
-from .operations import OperationError, audit, customer_of, operation
+from .operations import OperationError, audit, customer_of, lead_of, operation, zone_of
 from .operations_schema import agent_availability, assignment_pointers
 from .storage.schema import human_tasks, user_groups, users
 
 STRATEGIES = ("round_robin", "least_loaded")
 OPEN_LEAD_STATUSES = ("new", "contacted", "qualified")
-
-
-def zone_of(ctx):
-    """The deployment's time zone, read off the business calendar the script engine carries."""
-    helper = ctx.store.script_engine.environment.globals.get("is_working_day")
-    return getattr(getattr(helper, "__self__", None), "zone", timezone.utc)
-
-
-def lead_of(ctx, lead_id=None):
-    """The lead parameter, else a business key like 'lead:12'; None if neither names one."""
-    if lead_id not in (None, ""):
-        return int(lead_id)
-    key = str(ctx.business_key or "")
-    return int(key[5:]) if key.startswith("lead:") and key[5:].isdigit() else None
 
 
 def _lock_pointer(conn, team, now):

@@ -48,13 +48,13 @@ def queue_start(ctx, process_key, business_key=None, variables=None) -> str:
 
 @operation()
 def start_process(ctx, process_key, business_key=None, variables=None):
-    """Start another SOP (e.g. a complaint from a low survey score) right after this change commits.
+    """Start another SOP (e.g. a complaint from a low survey score) right after this change commits; its
+    business key defaults to this instance's (pass '' for none).
     A crash between the commit and the start loses the start: the audit event `process_started` shows
     which instance should exist."""
     if variables is not None and not isinstance(variables, dict):
         raise OperationError("variables must be a dict")
-    if business_key is not None:
-        business_key = str(business_key)
+    business_key = ctx.business_key if business_key is None else str(business_key) or None
     return {"instance_id": queue_start(ctx, process_key, business_key, variables)}
 
 

@@ -12,6 +12,7 @@ Unknown operation names, unknown or missing parameters and refused expressions a
 name the element (`check_operations`, called by `parsing.parse_files`).
 """
 import json
+import keyword
 
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.spiff.parser.task_spec import ServiceTaskParser
@@ -33,6 +34,17 @@ class OperationServiceTask(ServiceTask):
     def __init__(self, wf_spec, name, outputs=None, **kwargs):
         super().__init__(wf_spec, name, **kwargs)
         self.output_mappings = outputs or {}
+
+    def evaluate_params(self, task):
+        """A parameter that is just a variable name gets None when the variable is unset: an optional form
+        field left empty is not in the task data, and Camunda would hand it on as null."""
+        unset = {p["value"].strip(): None for p in self.operation_params.values()
+                 if str(p["value"]).strip().isidentifier() and not keyword.iskeyword(p["value"].strip())
+                 and p["value"].strip() not in task.data
+                 and p["value"].strip() not in task.workflow.script_engine.environment.globals}
+        return {name: {"value": task.workflow.script_engine.evaluate(task, param["value"], external_context=unset)
+                       if param["value"].strip() not in unset else None, "type": param["type"]}
+                for name, param in self.operation_params.items()}
 
     def _execute(self, task):
         result = json.loads(task.workflow.script_engine.call_service(

@@ -10,8 +10,7 @@ from .customers.customers import EDITABLE
 from .customers.customers import spec as customer_spec
 from .customers.schema import customers
 from .customers.vocab import Vocabularies
-from .operations import OperationError, audit, customer_of, operation
-from .operations_assign import lead_of
+from .operations import OperationError, audit, customer_of, lead_of, operation
 
 
 def create(ctx, kind, data) -> dict:

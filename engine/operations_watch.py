@@ -43,7 +43,7 @@ def compute_health(conn, customer_id, now):
     recent = conn.execute(sa.select(sa.func.count()).where(interactions.c.customer_id == customer_id,
                                                            interactions.c.at >= now - timedelta(days=30))).scalar_one()
     factors["interactions_30d"] = recent
-    negative = sum(1 for r in conn.execute(sa.select(checkins.c.values).where(
+    negative = sum(1 for r in conn.execute(sa.select(checkins.c["values"]).where(
         checkins.c.customer_id == customer_id, checkins.c.at >= now - timedelta(days=90))) if is_negative(r.values))
     factors["negative_checkins_90d"] = negative
     complaints = conn.execute(sa.select(sa.func.count()).where(
@@ -123,7 +123,7 @@ def checkin_watch(ctx, days=3, negative_share=0.05, window_days=1, channel="supe
             if _alert(ctx, "checkin_alert", row, f"服务中客户 {row.name} 已 {days} 天未打卡", since, "checkin_alert",
                       limit):
                 alerted.append(row.id)
-    window = conn.execute(sa.select(checkins.c.values, customers.c.team).join(
+    window = conn.execute(sa.select(checkins.c["values"], customers.c.team).join(
         customers, customers.c.id == checkins.c.customer_id).where(
         checkins.c.at >= now - timedelta(days=float(window_days)))).all()
     per_team = {}

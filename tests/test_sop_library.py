@@ -1,0 +1,108 @@
+"""Every SOP file opens in a modeler (DI for every flow node and flow), parses and deploys; service tasks
+naming unknown operations or parameters are refused at deploy time, naming the element."""
+import pytest
+from lxml import etree
+from sop_support import LIBRARY, deploy_library, library_files
+
+from engine.errors import DeploymentError
+
+BPMN = "{http://www.omg.org/spec/BPMN/20100524/MODEL}"
+DI = "{http://www.omg.org/spec/BPMN/20100524/DI}"
+FLOW_NODES = {"startEvent", "endEvent", "intermediateCatchEvent", "intermediateThrowEvent", "boundaryEvent",
+              "userTask", "serviceTask", "scriptTask", "businessRuleTask", "sendTask", "receiveTask", "manualTask",
+              "task", "callActivity", "subProcess", "exclusiveGateway", "parallelGateway", "inclusiveGateway",
+              "eventBasedGateway"}
+FILES = sorted(p.name for p in LIBRARY.glob("*.bpmn"))
+
+
+def test_the_library_has_every_sop():
+    assert {"lead_assignment.bpmn", "complaint_escalation.bpmn", "renewal_reminder.bpmn", "care_revisit.bpmn",
+            "service_ticket.bpmn", "checkin_watch.bpmn", "churn_watch.bpmn", "followup_task.bpmn"} <= set(FILES)
+    assert (LIBRARY / "lead_routing.dmn").exists()
+
+
+@pytest.mark.parametrize("name", FILES)
+def test_every_flow_node_and_flow_has_diagram_interchange(name):
+    root = etree.parse(str(LIBRARY / name)).getroot()
+    nodes = {e.get("id") for e in root.iter() if isinstance(e.tag, str) and e.tag.startswith(BPMN)
+             and e.tag[len(BPMN):] in FLOW_NODES}
+    flows = {e.get("id") for e in root.iter(f"{BPMN}sequenceFlow")}
+    shapes = {s.get("bpmnElement"): s for s in root.iter(f"{DI}BPMNShape")}
+    edges = {e.get("bpmnElement"): e for e in root.iter(f"{DI}BPMNEdge")}
+    assert nodes and flows
+    assert nodes - shapes.keys() == set(), "flow nodes without a shape"
+    assert flows - edges.keys() == set(), "sequence flows without an edge"
+    for flow in flows:
+        assert len(edges[flow].findall("{http://www.omg.org/spec/DD/20100524/DI}waypoint")) >= 2, flow
+    for lane in root.iter(f"{BPMN}lane"):
+        assert lane.get("id") in shapes and lane.get("name"), "lanes are drawn and named"
+    planes = list(root.iter(f"{DI}BPMNPlane"))
+    assert len(planes) == 1 and planes[0].get("bpmnElement") in {e.get("id") for e in root.iter()}
+
+
+def test_the_whole_library_deploys(engine):
+    deploy_library(engine)
+    deployed = {d.key for d in engine.list_definitions()[0]}
+    assert {"lead_assignment", "complaint_escalation", "renewal_reminder", "care_revisit", "service_ticket",
+            "checkin_watch", "churn_watch", "followup_task"} <= deployed
+
+
+def _service_task(extension):
+    return f"""<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" xmlns:camunda="http://camunda.org/schema/1.0/bpmn"
+  xmlns:spiffworkflow="http://spiffworkflow.org/bpmn/schema/1.0/core" id="d" targetNamespace="x">
+  <bpmn:process id="p" isExecutable="true">
+    <bpmn:startEvent id="start" /><bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="call_it" />
+    {extension}
+    <bpmn:sequenceFlow id="f2" sourceRef="call_it" targetRef="end" /><bpmn:endEvent id="end" />
+  </bpmn:process>
+</bpmn:definitions>""".encode()
+
+
+def test_an_unknown_camunda_topic_is_refused_naming_the_element(engine):
+    xml = _service_task('<bpmn:serviceTask id="call_it" camunda:type="external" camunda:topic="asign_lead" />')
+    with pytest.raises(DeploymentError) as err:
+        engine.deploy([("typo.bpmn", xml)])
+    assert err.value.element == "call_it" and "unknown operation 'asign_lead'" in str(err.value)
+    assert "assign_lead" in str(err.value)  # the known ones are listed
+
+
+def test_an_unknown_spiff_operator_is_refused_naming_the_element(engine):
+    xml = _service_task('<bpmn:serviceTask id="call_it"><bpmn:extensionElements><spiffworkflow:serviceTaskOperator '
+                        'id="send_fax" resultVariable="r"><spiffworkflow:parameters /></spiffworkflow:serviceTaskOperator>'
+                        '</bpmn:extensionElements></bpmn:serviceTask>')
+    with pytest.raises(DeploymentError) as err:
+        engine.deploy([("fax.bpmn", xml)])
+    assert err.value.element == "call_it" and "send_fax" in str(err.value)
+
+
+def _external(topic, **params):
+    inputs = "".join(f'<camunda:inputParameter name="{k}">{v}</camunda:inputParameter>' for k, v in params.items())
+    return _service_task(f'<bpmn:serviceTask id="call_it" camunda:type="external" camunda:topic="{topic}">'
+                         f'<bpmn:extensionElements><camunda:inputOutput>{inputs}</camunda:inputOutput>'
+                         '</bpmn:extensionElements></bpmn:serviceTask>')
+
+
+def test_missing_and_unknown_parameters_and_unsafe_expressions_are_refused(engine):
+    with pytest.raises(DeploymentError) as err:
+        engine.deploy([("n.bpmn", _external("notify", channel="'sales'", colour="'red'"))])
+    assert "missing parameter(s) text" in str(err.value) and "unknown parameter(s) colour" in str(err.value)
+    with pytest.raises(DeploymentError) as err:
+        engine.deploy([("u.bpmn", _external("notify", channel="__import__('os')", text="'x'"))])
+    assert err.value.element == "call_it" and "refused" in str(err.value)
+
+
+def test_a_failing_operation_raises_an_incident_naming_it_and_the_reason(engine):
+    engine.deploy([("opp.bpmn", _external("create_opportunity", name="'续约'", customer_id="999"))])
+    instance = engine.instance(engine.start("p"))
+    assert instance["status"] == "error"
+    assert "operation 'create_opportunity' failed" in instance["incident"]["message"]
+    assert "no customer with id 999" in instance["incident"]["message"]
+    assert instance["incident"]["element_id"] == "call_it"
+
+
+def test_library_files_are_unicode_and_name_lanes_like_the_teams():
+    text = (LIBRARY / "complaint_escalation.bpmn").read_text(encoding="utf-8")
+    assert "受理投诉" in text and 'name="service"' in text and 'name="supervisors"' in text
+    assert "<bpmn:timeDuration>PT30M</bpmn:timeDuration>" in text  # bare ISO literals, as Camunda Modeler writes
+    assert library_files("lead_routing.dmn")[0][1].decode("utf-8").count("<rule ") == 4
