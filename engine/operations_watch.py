@@ -101,25 +101,29 @@ def _alert(ctx, action, customer, title, note, kind, since):
 
 @operation()
 def checkin_watch(ctx, days=3, negative_share=0.05, window_days=1, channel="supervisors"):
-    """Field service watch: customers with an open service ticket and no check-in for `days` days get an
+    """Field service watch: customers with an open service ticket and no check-in for `days` days (counted
+    from the oldest open service ticket when there is none) get an
     alert task for their owner (once per `days`); teams whose share of negative check-in feedback in the
     last `window_days` passes `negative_share` are flagged to `channel`."""
     from . import outbox
 
     conn, now = ctx.conn, clock.now()
-    under_service = sa.select(tickets.c.customer_id).where(tickets.c.kind == "service",
-                                                          tickets.c.status.in_(("open", "in_progress")))
+    under_service = (sa.select(tickets.c.customer_id, sa.func.min(tickets.c.created_at).label("since"))
+                     .where(tickets.c.kind == "service", tickets.c.status.in_(("open", "in_progress")))
+                     .group_by(tickets.c.customer_id).subquery())
     last_checkin = (sa.select(checkins.c.customer_id, sa.func.max(checkins.c.at).label("at"))
                     .group_by(checkins.c.customer_id).subquery())
     rows = conn.execute(sa.select(customers.c.id, customers.c.owner, customers.c.team, customers.c.name,
-                                  last_checkin.c.at)
+                                  last_checkin.c.at, under_service.c.since)
+                        .join(under_service, under_service.c.customer_id == customers.c.id)
                         .outerjoin(last_checkin, last_checkin.c.customer_id == customers.c.id)
-                        .where(customers.c.id.in_(under_service)).order_by(customers.c.id)).all()
+                        .order_by(customers.c.id)).all()
     limit = now - timedelta(days=float(days))
     alerted = []
     for row in rows:
-        if row.at is None or utc(row.at) < limit:
-            since = "从未打卡" if row.at is None else f"上次打卡 {utc(row.at):%Y-%m-%d}"
+        latest = max(utc(v) for v in (row.at, row.since) if v is not None)  # service start counts as day 0
+        if latest < limit:
+            since = "服务开始后从未打卡" if row.at is None else f"上次打卡 {utc(row.at):%Y-%m-%d}"
             if _alert(ctx, "checkin_alert", row, f"服务中客户 {row.name} 已 {days} 天未打卡", since, "checkin_alert",
                       limit):
                 alerted.append(row.id)
