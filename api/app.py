@@ -55,6 +55,8 @@ def create_app(engine: Engine | None = None, settings=None) -> Flask:
     for blueprint in (definitions.deployments, definitions.blp, instances.blp, instances.messages, tasks.blp,
                       users.blp, system.blp):
         api.register_blueprint(blueprint)
+    from .routes.reports import blp as reports_blueprint  # the SOP reports (issue 6)
+    api.register_blueprint(reports_blueprint)
     from .customers_routes import blueprints as customer_blueprints  # the customer data hub (issue 5)
     for blueprint in customer_blueprints:
         api.register_blueprint(blueprint)
