@@ -133,6 +133,36 @@ def agent_loop(port, token, seconds, seed, results):
     results.put({"latencies": latencies, "loops": loops, "conflicts": conflicts, "errors": errors})
 
 
+def cpu_seconds(pids):
+    """User + system CPU time of these processes so far (Linux /proc)."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+        except (OSError, IndexError):
+            pass
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def server_pids(master_pid):
+    pids = [master_pid]
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == master_pid:
+                    pids.append(int(entry.name))
+            except (OSError, IndexError):
+                pass
+    return pids
+
+
+def postgres_pids(engine, database):
+    with engine.db.connect() as conn:
+        return [r[0] for r in conn.exec_driver_sql(
+            "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()", (database,))]
+
+
 def percentile(values, p):
     if not values:
         return float("nan")
@@ -140,8 +170,9 @@ def percentile(values, p):
     return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
 
 
-def run(port, tokens, clients, seconds):
+def run(port, tokens, clients, seconds, cpu_probe=None):
     results = multiprocessing.Queue()
+    cpu_before = cpu_probe() if cpu_probe else None
     processes = [multiprocessing.Process(target=agent_loop, args=(port, tokens[i], seconds, i, results))
                  for i in range(clients)]
     started = time.perf_counter()
@@ -151,6 +182,7 @@ def run(port, tokens, clients, seconds):
     for p in processes:
         p.join()
     elapsed = time.perf_counter() - started
+    cpu_after = cpu_probe() if cpu_probe else None
     merged = {"list": [], "claim": [], "complete": []}
     loops, conflicts, errors = [], 0, 0
     for r in collected:
@@ -167,6 +199,10 @@ def run(port, tokens, clients, seconds):
     for kind, values in (*merged.items(), ("all calls", every), ("loop", loops)):
         print(f"  {kind:<10}{len(values):>7}{percentile(values, 50) * 1000:>10.2f}"
               f"{percentile(values, 95) * 1000:>10.2f}{percentile(values, 99) * 1000:>10.2f}")
+    if cpu_probe and loops:
+        server_cpu, pg_cpu = (cpu_after[i] - cpu_before[i] for i in (0, 1))
+        print(f"  CPU per completion: server (gunicorn) {server_cpu / len(loops) * 1000:.2f} ms, "
+              f"PostgreSQL backends {pg_cpu / len(loops) * 1000:.2f} ms")
     return len(loops) / elapsed
 
 
@@ -233,8 +269,15 @@ def main():
             needed = args.instances or int(args.seconds * 400) + 200
             t0 = time.perf_counter()
             start_instances(engine, needed)
+            with engine.db.begin() as conn:  # what autovacuum does to a table that grew: fresh planner stats
+                conn.exec_driver_sql("ANALYZE")
             print(f"\nprepared {needed} open tasks in {time.perf_counter() - t0:.1f} s")
-            run(port, tokens, n, args.seconds)
+            server_side = server_pids(server.pid)
+            database_side = postgres_pids(engine, name)  # after warm-up: the server's pooled connections
+
+            def probe():
+                return cpu_seconds(server_side), cpu_seconds(postgres_pids(engine, name) or database_side)
+            run(port, tokens, n, args.seconds, probe)
             with engine.db.begin() as conn:  # a fresh inbox for the next run
                 conn.exec_driver_sql("TRUNCATE instances, human_tasks, human_task_groups, timers, message_waits, "
                                      "audit_events CASCADE")

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 
 from . import clock
 from .errors import Conflict, InvalidInput, NotFound
+from .readonly import reader
 from .storage.schema import api_tokens, user_groups, users
 
 ROLES = ("agent", "supervisor", "designer", "admin")
@@ -162,7 +163,7 @@ class IdentityStore:
                               .outerjoin(user_groups, user_groups.c.user_id == users.c.id))
                  .where(api_tokens.c.token_hash == hash_token(token), api_tokens.c.revoked_at.is_(None),
                         users.c.active.is_(True)))
-        with self.db.connect() as conn:
+        with reader(self.db).connect() as conn:
             found = _users_from_rows(conn.execute(query).all())
         return found[0] if found else None
 

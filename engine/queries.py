@@ -9,10 +9,15 @@ import sqlalchemy as sa
 
 from . import access, clock
 from .identity import User
+from .readonly import reader  # noqa: F401 - re-exported for the API
 from .instances import task_dict, utc
 from .storage.schema import definitions, human_task_groups, human_tasks, instances, timers
 
 SCOPES = ("mine", "group", "unassigned", "all")
+def open_task(conn, task_id) -> dict | None:
+    """An open task by id, or None (the engine then tells a completed task from an unknown one)."""
+    row = conn.execute(sa.select(human_tasks).where(human_tasks.c.id == task_id)).first()
+    return task_dict(row) if row is not None else None
 
 
 def _page(conn, query, count_query, page, page_size):

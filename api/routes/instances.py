@@ -48,7 +48,7 @@ def start(args):
 def list_instances(page, page_size, **filters):
     """Instances I can see, newest first."""
     user, svc = current_user(), services()
-    with svc.engine.db.connect() as conn:
+    with queries.reader(svc.engine.db).connect() as conn:
         processes = [] if user.role in access.SEES_ALL_INSTANCES else svc.process_groups.processes_of(
             conn, user.groups)
         items, total = queries.list_instances(conn, user, processes, page=page, page_size=page_size, **filters)

@@ -12,7 +12,10 @@ blp = Blueprint("tasks", __name__, url_prefix="/api/tasks", description="The tas
 def _task_for(action, task_id):
     """The open task, if the user reaches it and has the right for `action`."""
     user, svc = current_user(), services()
-    task = svc.engine.task(task_id)
+    with queries.reader(svc.engine.db).connect() as conn:
+        task = queries.open_task(conn, task_id)
+    if task is None:
+        task = svc.engine.task(task_id)  # raises: NotFound, or Conflict for a task completed already
     access.require_task(user, action, task, svc.identity.groups_of)
     return task
 
@@ -25,7 +28,7 @@ def list_tasks(page, page_size, **filters):
     """List tasks I can see, due soonest first (no due time last), then oldest first.
 
     `scope`: `mine` (assigned to me), `group` (offered to one of my groups), `unassigned`, `all`."""
-    with services().engine.db.connect() as conn:
+    with queries.reader(services().engine.db).connect() as conn:
         items, total = queries.list_tasks(conn, current_user(), page=page, page_size=page_size, **filters)
     return paged(items, total, page, page_size)
 
@@ -94,7 +97,7 @@ def complete(args, task_id):
     task = _task_for(access.TASK_COMPLETE, task_id)
     user, engine = current_user(), services().engine
     engine.complete_task(task_id, args["variables"], actor=user.name)
-    with engine.db.connect() as conn:
+    with queries.reader(engine.db).connect() as conn:
         status, next_tasks = queries.after_completion(conn, user, task["instance_id"])
     return {"task_id": task_id, "instance_id": task["instance_id"], "instance_status": status,
             "next_tasks": next_tasks}

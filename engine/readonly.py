@@ -1,0 +1,14 @@
+"""Read-only connections without transaction round trips."""
+
+_readers = {}
+
+
+def reader(db):
+    """The engine to open read-only connections on: autocommit on PostgreSQL, which saves the BEGIN and
+    ROLLBACK round trips of a transaction that only reads (each statement sees committed data)."""
+    if db.dialect.name != "postgresql":
+        return db
+    found = _readers.get(id(db))
+    if found is None or found[0] is not db:
+        found = _readers[id(db)] = (db, db.execution_options(isolation_level="AUTOCOMMIT"))
+    return found[1]
