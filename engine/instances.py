@@ -19,7 +19,7 @@ from . import clock, forms, operations_context, outbox
 from .errors import Conflict, NotFound
 from .snapshot import Snapshot, active_element_ids, take
 from .storage.schema import audit_events, human_task_groups, human_tasks, instances, message_waits, timers
-from .workflow import all_tasks, dump_state, load_state, new_workflow, variables_of
+from .workflow import dump_state, load_state, new_workflow, variables_of
 
 RETRIES = 5
 FINAL_STATUSES = ("complete", "cancelled")
@@ -193,12 +193,6 @@ class InstanceStore:
             if action is not None:
                 action()
             workflow.do_engine_steps()
-            # do_engine_steps ends with refresh_timers, which makes due timer events READY without
-            # running them; left so, the timer vanishes from the timers table and never fires.
-            for _ in range(100):
-                if not any(t.state == TaskState.READY and not t.task_spec.manual for t in all_tasks(workflow)):
-                    break
-                workflow.do_engine_steps()
             return None
         except SpiffWorkflowException as err:
             task = getattr(err, "task", None)

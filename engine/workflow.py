@@ -62,6 +62,21 @@ class FollowupWorkflow(BpmnWorkflow):
         count = update_workflow(self)
         return count > 0 or len(self.get_active_subprocesses()) > len(active_subprocesses)
 
+    def do_engine_steps(self, will_complete_task=None, did_complete_task=None):
+        """Run automatic tasks until only people, timers and messages are awaited.
+
+        SpiffWorkflow's version ends with `refresh_timers()`, which can make a due timer READY without
+        running it: left so, the timer would vanish from the timers table and never fire. Here the
+        refresh is followed by another round for as long as it readies something.
+        """
+        for _ in range(10_000):
+            while self._do_engine_steps():
+                pass
+            self.refresh_timers()
+            if not any(t.state == TaskState.READY and not t.task_spec.manual for t in all_tasks(self)):
+                return
+        raise RuntimeError("engine steps did not settle after 10,000 timer refreshes")
+
     def update_waiting_tasks(self):
         """SpiffWorkflow calls this after every task completion, walking the tree from the root with the
         same depth limit: O(tree) per step and blind below depth 1000. A flat scan has neither problem."""
