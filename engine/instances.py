@@ -129,36 +129,44 @@ class InstanceStore:
 
     # ---- writing -------------------------------------------------------------------------------
     def start(self, definition, business_key=None, variables=None, actor=None, instance_id=None,
-              prepare=None) -> str:
+              prepare=None, conn=None) -> str:
         """`instance_id`: a caller-chosen id (a timer launcher's, so a repeated launch collides);
-        `prepare(workflow)`: called before the first engine steps."""
+        `prepare(workflow)`: called before the first engine steps; `conn`: start inside that connection's
+        transaction (a service task starting another SOP), in a savepoint, so both commit or neither."""
         variables = forms.validate([], variables or {})
         instance_id = instance_id or str(uuid.uuid4())
+        if conn is not None:
+            with outbox.separate_buffer(), operations_context.scope(self) as ops, conn.begin_nested():
+                self._start_in(conn, ops, definition, business_key, variables, actor, instance_id, prepare)
+            return instance_id
         outbox.discard()
-        now = clock.now()
         with operations_context.scope(self) as ops, self.db.begin() as conn:
-            ops.attach(conn, instance_id, business_key, definition.key, actor)  # for service-task operations
-            spec, subprocess_specs = self.definitions.specs.get(conn, definition)
-            workflow = new_workflow(spec, subprocess_specs, self.script_engine)
-            workflow.task_tree.data.update(variables)
-            for task in workflow.get_tasks(state=TaskState.READY):  # the start task carries the data on
-                task.data.update(variables)
-            if prepare is not None:
-                prepare(workflow)
-            identity = {"id": instance_id, "process_key": definition.key, "business_key": business_key}
-            step = Step("started", detail={"changes": data_changes({}, variables)})
-            incident = self._run(workflow, step)
-            snap = take(workflow, identity, now)
-            status = "error" if incident else snap.status
-            conn.execute(instances.insert().values(
-                id=instance_id, definition_id=definition.id, process_key=definition.key,
-                business_key=business_key, status=status, revision=1, state=dump_state(workflow),
-                incident=incident, started_by=actor, started_at=now, updated_at=now,
-                ended_at=now if status in FINAL_STATUSES else None))
-            self._sync_rows(conn, identity, Snapshot("new"), snap)
-            self._audit(conn, instance_id, actor, step, now)
-            outbox.flush(conn, instance_id, now)
+            self._start_in(conn, ops, definition, business_key, variables, actor, instance_id, prepare)
         return instance_id
+
+    def _start_in(self, conn, ops, definition, business_key, variables, actor, instance_id, prepare):
+        now = clock.now()
+        ops.attach(conn, instance_id, business_key, definition.key, actor)  # for service-task operations
+        spec, subprocess_specs = self.definitions.specs.get(conn, definition)
+        workflow = new_workflow(spec, subprocess_specs, self.script_engine)
+        workflow.task_tree.data.update(variables)
+        for task in workflow.get_tasks(state=TaskState.READY):  # the start task carries the data on
+            task.data.update(variables)
+        if prepare is not None:
+            prepare(workflow)
+        identity = {"id": instance_id, "process_key": definition.key, "business_key": business_key}
+        step = Step("started", detail={"changes": data_changes({}, variables)})
+        incident = self._run(workflow, step)
+        snap = take(workflow, identity, now)
+        status = "error" if incident else snap.status
+        conn.execute(instances.insert().values(
+            id=instance_id, definition_id=definition.id, process_key=definition.key,
+            business_key=business_key, status=status, revision=1, state=dump_state(workflow),
+            incident=incident, started_by=actor, started_at=now, updated_at=now,
+            ended_at=now if status in FINAL_STATUSES else None))
+        self._sync_rows(conn, identity, Snapshot("new"), snap)
+        self._audit(conn, instance_id, actor, step, now)
+        outbox.flush(conn, instance_id, now)
 
     def change(self, select_row, actor, apply, retry=True, missing=None):
         """Lock and load the row `select_row` picks, `apply(conn, loaded) -> Step`, save.

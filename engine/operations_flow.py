@@ -28,19 +28,12 @@ def _require_definition(ctx, process_key):
         raise OperationError(f"no process definition with key '{process_key}' is deployed")
 
 
-def queue_start(ctx, process_key, business_key=None, variables=None) -> str:
-    """Start an instance once this change commits (starting opens its own transaction). Returns its id."""
+def start_in_change(ctx, process_key, business_key=None, variables=None) -> str:
+    """Start an instance inside this change's transaction: both commit, or neither. Returns its id."""
     _require_definition(ctx, process_key)
-    store, instance_id = ctx.store, str(uuid.uuid4())
-    variables = dict(variables or {})
-    actor = f"process:{ctx.process_key}"
-
-    def start():
-        with store.db.connect() as conn:
-            definition = store.definitions.get(conn, process_key)
-        store.start(definition, business_key, variables, actor=actor, instance_id=instance_id)
-
-    ctx.after_commit(start, f"start '{process_key}' as {instance_id}")
+    definition = ctx.store.definitions.get(ctx.conn, process_key)
+    instance_id = ctx.store.start(definition, business_key, dict(variables or {}),
+                                  actor=f"process:{ctx.process_key}", conn=ctx.conn)
     audit(ctx, "process_started", {"process_key": process_key, "instance_id": instance_id,
                                    "business_key": business_key})
     return instance_id
@@ -48,14 +41,12 @@ def queue_start(ctx, process_key, business_key=None, variables=None) -> str:
 
 @operation()
 def start_process(ctx, process_key, business_key=None, variables=None):
-    """Start another SOP (e.g. a complaint from a low survey score) right after this change commits; its
-    business key defaults to this instance's (pass '' for none).
-    A crash between the commit and the start loses the start: the audit event `process_started` shows
-    which instance should exist."""
+    """Start another SOP (e.g. a complaint from a low survey score) in this change's transaction; its
+    business key defaults to this instance's (pass '' for none)."""
     if variables is not None and not isinstance(variables, dict):
         raise OperationError("variables must be a dict")
     business_key = ctx.business_key if business_key is None else str(business_key) or None
-    return {"instance_id": queue_start(ctx, process_key, business_key, variables)}
+    return {"instance_id": start_in_change(ctx, process_key, business_key, variables)}
 
 
 @operation()
@@ -67,7 +58,7 @@ def create_task_for(ctx, title, user=None, customer_id=None, note="", due="P1D",
         user = ctx.conn.execute(sa.select(customers.c.owner).where(customers.c.id == cid)).scalar()
     variables = {"title": str(title), "note": str(note or ""), "assignee": user, "kind": kind, "due": due,
                  "candidate_group": group, "customer_id": cid}
-    instance_id = queue_start(ctx, TASK_PROCESS, str(cid) if cid is not None else None, variables)
+    instance_id = start_in_change(ctx, TASK_PROCESS, str(cid) if cid is not None else None, variables)
     audit(ctx, "task_created", {"kind": kind, "user": user, "customer_id": cid, "instance_id": instance_id,
                                 "title": title})
     return {"instance_id": instance_id, "user": user}

@@ -14,7 +14,7 @@ from .customers.common import utc
 from .customers.schema import checkins, customers, interactions, tickets
 from .customers.vocab import Vocabularies
 from .operations import audit, operation
-from .operations_flow import queue_start, TASK_PROCESS
+from .operations_flow import TASK_PROCESS, start_in_change
 from .operations_schema import customer_health
 from .storage.schema import audit_events, human_tasks
 
@@ -93,7 +93,7 @@ def _alert(ctx, action, customer, title, note, kind, since):
         return False
     variables = {"title": title, "note": note, "assignee": customer.owner, "kind": kind, "due": "P1D",
                  "candidate_group": customer.team or "sales", "customer_id": customer.id}
-    instance_id = queue_start(ctx, TASK_PROCESS, str(customer.id), variables)
+    instance_id = start_in_change(ctx, TASK_PROCESS, str(customer.id), variables)
     audit(ctx, action, {"customer_id": customer.id, "owner": customer.owner, "team": customer.team,
                         "instance_id": instance_id})
     return True

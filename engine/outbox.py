@@ -10,6 +10,7 @@ with its `last_error` for someone to look at. Delivery is at least once: a robot
 twice if a worker dies between the HTTP call and the commit.
 """
 import uuid
+from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import timedelta
@@ -37,6 +38,16 @@ class OutboxPolicy:
 def discard() -> None:
     """Start a change with an empty buffer (a retried change must not send twice)."""
     _buffer.set([])
+
+
+@contextmanager
+def separate_buffer():
+    """A change nested in another (an instance started by a service task) buffers its own messages."""
+    token = _buffer.set([])
+    try:
+        yield
+    finally:
+        _buffer.reset(token)
 
 
 def notify(channel, text, mentions=None):
