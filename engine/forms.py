@@ -65,6 +65,15 @@ def _limits(field, value):
     return reasons
 
 
+def _default(field):
+    if field.get("default") in (None, ""):
+        return None
+    try:
+        return _coerce(field, field["default"])
+    except ValueError:
+        return None
+
+
 def validate(fields: list[dict], values: dict) -> dict:
     """Return the values converted to their field types, or raise InvalidInput listing every problem."""
     if not isinstance(values, dict):
@@ -86,6 +95,10 @@ def validate(fields: list[dict], values: dict) -> dict:
         if value is None or value == "":
             if field.get("required"):
                 errors.setdefault(name, []).append("is required")
+            elif not field.get("readonly"):
+                # Like Camunda: a field left empty is still a variable (its default, else None), so a
+                # gateway condition on an optional field does not fail for want of the name.
+                cleaned[name] = _default(field)
             continue
         try:
             value = _coerce(field, value)

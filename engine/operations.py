@@ -109,15 +109,11 @@ def call_service(task, name, params) -> str:
     if ctx is None or ctx.conn is None:
         raise WorkflowTaskException(f"operation '{name}' can only run inside an engine change", task=task)
     values = {key: param["value"] for key, param in params.items()}
-    buffered = outbox._buffer.get() or []
-    marks = (len(buffered), len(ctx.pending))
     ctx.task = task
     try:
-        with ctx.conn.begin_nested():
+        with outbox.savepoint(), ctx.conn.begin_nested():
             result = operation.func(ctx, **values)
     except Exception as err:  # noqa: BLE001 - every failure becomes the instance's incident
-        del buffered[marks[0]:]
-        del ctx.pending[marks[1]:]
         reason = err.message if hasattr(err, "message") else str(err)
         raise WorkflowTaskException(f"operation '{name}' failed: {reason}", task=task, exception=err) from err
     finally:

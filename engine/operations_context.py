@@ -18,6 +18,7 @@ class OperationContext:
     business_key: str | None = None
     process_key: str | None = None
     actor: str | None = None
+    task: object = None                 # the SpiffWorkflow task whose operation is running
 
     def attach(self, conn, instance_id, business_key, process_key, actor):
         self.conn, self.instance_id, self.business_key = conn, instance_id, business_key

@@ -50,6 +50,22 @@ def separate_buffer():
         _buffer.reset(token)
 
 
+@contextmanager
+def savepoint():
+    """Messages buffered inside the block are dropped if it raises (like the rows of a rolled-back
+    savepoint: a failed service-task operation sends nothing)."""
+    buffered = _buffer.get()
+    if buffered is None:
+        buffered = []
+        _buffer.set(buffered)
+    mark = len(buffered)
+    try:
+        yield
+    except BaseException:
+        del buffered[mark:]
+        raise
+
+
 def notify(channel, text, mentions=None):
     """Script helper: send `text` to the configured `channel` (a WeCom or DingTalk robot, a webhook)
     once this change commits."""

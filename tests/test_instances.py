@@ -213,3 +213,10 @@ def test_persistence_changes_nothing_a_user_sees(engine):
     assert stored_path == path
     assert engine.instance(instance["id"])["variables"] == variables_of(memory)
     assert engine.instance(instance["id"])["status"] == "complete" and memory.completed
+
+
+def test_an_optional_field_left_empty_is_still_a_variable(engine):
+    instance, call = start_first_contact(engine)
+    engine.complete_task(call["id"], {"outcome": "reached"}, actor="wang")
+    variables = engine.instance(instance["id"])["variables"]
+    assert "note" in variables and variables["note"] is None
