@@ -12,7 +12,7 @@ from flask import current_app, g, request
 
 from engine.identity import hash_token
 
-from .errors import Unauthorized
+from .errors import BadInput, Unauthorized
 from .services import services
 
 PUBLIC_ENDPOINTS = {"system.health", "system.docs", "api-docs.openapi_json", "static"}
@@ -44,6 +44,12 @@ class TokenCache:
     def clear(self):
         with self._lock:
             self._entries.clear()
+
+
+def refuse_nul():
+    """before_request: NUL characters in the path or query cannot be stored or looked up; say so (400)."""
+    if "\x00" in request.path or any("\x00" in k or "\x00" in v for k, v in request.args.items(multi=True)):
+        raise BadInput("the path and the query must not contain NUL characters")
 
 
 def bearer_token():

@@ -19,6 +19,10 @@ class Unauthorized(FollowupError):
     pass
 
 
+class BadInput(FollowupError):
+    """A request that cannot be read at all (400)."""
+
+
 def error_response(status, detail, errors=None, headers=None, **extra):
     body = {"status": status, "title": HTTPStatus(status).phrase, "detail": detail}
     if errors:
@@ -51,7 +55,7 @@ def _flatten(messages):
 def handle_followup_error(err: FollowupError):
     if isinstance(err, Unauthorized):
         return error_response(401, err.message, headers={"WWW-Authenticate": 'Bearer realm="followup"'})
-    status = next((code for kind, code in STATUS_OF if isinstance(err, kind)), 400)
+    status = next((code for kind, code in STATUS_OF if isinstance(err, kind)), 400)  # BadInput: 400
     if isinstance(err, DeploymentError):
         return error_response(status, err.message, file=err.file, line=err.line, element=err.element)
     if isinstance(err, InvalidInput):

@@ -2,7 +2,7 @@
 document, so the document is the contract the code actually enforces."""
 from datetime import timezone
 
-from marshmallow import EXCLUDE, Schema, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate
 
 from engine.identity import ROLES
 from engine.queries import SCOPES
@@ -11,12 +11,27 @@ STATUSES = ("waiting", "user_input", "complete", "cancelled", "suspended", "erro
 MAX_PAGE_SIZE = 500
 
 
+def no_nul(value):
+    """PostgreSQL text cannot hold NUL characters; refuse them at the door instead of failing later."""
+    if isinstance(value, str) and "\x00" in value:
+        raise ValidationError("must not contain NUL characters")
+
+
+class Text(fields.String):
+    """A string without NUL characters."""
+
+    def __init__(self, **kwargs):
+        validators = kwargs.pop("validate", None)
+        validators = [validators] if callable(validators) else list(validators or [])
+        super().__init__(validate=[no_nul, *validators], **kwargs)
+
+
 def _dt(**kwargs):
     return fields.AwareDateTime(default_timezone=timezone.utc, format="iso", **kwargs)
 
 
 def _text(**kwargs):
-    return fields.String(validate=validate.Length(min=1, max=255), **kwargs)
+    return Text(validate=validate.Length(min=1, max=255), **kwargs)
 
 
 # ---- common ---------------------------------------------------------------------------------------
@@ -29,9 +44,6 @@ class ErrorSchema(Schema):
 
 
 class PageArgs(Schema):
-    class Meta:
-        unknown = EXCLUDE
-
     page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=1_000_000))
     page_size = fields.Integer(load_default=50, validate=validate.Range(min=1, max=MAX_PAGE_SIZE))
 
@@ -161,7 +173,7 @@ class CompleteArgs(Schema):
 
 
 class AssignArgs(Schema):
-    user = fields.String(required=True, allow_none=True, validate=validate.Length(min=1, max=100),
+    user = Text(required=True, allow_none=True, validate=validate.Length(min=1, max=100),
                          metadata={"description": "The user to give the task to; null releases it"})
 
 
@@ -229,7 +241,7 @@ class StartArgs(Schema):
 
 
 class CancelArgs(Schema):
-    reason = fields.String(validate=validate.Length(max=1000))
+    reason = Text(validate=validate.Length(max=1000))
 
 
 class EventSchema(Schema):
@@ -276,16 +288,16 @@ class UserPageSchema(PageSchema):
 
 
 class UserCreateArgs(Schema):
-    name = fields.String(required=True, validate=validate.Length(min=1, max=100))
-    role = fields.String(required=True, validate=validate.OneOf(ROLES))
-    groups = fields.List(fields.String(validate=validate.Length(min=1, max=100)), load_default=list)
-    display_name = fields.String(load_default="", validate=validate.Length(max=200))
+    name = Text(required=True, validate=validate.Length(min=1, max=100))
+    role = Text(required=True, validate=validate.OneOf(ROLES))
+    groups = fields.List(Text(validate=validate.Length(min=1, max=100)), load_default=list)
+    display_name = Text(load_default="", validate=validate.Length(max=200))
 
 
 class UserUpdateArgs(Schema):
-    role = fields.String(validate=validate.OneOf(ROLES))
-    groups = fields.List(fields.String(validate=validate.Length(min=1, max=100)))
-    display_name = fields.String(validate=validate.Length(max=200))
+    role = Text(validate=validate.OneOf(ROLES))
+    groups = fields.List(Text(validate=validate.Length(min=1, max=100)))
+    display_name = Text(validate=validate.Length(max=200))
     active = fields.Boolean()
 
 

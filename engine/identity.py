@@ -139,6 +139,8 @@ class IdentityStore:
         return [{"id": r.id, "created_at": _utc(r.created_at), "revoked_at": _utc(r.revoked_at)} for r in rows]
 
     def revoke_token(self, name, token_id) -> None:
+        if not 0 < token_id < 2**31:
+            raise NotFound(f"user '{name}' has no active token with id {token_id}")
         with self.db.begin() as conn:
             user_id = self._user_id(conn, name)
             done = conn.execute(api_tokens.update().where(

@@ -125,3 +125,13 @@ def test_each_request_logs_one_json_line_with_request_id_and_user(team):
     assert first["request_id"] == "abc-123" and first["user"] == "li" and first["status"] == 200
     assert first["path"] == "/api/tasks" and first["duration_ms"] >= 0
     assert second["status"] == 404 and len(second["request_id"]) == 32
+
+
+def test_nul_characters_and_unknown_filters_are_refused_not_500(team):
+    assert team.li.get("/api/tasks", query_string={"business_key": "a\x00b"}).status_code == 400
+    assert team.li.get("/api/tasks/a%00b").status_code == 400
+    misspelt = team.li.get("/api/tasks", query_string={"proces_key": "x"})
+    assert misspelt.status_code == 422 and "proces_key" in misspelt.get_json()["errors"]
+    body = team.boss.post("/api/messages", json={"name": "replied", "business_key": "C\x001"})
+    assert body.status_code == 422 and "business_key" in body.get_json()["errors"]
+    assert team.admin.delete("/api/users/li/tokens/99999999999").status_code == 404

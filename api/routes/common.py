@@ -3,9 +3,17 @@ page envelope."""
 from http import HTTPStatus
 
 import flask_smorest
+from marshmallow import RAISE
 
 
 class Blueprint(flask_smorest.Blueprint):
+    def arguments(self, schema, *, location="json", **kwargs):
+        """Unknown query parameters are refused (422) like unknown body fields: a misspelt filter must not
+        quietly list everything."""
+        if location == "query":
+            kwargs.setdefault("unknown", RAISE)
+        return super().arguments(schema, location=location, **kwargs)
+
     def errors(self, *codes):
         """Document the error statuses an endpoint answers with (all share the error schema)."""
         def decorator(func):
