@@ -195,6 +195,36 @@ class InstanceStore:
                                    "load it again and retry") from None
         return None
 
+    def change_each(self, targets, actor, make_apply):
+        """Apply one change to each of several instances in ONE transaction, each in its own savepoint:
+        a change that raises is rolled back alone and reported, the others commit together (one commit
+        for the batch: what lets workers fire thousands of due timers a second).
+
+        `targets`: (key, instance id) pairs, locked in instance-id order so two batches cannot deadlock;
+        `make_apply(key)` gives the step function. Returns {key: Step | None | Exception}.
+        """
+        results = {}
+        with self.db.begin() as conn:
+            for key, instance_id in sorted(targets, key=lambda t: (t[1], str(t[0]))):
+                outbox.discard()
+                try:
+                    with operations_context.scope(self) as ops, conn.begin_nested():
+                        row = conn.execute(self._select_for_change.params(b_id=instance_id)).first()
+                        if row is None:
+                            results[key] = None
+                            continue
+                        loaded = self._load(conn, row)
+                        ops.attach(conn, row.id, row.business_key, row.process_key, actor)
+                        step = make_apply(key)(conn, loaded)
+                        if step is not None:
+                            self._save(conn, loaded, step, actor)
+                        results[key] = step
+                except Exception as err:  # noqa: BLE001 - reported per key; the savepoint undid its rows
+                    results[key] = err
+        return results
+
+    _select_for_change = sa.select(instances).where(instances.c.id == sa.bindparam("b_id")).with_for_update()
+
     def _run(self, workflow, step, action=None):
         """Run engine steps (after `action`, if given); a script failure becomes an incident."""
         try:

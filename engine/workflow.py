@@ -14,6 +14,8 @@ from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 from SpiffWorkflow.util.task import TaskState
 
+from . import outbox
+
 _specs_for_restore: ContextVar = ContextVar("specs_for_restore")
 
 
@@ -44,7 +46,8 @@ class FollowupWorkflow(BpmnWorkflow):
                 task = pending.pop(0)
                 if task.state != TaskState.READY:  # an earlier task in this pass may have cancelled it
                     continue
-                task.run()
+                with outbox.savepoint():  # a task that fails sends nothing (it runs again on retry)
+                    task.run()
                 count += 1
                 pending[:0] = [c for c in task.children
                                if c.state == TaskState.READY and not c.task_spec.manual and c.workflow is wf]

@@ -16,6 +16,7 @@ def test_a_failing_timer_is_retried_then_raises_an_incident_that_retry_clears(en
         raise RuntimeError("database went away")
 
     monkeypatch.setattr(engine, "fire_timer", broken)
+    monkeypatch.setattr(engine, "fire_timers", lambda timer_ids: broken(None))  # the batch path, too
     advance_to(timer.due_at)
     fire_due(engine)                                   # try 1 fails; next try after 1 s
     (row,) = timer_rows(engine, iid)
