@@ -32,13 +32,12 @@ _UPDATE_INSTANCE = instances.update().where(instances.c.id == sa.bindparam("b_id
 _DELETE_COMPLETED_TASK = human_tasks.delete().where(
     human_tasks.c.id == sa.bindparam("b_id"),
     sa.or_(human_tasks.c.assignee.is_(None), human_tasks.c.assignee == sa.bindparam("b_actor")))
-_DELETE_TASKS = human_tasks.delete().where(human_tasks.c.id.in_(sa.bindparam("ids", expanding=True)))
-_INSERT_TASKS = human_tasks.insert()
-_INSERT_TASK_GROUPS = human_task_groups.insert()
 _INSERT_AUDIT = audit_events.insert()
 _DELETE_BY_ID = {table.name: table.delete().where(table.c.id.in_(sa.bindparam("ids", expanding=True)))
-                 for table in (timers, message_waits)}
-_INSERT = {table.name: table.insert() for table in (timers, message_waits)}
+                 for table in (human_tasks, timers, message_waits)}
+_INSERT = {table.name: table.insert() for table in (human_tasks, human_task_groups, timers, message_waits)}
+_UPDATE_TIMER_DUE = timers.update().where(timers.c.id == sa.bindparam("b_id")).values(
+    due_at=sa.bindparam("due_at"), attempts=0, enqueued_at=None)
 
 
 class _Stale(Exception):
@@ -196,34 +195,48 @@ class InstanceStore:
         return None
 
     def change_each(self, targets, actor, make_apply):
-        """Apply one change to each of several instances in ONE transaction, each in its own savepoint:
-        a change that raises is rolled back alone and reported, the others commit together (one commit
-        for the batch: what lets workers fire thousands of due timers a second).
+        """Apply one change to each of several instances in ONE transaction, their row writes sent
+        together (what lets workers fire thousands of due timers a second).
 
-        `targets`: (key, instance id) pairs, locked in instance-id order so two batches cannot deadlock;
-        `make_apply(key)` gives the step function. Returns {key: Step | None | Exception}.
+        `targets`: (key, instance id) pairs; instances are locked in id order, so two batches cannot
+        deadlock; an instance named twice is changed for its first key only (the others answer None and
+        come back in a later batch). If anything fails, the batch is rolled back and every change is
+        made again in a transaction of its own, so one bad instance costs the others nothing.
+        Returns {key: Step | None | Exception}.
         """
-        results = {}
-        with self.db.begin() as conn:
-            for key, instance_id in sorted(targets, key=lambda t: (t[1], str(t[0]))):
-                outbox.discard()
+        first_key = {}
+        for key, instance_id in targets:
+            first_key.setdefault(instance_id, key)
+        results = {key: None for key, instance_id in targets if first_key[instance_id] != key}
+        try:
+            results.update(self._change_batch(first_key, actor, make_apply))
+        except Exception:  # noqa: BLE001 - rolled back; redo one by one to find and isolate the cause
+            for instance_id, key in first_key.items():
+                select = sa.select(instances).where(instances.c.id == instance_id)
                 try:
-                    with operations_context.scope(self) as ops, conn.begin_nested():
-                        row = conn.execute(self._select_for_change.params(b_id=instance_id)).first()
-                        if row is None:
-                            results[key] = None
-                            continue
-                        loaded = self._load(conn, row)
-                        ops.attach(conn, row.id, row.business_key, row.process_key, actor)
-                        step = make_apply(key)(conn, loaded)
-                        if step is not None:
-                            self._save(conn, loaded, step, actor)
-                        results[key] = step
-                except Exception as err:  # noqa: BLE001 - reported per key; the savepoint undid its rows
+                    results[key] = self.change(select, actor, make_apply(key), missing=lambda conn: None)
+                except Exception as err:  # noqa: BLE001 - reported per key
                     results[key] = err
         return results
 
-    _select_for_change = sa.select(instances).where(instances.c.id == sa.bindparam("b_id")).with_for_update()
+    def _change_batch(self, first_key, actor, make_apply):
+        results = {}
+        writes = RowWrites()
+        with self.db.begin() as conn:
+            rows = conn.execute(sa.select(instances).where(instances.c.id.in_(sorted(first_key)))
+                                .order_by(instances.c.id).with_for_update()).all()
+            for row in rows:
+                key = first_key[row.id]
+                outbox.discard()
+                with operations_context.scope(self) as ops:
+                    loaded = self._load(conn, row)
+                    ops.attach(conn, row.id, row.business_key, row.process_key, actor)
+                    step = make_apply(key)(conn, loaded)
+                    if step is not None:
+                        self._save(conn, loaded, step, actor, writes)
+                    results[key] = step
+            writes.flush(conn)
+        return results
 
     def _run(self, workflow, step, action=None):
         """Run engine steps (after `action`, if given); a script failure becomes an incident."""
@@ -243,7 +256,11 @@ class InstanceStore:
                 "at": clock.now().isoformat(),
             }
 
-    def _save(self, conn, loaded: Loaded, step: Step, actor):
+    def _save(self, conn, loaded: Loaded, step: Step, actor, writes=None):
+        """Write the instance's new state with its derived rows and one audit event. With `writes`, the
+        row changes are collected there (a batch flushes them together); else they go out at once."""
+        flush_now = writes is None
+        writes = writes if writes is not None else RowWrites()
         now = clock.now()
         row, workflow = loaded.row, loaded.workflow
         snap = take(workflow, row._mapping, now)
@@ -260,25 +277,25 @@ class InstanceStore:
             status = "suspended"
         elif row.status == "suspended" and not step.detail.pop("resume", False) and status != "error":
             status = "suspended"
-        values = {"state": dump_state(workflow), "status": status, "revision": row.revision + 1,
-                  "updated_at": now, "incident": incident}
-        if status in FINAL_STATUSES and row.ended_at is None:
-            values["ended_at"] = now
-        values["b_id"], values["b_revision"] = row.id, row.revision
-        done = conn.execute(_UPDATE_INSTANCE, values)
-        if done.rowcount != 1:
-            raise _Stale()
+        ended_at = now if status in FINAL_STATUSES and row.ended_at is None else row.ended_at
+        writes.instance_updates.append({
+            "state": dump_state(workflow), "status": status, "revision": row.revision + 1, "updated_at": now,
+            "incident": incident, "ended_at": ended_at, "b_id": row.id, "b_revision": row.revision})
         if status == "cancelled":
             snap = Snapshot(status)
-        self._sync_rows(conn, row._mapping, loaded.before, snap, step.completed)
-        self._audit(conn, row.id, actor, step, now)
+        self._sync_rows(conn, row._mapping, loaded.before, snap, step.completed, writes)
+        writes.audit(row.id, actor, step, now)
         outbox.flush(conn, row.id, now)
         if row.status in ("suspended", "error") and status not in ("suspended", "error"):
             # Timers parked while the instance could not move go back to the scheduler (engine/scheduler.py).
             conn.execute(timers.update().where(timers.c.instance_id == row.id, timers.c.enqueued_at.is_not(None))
                          .values(enqueued_at=None, lease_until=None, job_id=None, attempts=0))
+        if flush_now:
+            writes.flush(conn)
 
-    def _sync_rows(self, conn, identity, before: Snapshot, after: Snapshot, completed=None):
+    def _sync_rows(self, conn, identity, before: Snapshot, after: Snapshot, completed=None, writes=None):
+        flush_now = writes is None
+        writes = writes if writes is not None else RowWrites()
         gone = before.human_tasks.keys() - after.human_tasks.keys()
         if completed is not None:
             # The task being completed must still be unclaimed or held by its completer: checked by the
@@ -290,42 +307,72 @@ class InstanceStore:
                 raise Conflict(f"task '{task_id}' is claimed by {holder}; only they can complete it",
                                assignee=holder)
             gone = gone - {task_id}
-        new = after.human_tasks.keys() - before.human_tasks.keys()
-        if gone:
-            conn.execute(_DELETE_TASKS, {"ids": list(gone)})
-        if new:
-            rows = [after.human_tasks[t] for t in new]
-            conn.execute(_INSERT_TASKS, rows)
-            groups = [{"task_id": r["id"], "group_name": g} for r in rows for g in set(r["candidate_groups"])]
-            if groups:
-                conn.execute(_INSERT_TASK_GROUPS, groups)
-        self._sync_keyed(conn, timers, before.timers, after.timers, identity["id"],
-                         lambda tid, t: {"id": tid, "instance_id": identity["id"], "element_id": t["element_id"],
-                                         "due_at": t["due_at"]},
-                         changed=lambda old, new: old["due_at"] != new["due_at"],
-                         update=lambda t: {"due_at": t["due_at"], "attempts": 0, "enqueued_at": None})
-        self._sync_keyed(conn, message_waits, before.messages, after.messages, identity["id"],
-                         lambda tid, name: {"id": tid, "instance_id": identity["id"], "message_name": name,
-                                            "business_key": identity["business_key"]})
-
-    @staticmethod
-    def _sync_keyed(conn, table, before, after, instance_id, make_row, changed=None, update=None):
-        gone = before.keys() - after.keys()
-        new = after.keys() - before.keys()
-        if gone:
-            conn.execute(_DELETE_BY_ID[table.name], {"ids": list(gone)})
-        if new:
-            conn.execute(_INSERT[table.name], [make_row(k, after[k]) for k in new])
-        if changed is not None:
-            for key in before.keys() & after.keys():
-                if changed(before[key], after[key]):
-                    conn.execute(table.update().where(table.c.id == key).values(**update(after[key])))
+        writes.deletes[human_tasks.name].extend(gone)
+        for task_id in after.human_tasks.keys() - before.human_tasks.keys():
+            task = after.human_tasks[task_id]
+            writes.inserts[human_tasks.name].append(task)
+            writes.inserts[human_task_groups.name].extend(
+                {"task_id": task_id, "group_name": g} for g in sorted(set(task["candidate_groups"])))
+        instance_id = identity["id"]
+        writes.deletes[timers.name].extend(before.timers.keys() - after.timers.keys())
+        for timer_id in after.timers.keys() - before.timers.keys():
+            timer = after.timers[timer_id]
+            writes.inserts[timers.name].append({"id": timer_id, "instance_id": instance_id,
+                                                "element_id": timer["element_id"], "due_at": timer["due_at"]})
+        for timer_id in before.timers.keys() & after.timers.keys():
+            if before.timers[timer_id]["due_at"] != after.timers[timer_id]["due_at"]:  # a cycle re-armed
+                writes.timer_updates.append({"b_id": timer_id, "due_at": after.timers[timer_id]["due_at"]})
+        writes.deletes[message_waits.name].extend(before.messages.keys() - after.messages.keys())
+        for wait_id in after.messages.keys() - before.messages.keys():
+            writes.inserts[message_waits.name].append({"id": wait_id, "instance_id": instance_id,
+                                                       "message_name": after.messages[wait_id],
+                                                       "business_key": identity["business_key"]})
+        if flush_now:
+            writes.flush(conn)
 
     @staticmethod
     def _audit(conn, instance_id, actor, step: Step, now):
-        conn.execute(_INSERT_AUDIT, {
-            "instance_id": instance_id, "at": now, "actor": actor, "action": step.action, "task_id": step.task_id,
-            "element_id": step.element_id, "detail": _json_safe(step.detail) if step.detail else None})
+        conn.execute(_INSERT_AUDIT, audit_row(instance_id, actor, step, now))
+
+
+def audit_row(instance_id, actor, step: Step, now) -> dict:
+    return {"instance_id": instance_id, "at": now, "actor": actor, "action": step.action, "task_id": step.task_id,
+            "element_id": step.element_id, "detail": _json_safe(step.detail) if step.detail else None}
+
+
+class RowWrites:
+    """The row changes of one or many instance saves, sent as one statement per kind of change.
+
+    A batch of timer firings collects every instance's writes here and flushes once: a handful of
+    statements for fifty instances instead of seven each.
+    """
+
+    def __init__(self):
+        self.instance_updates = []
+        self.deletes = {t.name: [] for t in (human_tasks, timers, message_waits)}
+        self.inserts = {t.name: [] for t in (human_tasks, human_task_groups, timers, message_waits)}
+        self.timer_updates = []
+        self.audits = []
+
+    def audit(self, instance_id, actor, step, now):
+        self.audits.append(audit_row(instance_id, actor, step, now))
+
+    def flush(self, conn):
+        if self.instance_updates:
+            done = conn.execute(_UPDATE_INSTANCE, self.instance_updates)
+            if done.rowcount != len(self.instance_updates):
+                raise _Stale()
+        for name, ids in self.deletes.items():
+            if ids:
+                conn.execute(_DELETE_BY_ID[name], {"ids": list(ids)})
+        for name in (human_tasks.name, human_task_groups.name, timers.name, message_waits.name):
+            if self.inserts[name]:
+                conn.execute(_INSERT[name], self.inserts[name])
+        if self.timer_updates:
+            conn.execute(_UPDATE_TIMER_DUE, self.timer_updates)
+        if self.audits:
+            conn.execute(_INSERT_AUDIT, self.audits)
+        self.__init__()
 
 
 def task_dict(row) -> dict:

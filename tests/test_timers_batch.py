@@ -3,7 +3,7 @@ from datetime import timedelta
 
 from conftest import bpmn_file
 from engine import clock
-from engine.instances import InstanceStore
+import engine.instances as instances_module
 
 
 def test_a_timer_failing_halfway_through_its_save_is_undone_alone(engine, monkeypatch):
@@ -13,14 +13,14 @@ def test_a_timer_failing_halfway_through_its_save_is_undone_alone(engine, monkey
     broken_instance = ids[1]
     clock.advance(timedelta(hours=2, seconds=1))
 
-    original_audit = InstanceStore._audit
+    original_audit_row = instances_module.audit_row
 
-    def audit_failing_for_one(conn, instance_id, actor, step, now):
-        if instance_id == broken_instance:  # the instance row and its task rows are already written
+    def audit_failing_for_one(instance_id, actor, step, now):
+        if instance_id == broken_instance:  # its state and task rows are already on their way
             raise RuntimeError("disk full")
-        return original_audit(conn, instance_id, actor, step, now)
+        return original_audit_row(instance_id, actor, step, now)
 
-    monkeypatch.setattr(InstanceStore, "_audit", staticmethod(audit_failing_for_one))
+    monkeypatch.setattr(instances_module, "audit_row", audit_failing_for_one)
     results = engine.fire_timers(list(timers))
     monkeypatch.undo()
 
