@@ -19,4 +19,4 @@ VOLUME ["/data"]
 EXPOSE 8000
 
 # Migrate, then serve. Workers run the same image with: followup worker  (and one or more: followup scheduler)
-CMD ["sh", "-c", "followup migrate && exec gunicorn --workers 4 --threads 2 --bind 0.0.0.0:8000 --access-logfile - 'api.wsgi:app'"]
+CMD ["sh", "-c", "followup migrate && exec gunicorn --workers 2 --threads 4 --bind 0.0.0.0:8000 'api.wsgi:app'"]

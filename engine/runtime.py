@@ -144,6 +144,9 @@ class Engine:
             if self._instance_change(instance_id, steps.deliver_message(self.instances, name, variables, actor),
                                      actor) is not None:
                 delivered.append(instance_id)
+        if not delivered:
+            raise Conflict(f"every process instance waiting for the message '{name}' is suspended; "
+                           "resume one and send it again")
         return delivered
 
     # ---- tasks -----------------------------------------------------------------------------------

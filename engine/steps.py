@@ -80,8 +80,10 @@ def store_snapshot_timers(loaded: Loaded):
 
 
 def deliver_message(store, name, variables, actor):
+    """Deliver to this instance if it waits for `name`; a suspended or finished one is skipped (None)."""
     def apply(conn, loaded: Loaded):
-        _require_active(loaded)
+        if loaded.row.status in FINAL_STATUSES + ("suspended",):
+            return None
         waiting = [t for t in loaded.workflow.event_manager.tasks.values()
                    if t.state == TaskState.WAITING and loaded.before.messages.get(str(t.id)) == name]
         if not waiting:

@@ -220,3 +220,14 @@ def test_an_optional_field_left_empty_is_still_a_variable(engine):
     engine.complete_task(call["id"], {"outcome": "reached"}, actor="wang")
     variables = engine.instance(instance["id"])["variables"]
     assert "note" in variables and variables["note"] is None
+
+
+def test_a_message_skips_a_suspended_instance_and_reaches_the_others(engine):
+    engine.deploy([bpmn_file("message_wait.bpmn")])
+    paused = engine.start("message_wait", business_key="C-7")
+    active = engine.start("message_wait", business_key="C-7")
+    engine.suspend(paused, actor="boss")
+    assert engine.correlate_message("customer_replied", business_key="C-7") == [active]
+    assert engine.instance(paused)["status"] == "suspended"
+    with pytest.raises(Conflict, match="suspended"):
+        engine.correlate_message("customer_replied", business_key="C-7")
