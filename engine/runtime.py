@@ -172,17 +172,16 @@ class Engine:
     def _set_assignee(self, task_id, user, actor, action, condition):
         now = clock.now()
         with self.db.begin() as conn:
-            done = conn.execute(human_tasks.update().where(human_tasks.c.id == task_id, condition)
-                                .values(assignee=user, claimed_at=now if user else None))
-            if done.rowcount != 1:
-                holder = conn.execute(sa.select(human_tasks.c.assignee, human_tasks.c.instance_id)
-                                      .where(human_tasks.c.id == task_id)).first()
+            row = conn.execute(human_tasks.update().where(human_tasks.c.id == task_id, condition)
+                               .values(assignee=user, claimed_at=now if user else None)
+                               .returning(*human_tasks.c)).first()
+            if row is None:
+                holder = conn.execute(sa.select(human_tasks.c.assignee).where(human_tasks.c.id == task_id)).first()
                 if holder is None:
                     self._task_missing(conn, task_id)
                 if action == "unclaimed":
                     raise Conflict(f"task '{task_id}' is not held by {user}")
                 raise Conflict(f"task '{task_id}' is already claimed by {holder.assignee}", assignee=holder.assignee)
-            row = conn.execute(sa.select(human_tasks).where(human_tasks.c.id == task_id)).one()
             conn.execute(audit_events.insert().values(instance_id=row.instance_id, at=now, actor=actor,
                                                       action=f"task_{action}", task_id=task_id,
                                                       element_id=row.element_id, detail={"assignee": user}))
