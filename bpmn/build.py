@@ -307,8 +307,18 @@ def churn_watch():
     return d
 
 
+def pool_recycle():
+    d = Diagram("pool_recycle", "公海回收 Public pool recycling")
+    d.add("startEvent", "daily", "每天", 0, body=timer("timeCycle", "R/P1D"))
+    body, attrs = external("recycle_pool", {"warn_due": "P2D"}, {"pool": "result"})
+    d.add("serviceTask", "sweep", "回收长期未跟进客户", 1, body=body, **attrs)
+    d.add("endEvent", "done", "", 2)
+    d.chain("daily", "sweep", "done")
+    return d
+
+
 DIAGRAMS = [followup_task, lead_assignment, complaint_escalation, renewal_reminder, care_revisit, service_ticket,
-            checkin_watch, churn_watch]
+            checkin_watch, churn_watch, pool_recycle]
 
 if __name__ == "__main__":
     for make in DIAGRAMS:

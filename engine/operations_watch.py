@@ -172,3 +172,20 @@ def recompute_health(ctx, customer_id=None):
     from .operations import customer_of
     cid = customer_of(ctx, customer_id)
     return {"customer_id": cid, "score": refresh_health(ctx.conn, cid)}
+
+
+@operation()
+def recycle_pool(ctx, warn_due="P2D", group="sales"):
+    """Daily: customers without follow-up for their level's days go back to the public pool (公海); the
+    owners of those close to it get a follow-up task (due `warn_due`, then it escalates)."""
+    from .customers.pool import recycle_in
+
+    def warn(row, due):
+        start_in_change(ctx, TASK_PROCESS, str(row.id), {
+            "title": f"客户将于 {due:%Y-%m-%d} 回收到公海，请及时跟进 (returns to the public pool)",
+            "note": "", "assignee": row.owner, "kind": "pool_warning", "due": warn_due,
+            "candidate_group": group, "customer_id": row.id})
+
+    result = recycle_in(ctx.conn, clock.now(), warn)
+    audit(ctx, "pool_recycled", result)
+    return {"recycled": len(result["recycled"]), "warned": len(result["warned"])}

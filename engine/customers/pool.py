@@ -37,28 +37,50 @@ def _exempt(conn, settings):
 
 
 def recycle_due(engine, now=None) -> dict:
-    """Warn the owners of customers about to be recycled and recycle the overdue ones.
+    """Warn the owners of customers about to be recycled and recycle the overdue ones, in one transaction.
 
     A customer is overdue when neither an interaction nor its current ownership is younger than its
-    level's `recycle_days` (attr of the level term; else `pool.default_recycle_days`). Returns
-    {"warned": [ids], "recycled": [ids]}."""
+    level's `recycle_days` (attr of the level term; else `pool.default_recycle_days`). The warning is the
+    process named by `pool.warning_process` (started in the same transaction), else an outbox message.
+    The bundled `pool_recycle` SOP runs the same pass daily, warning with a follow-up task.
+    Returns {"warned": [ids], "recycled": [ids]}."""
     now = now or clock.now()
-    with engine.db.connect() as conn:
+    with engine.db.begin() as conn:
         settings = get_settings(conn)
-        vocab = Vocabularies(conn)
-        rows = conn.execute(sa.select(customers.c.id, customers.c.owner, customers.c.level, customers.c.owner_since,
-                                      customers.c.created_at, customers.c.last_interaction_at,
-                                      customers.c.pool_warned_at)
-                            .where(customers.c.owner.is_not(None), customers.c.in_pool == sa.false(),
-                                   customers.c.status != "churned", sa.not_(_exempt(conn, settings)))).all()
+        process = settings["pool.warning_process"]
+
+        def warn(row, due):
+            payload = {"customer_id": row.id, "owner": row.owner, "recycle_at": due.isoformat()}
+            if process:  # a warning task for the owner, from an SOP the admin chose
+                engine.instances.start(engine.definitions.get(conn, process), str(row.id), payload,
+                                       actor="pool", conn=conn)
+            else:
+                conn.execute(outbox.insert().values(topic=WARNING_TOPIC, payload=payload, created_at=now))
+
+        return recycle_in(conn, now, warn)
+
+
+def recycle_in(conn, now, warn) -> dict:
+    """The recycling pass inside the caller's transaction: overdue customers go to the pool; `warn(row,
+    due)` is called once for each customer close to it (`pool.warn_days` before)."""
+    settings = get_settings(conn)
+    vocab = Vocabularies(conn)
+    rows = conn.execute(sa.select(customers.c.id, customers.c.owner, customers.c.level, customers.c.owner_since,
+                                  customers.c.created_at, customers.c.last_interaction_at,
+                                  customers.c.pool_warned_at)
+                        .where(customers.c.owner.is_not(None), customers.c.in_pool == sa.false(),
+                               customers.c.status != "churned", sa.not_(_exempt(conn, settings)))
+                        .order_by(customers.c.id).with_for_update()).all()
     warned, recycled = [], []
     for row in rows:
         due = _due_at(row, vocab, settings)
         if due <= now:
-            if _recycle_one(engine, row.id, now, vocab, settings):
-                recycled.append(row.id)
+            days = vocab.level_attr(row.level, "recycle_days", settings["pool.default_recycle_days"])
+            set_owner(conn, row.id, row.owner, None, "pool", "recycled", now, note=f"no follow-up for {days} days")
+            recycled.append(row.id)
         elif row.pool_warned_at is None and due - timedelta(days=settings["pool.warn_days"]) <= now:
-            _warn(engine, row.id, row.owner, due, now, settings)
+            conn.execute(customers.update().where(customers.c.id == row.id).values(pool_warned_at=now))
+            warn(row, due)
             warned.append(row.id)
     return {"warned": warned, "recycled": recycled}
 
@@ -67,29 +89,6 @@ def _due_at(row, vocab, settings):
     days = vocab.level_attr(row.level, "recycle_days", settings["pool.default_recycle_days"])
     since = [_aware(v) for v in (row.last_interaction_at, row.owner_since or row.created_at) if v is not None]
     return max(since) + timedelta(days=days)
-
-
-def _recycle_one(engine, customer_id, now, vocab, settings):
-    with engine.db.begin() as conn:  # look again under the lock: a call may just have been logged
-        row = conn.execute(sa.select(customers).where(customers.c.id == customer_id, customers.c.owner.is_not(None),
-                                                      customers.c.in_pool == sa.false(),
-                                                      sa.not_(_exempt(conn, settings))).with_for_update()).first()
-        if row is None or _due_at(row, vocab, settings) > now:
-            return False
-        days = vocab.level_attr(row.level, "recycle_days", settings["pool.default_recycle_days"])
-        set_owner(conn, customer_id, row.owner, None, "pool", "recycled", now, note=f"no follow-up for {days} days")
-        return True
-
-
-def _warn(engine, customer_id, owner, due, now, settings):
-    process = settings["pool.warning_process"]
-    payload = {"customer_id": customer_id, "owner": owner, "recycle_at": due.isoformat()}
-    with engine.db.begin() as conn:
-        conn.execute(customers.update().where(customers.c.id == customer_id).values(pool_warned_at=now))
-        if not process:
-            conn.execute(outbox.insert().values(topic=WARNING_TOPIC, payload=payload, created_at=now))
-    if process:  # a warning task for the owner, from an SOP the admin chose
-        engine.start(process, business_key=str(customer_id), variables=payload, actor="pool")
 
 
 def _day_start(now, tz):
