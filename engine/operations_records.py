@@ -14,42 +14,12 @@ from .operations import OperationError, audit, customer_of, lead_of, operation
 
 
 def create(ctx, kind, data) -> dict:
-    """The hub's create_record, on the instance's connection (owner/team default to the customer's)."""
-    conn, now, actor = ctx.conn, clock.now(), ctx.actor or "engine"
-    table = hub_records.TABLES[kind]
-    values, errors = fields.clean(hub_records._specs(Vocabularies(conn))[kind], data)
-    hub_records._rules(conn, kind, values, {}, now, errors)
-    customer = hub_records._customer(conn, values["customer_id"], errors) if values.get("customer_id") else None
-    if customer is not None:
-        values["owner"] = values.get("owner") or customer.owner
-        values["team"] = values.get("team") or customer.team
-    if errors:
-        raise OperationError(f"the {kind} has invalid fields: " + fields.describe(errors))
-    new_id = conn.execute(table.insert().values(**values, created_at=now, created_by=actor, updated_at=now)
-                          .returning(table.c.id)).scalar_one()
-    log_change(conn, kind, new_id, values.get("customer_id"), "created", actor, diff({}, values), now)
-    hub_records._after(conn, kind, values, {}, actor, now)
-    return row_dict(conn.execute(sa.select(table).where(table.c.id == new_id)).one())
+    """The hub's record creation, on the instance's connection (owner/team default to the customer's)."""
+    return hub_records.create_in(ctx.conn, ctx.store, kind, data, ctx.actor or "engine", clock.now())
 
 
 def update(ctx, kind, record_id, data) -> dict:
-    conn, now, actor = ctx.conn, clock.now(), ctx.actor or "engine"
-    table = hub_records.TABLES[kind]
-    row = conn.execute(sa.select(table).where(table.c.id == record_id).with_for_update()).first()
-    if row is None:
-        raise OperationError(f"no {kind} with id {record_id}")
-    spec = {k: v for k, v in hub_records._specs(Vocabularies(conn))[kind].items() if k not in hub_records.IMMUTABLE}
-    values, errors = fields.clean(spec, data, partial=True)
-    before = row_dict(row)
-    hub_records._rules(conn, kind, values, before, now, errors)
-    if errors:
-        raise OperationError(f"the {kind} has invalid fields: " + fields.describe(errors))
-    changes = diff(before, values)
-    if changes:
-        conn.execute(table.update().where(table.c.id == record_id).values(**values, updated_at=now))
-        log_change(conn, kind, record_id, before.get("customer_id"), "updated", actor, changes, now)
-        hub_records._after(conn, kind, values, before, actor, now)
-    return row_dict(conn.execute(sa.select(table).where(table.c.id == record_id)).one())
+    return hub_records.update_in(ctx.conn, ctx.store, kind, record_id, data, ctx.actor or "engine", clock.now())
 
 
 @operation()

@@ -124,51 +124,86 @@ def _customer(conn, customer_id, errors):
 def create_record(engine, kind, data, actor=None) -> dict:
     """Create a contact, lead, opportunity, contract, payment or ticket. Owner and team default to the
     customer's."""
-    table = _table(kind)
-    now = clock.now()
     with engine.db.begin() as conn:
-        values, errors = fields.clean(_specs(Vocabularies(conn))[kind], data)
-        _rules(conn, kind, values, {}, now, errors)
-        customer = _customer(conn, values["customer_id"], errors) if values.get("customer_id") else None
-        if customer is not None:
-            values["owner"] = values.get("owner") or customer.owner
-            values["team"] = values.get("team") or customer.team
-        if values.get("owner") and values["owner"] not in user_info(conn, [values["owner"]]):
-            errors.setdefault("owner", []).append(f"'{values['owner']}' is not a user")
-        if errors:
-            raise InvalidInput(f"the {kind} has invalid fields: " + fields.describe(errors), errors)
-        new_id = conn.execute(table.insert().values(**values, created_at=now, created_by=actor, updated_at=now)
-                              .returning(table.c.id)).scalar_one()
-        log_change(conn, kind, new_id, values.get("customer_id"), "created", actor, diff({}, values), now)
-        _after(conn, kind, values, {}, actor, now)
-        return row_dict(conn.execute(sa.select(table).where(table.c.id == new_id)).one())
+        return create_in(conn, engine.instances, kind, data, actor, clock.now())
+
+
+def create_in(conn, store, kind, data, actor, now) -> dict:
+    """`create_record` inside the caller's transaction (a service task's, or the API's). `store`: the
+    engine's InstanceStore, for the SOPs a record starts."""
+    table = _table(kind)
+    values, errors = fields.clean(_specs(Vocabularies(conn))[kind], data)
+    _rules(conn, kind, values, {}, now, errors)
+    customer = _customer(conn, values["customer_id"], errors) if values.get("customer_id") else None
+    if customer is not None:
+        values["owner"] = values.get("owner") or customer.owner
+        values["team"] = values.get("team") or customer.team
+    if values.get("owner") and values["owner"] not in user_info(conn, [values["owner"]]):
+        errors.setdefault("owner", []).append(f"'{values['owner']}' is not a user")
+    if errors:
+        raise InvalidInput(f"the {kind} has invalid fields: " + fields.describe(errors), errors)
+    new_id = conn.execute(table.insert().values(**values, created_at=now, created_by=actor, updated_at=now)
+                          .returning(table.c.id)).scalar_one()
+    log_change(conn, kind, new_id, values.get("customer_id"), "created", actor, diff({}, values), now)
+    _after(store, conn, kind, new_id, values, {}, actor, now)
+    return row_dict(conn.execute(sa.select(table).where(table.c.id == new_id)).one())
 
 
 def update_record(engine, kind, record_id, data, actor=None) -> dict:
-    table = _table(kind)
-    now = clock.now()
     with engine.db.begin() as conn:
-        row = conn.execute(sa.select(table).where(table.c.id == record_id).with_for_update()).first()
-        if row is None:
-            raise NotFound(f"no {kind} with id {record_id}")
-        spec = {k: v for k, v in _specs(Vocabularies(conn))[kind].items() if k not in IMMUTABLE}
-        values, errors = fields.clean(spec, {k: v for k, v in data.items() if k not in IMMUTABLE}, partial=True)
-        for name in IMMUTABLE & set(data):
-            errors[name] = ["cannot be changed; create a new record instead"]
-        before = row_dict(row)
-        _rules(conn, kind, values, before, now, errors)
-        if errors:
-            raise InvalidInput(f"the {kind} has invalid fields: " + fields.describe(errors), errors)
-        changes = diff(before, values)
-        if changes:
-            conn.execute(table.update().where(table.c.id == record_id).values(**values, updated_at=now))
-            log_change(conn, kind, record_id, before.get("customer_id"), "updated", actor, changes, now)
-            _after(conn, kind, values, before, actor, now)
-        return row_dict(conn.execute(sa.select(table).where(table.c.id == record_id)).one())
+        return update_in(conn, engine.instances, kind, record_id, data, actor, clock.now())
 
 
-def _after(conn, kind, values, before, actor, now):
-    """A won opportunity makes its customer a customer (status), logged like any change."""
+def update_in(conn, store, kind, record_id, data, actor, now) -> dict:
+    """`update_record` inside the caller's transaction."""
+    table = _table(kind)
+    row = conn.execute(sa.select(table).where(table.c.id == record_id).with_for_update()).first()
+    if row is None:
+        raise NotFound(f"no {kind} with id {record_id}")
+    spec = {k: v for k, v in _specs(Vocabularies(conn))[kind].items() if k not in IMMUTABLE}
+    values, errors = fields.clean(spec, {k: v for k, v in data.items() if k not in IMMUTABLE}, partial=True)
+    for name in IMMUTABLE & set(data):
+        errors[name] = ["cannot be changed; create a new record instead"]
+    before = row_dict(row)
+    _rules(conn, kind, values, before, now, errors)
+    if errors:
+        raise InvalidInput(f"the {kind} has invalid fields: " + fields.describe(errors), errors)
+    changes = diff(before, values)
+    if changes:
+        conn.execute(table.update().where(table.c.id == record_id).values(**values, updated_at=now))
+        log_change(conn, kind, record_id, before.get("customer_id"), "updated", actor, changes, now)
+        _after(store, conn, kind, record_id, values, before, actor, now)
+    return row_dict(conn.execute(sa.select(table).where(table.c.id == record_id)).one())
+
+
+# The SOPs a contract starts when it becomes active (signed), each only if it is deployed, in the same
+# transaction as the change: the renewal reminders count down to its end, the care revisits from its start.
+SOPS_ON_SIGNING = ("renewal_reminder", "care_revisit")
+
+
+def _start_signing_sops(store, conn, contract_id, contract, actor, now):
+    from engine.storage.schema import definitions
+
+    deployed = {r.key for r in conn.execute(sa.select(definitions.c.key).where(
+        definitions.c.key.in_(SOPS_ON_SIGNING)).distinct())}
+    signed_on = contract.get("start_date") or now.date()
+    variables = {
+        "renewal_reminder": {"contract_id": contract_id, "contract_title": contract.get("title") or "",
+                             "end_date": str(contract.get("end_date")) if contract.get("end_date") else None,
+                             "amount": float(contract["amount"]) if contract.get("amount") is not None else None},
+        "care_revisit": {"signed_on": str(signed_on), "owner": contract.get("owner")},
+    }
+    for key in SOPS_ON_SIGNING:
+        if key in deployed and (key != "renewal_reminder" or contract.get("end_date")):
+            store.start(store.definitions.get(conn, key), str(contract["customer_id"]), variables[key],
+                        actor=actor, conn=conn)
+
+
+def _after(store, conn, kind, record_id, values, before, actor, now):
+    """A won opportunity makes its customer a customer (status), logged like any change; a contract that
+    becomes active starts the SOPS_ON_SIGNING."""
+    if kind == "contract" and values.get("status") == "active" and before.get("status") != "active":
+        _start_signing_sops(store, conn, record_id, {**before, **values}, actor, now)
     if kind == "opportunity" and values.get("stage") == "won" and before.get("stage") != "won":
         customer_id = values.get("customer_id") or before.get("customer_id")
         status = conn.execute(sa.select(customers.c.status).where(customers.c.id == customer_id)).scalar_one()
