@@ -77,7 +77,7 @@ instances = sa.Table(
     sa.Column("status", sa.String(20), nullable=False),
     sa.Column("revision", sa.Integer, nullable=False),
     sa.Column("state", sa.Text, nullable=False),
-    sa.Column("incident", sa.JSON),
+    sa.Column("incident", sa.JSON(none_as_null=True)),  # no incident: SQL NULL, not JSON null
     sa.Column("started_by", sa.String(100)),
     sa.Column("started_at", UtcDateTime, nullable=False),
     sa.Column("updated_at", UtcDateTime, nullable=False),
@@ -192,3 +192,4 @@ timer_launchers = sa.Table(
 )
 
 from engine.customers import schema as _customer_tables  # noqa: E402,F401  (registers the customer hub's tables)
+from engine import operations_schema as _operation_tables  # noqa: E402,F401  (the SOP operations' tables)
