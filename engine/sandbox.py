@@ -12,11 +12,15 @@ re-compiling every expression on every evaluation.
 """
 import ast
 import builtins
+import ctypes
 import datetime as _dt
 import decimal
 import json
 import math
 import re
+import threading
+import time
+from contextlib import contextmanager
 from functools import lru_cache
 
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine, TaskDataEnvironment
@@ -116,6 +120,11 @@ class _PolicyChecker(ast.NodeVisitor):
 
     visit_FunctionDef = visit_ClassDef = visit_AsyncFunctionDef = _check_definition_name
 
+    def visit_ExceptHandler(self, node):
+        if node.type is None:
+            self._refuse(node, "a bare 'except:' is not allowed; name the exception (e.g. 'except ValueError:')")
+        self.generic_visit(node)
+
     def visit_Global(self, node):
         self._refuse(node, "'global' is not allowed in scripts")
 
@@ -144,12 +153,69 @@ def compile_checked(source: str, mode: str):
     return compile(source, "<string>", mode)
 
 
-class SandboxEnvironment(TaskDataEnvironment):
-    """SpiffWorkflow's task-data environment, with checked, cached code and curated builtins."""
+class ScriptTimeout(Exception):
+    """A script or expression ran longer than its time limit (an endless loop, most likely)."""
 
-    def __init__(self, extra_globals=None):
+
+class _Stop(BaseException):
+    """Raised inside a script's thread by the watchdog. A BaseException, so `except Exception:` in a
+    script cannot swallow it (and bare `except:` is refused at deploy time)."""
+
+
+class _Watchdog:
+    """Stops scripts that run past their deadline by raising `_Stop` in their thread (CPython's
+    PyThreadState_SetAsyncExc). A loop of Python code stops within a tenth of a second of the deadline;
+    one long C-level operation (a gigantic power, say) runs on until it returns."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._running = {}
+        self._thread = None
+
+    @contextmanager
+    def guard(self, limit):
+        token, thread_id = object(), threading.get_ident()
+        with self._lock:
+            self._running[token] = (thread_id, time.monotonic() + limit)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._watch, name="followup-script-watchdog", daemon=True)
+                self._thread.start()
+        stopped = False
+        try:
+            yield
+        except _Stop:
+            stopped = True
+        finally:
+            with self._lock:
+                fired = self._running.pop(token, None) is None
+            if fired and not stopped:  # fired, but not delivered yet: withdraw it
+                ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread_id), None)
+        if fired:
+            raise ScriptTimeout(f"the script ran longer than {limit:g} s and was stopped")
+
+    def _watch(self):
+        while True:
+            time.sleep(0.05)
+            now = time.monotonic()
+            with self._lock:
+                for token, (thread_id, deadline) in list(self._running.items()):
+                    if now > deadline:
+                        del self._running[token]
+                        ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread_id), ctypes.py_object(_Stop))
+
+
+_watchdog = _Watchdog()
+DEFAULT_TIME_LIMIT = 5.0
+
+
+class SandboxEnvironment(TaskDataEnvironment):
+    """SpiffWorkflow's task-data environment, with checked, cached code, curated builtins and a time limit
+    per script or expression (`time_limit`, seconds)."""
+
+    def __init__(self, extra_globals=None, time_limit=DEFAULT_TIME_LIMIT):
         env_globals = {"__builtins__": _safe_builtins(), **helper_functions(), **(extra_globals or {})}
         super().__init__(env_globals)
+        self.time_limit = time_limit
 
     def evaluate(self, expression, context, external_context=None):
         code = compile_checked(expression.strip(), "eval")
@@ -158,7 +224,11 @@ class SandboxEnvironment(TaskDataEnvironment):
             my_globals.update(external_context)
         my_globals.update(context)
         my_globals["__builtins__"] = self.globals["__builtins__"]
-        return eval(code, my_globals)
+        try:
+            with _watchdog.guard(self.time_limit):
+                return eval(code, my_globals)
+        except _Stop:  # delivered a hair late, while the guard was closing
+            raise ScriptTimeout(f"the expression ran longer than {self.time_limit:g} s and was stopped") from None
 
     def execute(self, script, context, external_context=None):
         code = compile_checked(script, "exec")
@@ -167,7 +237,10 @@ class SandboxEnvironment(TaskDataEnvironment):
         if external_context:
             context.update(external_context)
         try:
-            exec(code, context)
+            with _watchdog.guard(self.time_limit):
+                exec(code, context)
+        except _Stop:  # delivered a hair late, while the guard was closing
+            raise ScriptTimeout(f"the script ran longer than {self.time_limit:g} s and was stopped") from None
         finally:
             self._remove_globals_and_functions_from_context(context, external_context)
         return True
@@ -176,8 +249,8 @@ class SandboxEnvironment(TaskDataEnvironment):
 class SandboxScriptEngine(PythonScriptEngine):
     """Turns a refused script into a task error, like any other script failure."""
 
-    def __init__(self, extra_globals=None):
-        super().__init__(environment=SandboxEnvironment(extra_globals))
+    def __init__(self, extra_globals=None, time_limit=DEFAULT_TIME_LIMIT):
+        super().__init__(environment=SandboxEnvironment(extra_globals, time_limit))
 
     def validate(self, expression):
         check_source(expression)

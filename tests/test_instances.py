@@ -3,7 +3,8 @@ import pytest
 import sqlalchemy as sa
 
 from conftest import bpmn_file
-from engine.errors import Conflict, InvalidInput, NotFound
+from engine.errors import Conflict, DeploymentError, InvalidInput, NotFound
+from test_deploy import diagram
 from engine.storage.schema import human_tasks, instances
 
 
@@ -231,3 +232,20 @@ def test_a_message_skips_a_suspended_instance_and_reaches_the_others(engine):
     assert engine.instance(paused)["status"] == "suspended"
     with pytest.raises(Conflict, match="suspended"):
         engine.correlate_message("customer_replied", business_key="C-7")
+
+
+def test_an_endless_script_is_stopped_and_becomes_an_incident(engine, monkeypatch):
+    body = ('<bpmn:scriptTask id="spin"><bpmn:script>n = 0\nwhile True:\n    try:\n        n = n + 1\n'
+            '    except Exception:\n        pass</bpmn:script></bpmn:scriptTask>')
+    engine.deploy([("spin.bpmn", diagram(body=body, body_id="spin"))])
+    monkeypatch.setattr(engine.script_engine.environment, "time_limit", 0.3)
+    instance = engine.instance(engine.start("p"))
+    assert instance["status"] == "error"
+    assert instance["incident"]["element_id"] == "spin"
+    assert "ran longer than 0.3 s" in instance["incident"]["message"]
+
+
+def test_a_bare_except_is_refused_at_deploy_time(engine):
+    body = '<bpmn:scriptTask id="s"><bpmn:script>try:\n    x = 1\nexcept:\n    pass</bpmn:script></bpmn:scriptTask>'
+    with pytest.raises(DeploymentError, match="bare 'except:'"):
+        engine.deploy([("p.bpmn", diagram(body=body, body_id="s"))])
