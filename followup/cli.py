@@ -42,7 +42,9 @@ def deploy(files):
         click.echo(f"{process.key} v{process.version} {state}  ({process.name})")
 
 
-BUNDLED_BPMN = Path(__file__).resolve().parent.parent / "bpmn"
+# The SOPs beside the code (a source checkout, `pip install -e .`), else ./bpmn (the Docker image's /app).
+BUNDLED_BPMN = next((p for p in (Path(__file__).resolve().parent.parent / "bpmn", Path.cwd() / "bpmn") if p.is_dir()),
+                    Path("bpmn"))
 
 # Login name, role, groups, display name. Agents are spread over the teams the bundled SOPs route to.
 DEMO_USERS = [
