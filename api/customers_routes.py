@@ -4,7 +4,9 @@ and the timeline. Bodies are the engine's record dicts as JSON (see README, "Cus
 Reach: admins see everything; everyone else sees the records they own or that belong to one of their
 groups (teams); out of reach reads as 404. Roles outside `SEES_AMOUNTS` get money fields as null, named
 in `hidden_fields`."""
-from flask import Response, request
+import json
+
+from flask import Response
 
 from engine import access
 from engine.customers import checkins as ck
@@ -15,15 +17,16 @@ from engine.customers.timeline import timeline as customer_timeline_of
 from engine.customers import vocab
 from engine.customers.common import history, json_value
 from engine.errors import Forbidden, InvalidInput, NotFound
+from engine.operations_watch import health as health_of
 
+from . import customers_schemas as s
+from .schemas import PageArgs
 from .services import current_user, services
 from .routes.common import Blueprint, paged
 
 SEES_AMOUNTS = {"admin", "supervisor"}
 MONEY = {"opportunity": ("amount",), "contract": ("amount",), "payment": ("amount",)}
 MANAGES = {"admin", "supervisor"}
-KINDS = {"contacts": "contact", "leads": "lead", "opportunities": "opportunity", "contracts": "contract",
-         "payments": "payment", "tickets": "ticket"}
 
 customers_blp = Blueprint("customers", __name__, url_prefix="/api", description="Customers and their records")
 pool_blp = Blueprint("pool", __name__, url_prefix="/api/pool", description="The public pool (公海)")
@@ -34,22 +37,6 @@ blueprints = [customers_blp, pool_blp, checkins_blp, imports_blp]
 
 def _engine():
     return services().engine
-
-
-def _body():
-    data = request.get_json(silent=True)
-    if not isinstance(data, dict):
-        raise InvalidInput("the body must be a JSON object", {"body": ["not a JSON object"]})
-    return data
-
-
-def _page():
-    try:
-        page = max(1, int(request.args.get("page", 1)))
-        size = max(1, min(500, int(request.args.get("page_size", 50))))
-    except ValueError:
-        raise InvalidInput("page and page_size are numbers", {"page": ["not a number"]}) from None
-    return page, size
 
 
 def _in_reach(user, record):
@@ -87,48 +74,53 @@ def _require_admin():
 
 # ---- customers ---------------------------------------------------------------------------------
 @customers_blp.route("/customers", methods=["GET"])
-def list_customers():
+@customers_blp.arguments(s.CustomerListArgs, location="query", as_kwargs=True)
+@customers_blp.response(200, s.CustomerPageSchema)
+@customers_blp.errors(401, 422)
+def list_customers(page, page_size, **filters):
     """Customers in reach, newest first; `q` searches names (normalised) and credit codes."""
     user = current_user()
-    page, size = _page()
-    items, total = cu.list_customers(_engine(), page, size, status=request.args.get("status"),
-                                     level=request.args.get("level"), query=request.args.get("q"),
-                                     owner=request.args.get("owner"), **_scope(user))
-    return paged([_shown("customer", c, user) for c in items], total, page, size)
+    items, total = cu.list_customers(_engine(), page, page_size, status=filters.get("status"),
+                                     level=filters.get("level"), query=filters.get("q"),
+                                     owner=filters.get("owner"), **_scope(user))
+    return paged([_shown("customer", c, user) for c in items], total, page, page_size)
 
 
 @customers_blp.route("/customers", methods=["POST"])
-def create_customer():
+@customers_blp.arguments(s.CustomerCreateArgs)
+@customers_blp.response(201, s.CustomerResultSchema)
+@customers_blp.errors(401, 409, 422)
+def create_customer(data):
     """Create a customer. 409 when its credit code is taken (naming the holder); same name or phone: 201
     with `warnings` listing the candidates."""
     user = current_user()
-    data = _body()
     if user.role not in MANAGES:
         data.setdefault("owner", user.name)
     customer, warnings = cu.create_customer(_engine(), data, actor=user.name)
-    return {"customer": _shown("customer", customer, user), "warnings": json_value(warnings)}, 201
-
-
-@customers_blp.route("/customers/<int:customer_id>", methods=["GET"])
-def get_customer(customer_id):
-    return _shown("customer", _customer(customer_id), current_user())
-
-
-@customers_blp.route("/customers/<int:customer_id>", methods=["PATCH"])
-def update_customer(customer_id):
-    user = current_user()
-    if not _in_reach(user, cu.get_customer(_engine(), customer_id)):
-        raise NotFound(f"no customer with id {customer_id}")
-    customer, warnings = cu.update_customer(_engine(), customer_id, _body(), actor=user.name)
     return {"customer": _shown("customer", customer, user), "warnings": json_value(warnings)}
 
 
-@customers_blp.route("/customers/<int:customer_id>/history", methods=["GET"])
-def customer_history(customer_id):
+@customers_blp.route("/customers/<int:customer_id>", methods=["GET"])
+@customers_blp.response(200, s.CustomerDetailSchema)
+@customers_blp.errors(401, 404)
+def get_customer(customer_id):
+    """One customer with its health score (null when never computed). A customer in a pool you may claim
+    from shows with its contact details masked."""
+    out = _shown("customer", _customer(customer_id), current_user())
+    out["health"] = json_value(health_of(_engine(), customer_id))
+    return out
+
+
+@customers_blp.route("/customers/<int:customer_id>", methods=["PATCH"])
+@customers_blp.arguments(s.CustomerUpdateArgs)
+@customers_blp.response(200, s.CustomerResultSchema)
+@customers_blp.errors(401, 404, 409, 422)
+def update_customer(data, customer_id):
+    """Change the given fields (owners change through `transfer`)."""
+    user = current_user()
     _customer_owned(customer_id)
-    page, size = _page()
-    items, total = history(_engine(), "customer", customer_id, page, size)
-    return paged(json_value(items), total, page, size)
+    customer, warnings = cu.update_customer(_engine(), customer_id, data, actor=user.name)
+    return {"customer": _shown("customer", customer, user), "warnings": json_value(warnings)}
 
 
 def _customer_owned(customer_id):
@@ -138,68 +130,55 @@ def _customer_owned(customer_id):
     return customer
 
 
+@customers_blp.route("/customers/<int:customer_id>/history", methods=["GET"])
+@customers_blp.arguments(PageArgs, location="query", as_kwargs=True)
+@customers_blp.response(200, s.ChangePageSchema)
+@customers_blp.errors(401, 404, 422)
+def customer_history(customer_id, page, page_size):
+    """Every change of the customer's own fields, oldest first."""
+    _customer_owned(customer_id)
+    items, total = history(_engine(), "customer", customer_id, page, page_size)
+    return paged(json_value(items), total, page, page_size)
+
+
 @customers_blp.route("/customers/<int:customer_id>/timeline", methods=["GET"])
-def customer_timeline(customer_id):
+@customers_blp.arguments(PageArgs, location="query", as_kwargs=True)
+@customers_blp.response(200, s.TimelinePageSchema)
+@customers_blp.errors(401, 404, 422)
+def customer_timeline(customer_id, page, page_size):
     """Everything that happened with the customer, newest first."""
     _customer_owned(customer_id)
-    page, size = _page()
-    items, total = customer_timeline_of(_engine(), customer_id, page, size)
-    return paged(json_value(items), total, page, size)
+    items, total = customer_timeline_of(_engine(), customer_id, page, page_size)
+    return paged(json_value(items), total, page, page_size)
 
 
 @customers_blp.route("/customers/<int:customer_id>/interactions", methods=["POST"])
-def add_interaction(customer_id):
+@customers_blp.arguments(s.InteractionArgs)
+@customers_blp.response(201, s.CreatedIdSchema)
+@customers_blp.errors(401, 404, 422)
+def add_interaction(data, customer_id):
     """Log a call, visit, meeting or message: it counts as follow-up."""
     _customer_owned(customer_id)
-    data = _body()
-    new_id = interactions.record_interaction(_engine(), customer_id, data.get("kind"), current_user().name,
+    new_id = interactions.record_interaction(_engine(), customer_id, data["kind"], current_user().name,
                                              data.get("note"))
-    return {"id": new_id}, 201
+    return {"id": new_id}
 
 
 @customers_blp.route("/customers/<int:customer_id>/transfer", methods=["POST"])
-def move_customer(customer_id):
+@customers_blp.arguments(s.TransferArgs)
+@customers_blp.response(200, s.CustomerSchema)
+@customers_blp.errors(401, 403, 404, 422)
+def move_customer(data, customer_id):
     """A supervisor or admin moves a customer to another owner (`owner: null` releases it to the pool)."""
     user = current_user()
     if user.role not in MANAGES:
         raise Forbidden(f"a {user.role} may not move customers")
     _customer_owned(customer_id)
-    data = _body()
-    ownership.transfer(_engine(), customer_id, data.get("owner"), user.name, note=data.get("note"))
+    ownership.transfer(_engine(), customer_id, data["owner"], user.name, note=data.get("note"))
     return _shown("customer", cu.get_customer(_engine(), customer_id), user)
 
 
-# ---- records around customers ------------------------------------------------------------------
-def _kind(collection):
-    if collection not in KINDS:
-        raise NotFound(f"no collection /api/{collection}")
-    return KINDS[collection]
-
-
-@customers_blp.route("/<any(contacts, leads, opportunities, contracts, payments, tickets):collection>",
-                     methods=["GET"])
-def list_records(collection):
-    kind, user = _kind(collection), current_user()
-    page, size = _page()
-    customer_id = request.args.get("customer_id", type=int)
-    items, total = records.list_records(_engine(), kind, customer_id, page, size, **_scope(user))
-    return paged([_shown(kind, r, user) for r in items], total, page, size)
-
-
-@customers_blp.route("/<any(contacts, leads, opportunities, contracts, payments, tickets):collection>",
-                     methods=["POST"])
-def create_record(collection):
-    kind, user = _kind(collection), current_user()
-    data = _body()
-    if data.get("customer_id") is not None:
-        _customer_owned(int(data["customer_id"]))
-    elif kind == "payment" and data.get("contract_id") is not None:
-        _record_in_reach("contract", int(data["contract_id"]))
-    elif kind == "lead" and user.role not in MANAGES:
-        data.setdefault("owner", user.name)
-    return _shown(kind, records.create_record(_engine(), kind, data, actor=user.name), user), 201
-
-
+# ---- records around customers: one set of routes per collection ----------------------------------
 def _record_in_reach(kind, record_id):
     record = records.get_record(_engine(), kind, record_id)
     if not _in_reach(current_user(), record):
@@ -207,76 +186,138 @@ def _record_in_reach(kind, record_id):
     return record
 
 
-@customers_blp.route("/<any(contacts, leads, opportunities, contracts, payments, tickets):collection>/<int:record_id>",
-                     methods=["GET"])
-def get_record(collection, record_id):
-    kind = _kind(collection)
-    return _shown(kind, _record_in_reach(kind, record_id), current_user())
+def _record_routes(collection, kind, schema, create_args, update_args):
+    page_schema = s.page_schema(schema)
+
+    @customers_blp.route(f"/{collection}", methods=["GET"], endpoint=f"list_{collection}")
+    @customers_blp.arguments(s.RecordListArgs, location="query", as_kwargs=True)
+    @customers_blp.response(200, page_schema)
+    @customers_blp.errors(401, 422)
+    def list_records(page, page_size, customer_id=None):
+        user = current_user()
+        items, total = records.list_records(_engine(), kind, customer_id, page, page_size, **_scope(user))
+        return paged([_shown(kind, r, user) for r in items], total, page, page_size)
+
+    @customers_blp.route(f"/{collection}", methods=["POST"], endpoint=f"create_{kind}")
+    @customers_blp.arguments(create_args)
+    @customers_blp.response(201, schema)
+    @customers_blp.errors(401, 404, 422)
+    def create_record(data):
+        user = current_user()
+        if data.get("customer_id") is not None:
+            _customer_owned(data["customer_id"])
+        elif kind == "payment" and data.get("contract_id") is not None:
+            _record_in_reach("contract", data["contract_id"])
+        elif kind == "lead" and user.role not in MANAGES:
+            data.setdefault("owner", user.name)
+        return _shown(kind, records.create_record(_engine(), kind, data, actor=user.name), user)
+
+    @customers_blp.route(f"/{collection}/<int:record_id>", methods=["GET"], endpoint=f"get_{kind}")
+    @customers_blp.response(200, schema)
+    @customers_blp.errors(401, 404)
+    def get_record(record_id):
+        return _shown(kind, _record_in_reach(kind, record_id), current_user())
+
+    @customers_blp.route(f"/{collection}/<int:record_id>", methods=["PATCH"], endpoint=f"update_{kind}")
+    @customers_blp.arguments(update_args)
+    @customers_blp.response(200, schema)
+    @customers_blp.errors(401, 403, 404, 422)
+    def update_record(data, record_id):
+        user = current_user()
+        _record_in_reach(kind, record_id)
+        for name in MONEY.get(kind, ()):
+            if name in data and user.role not in SEES_AMOUNTS:
+                raise Forbidden(f"a {user.role} may not change {kind} amounts")
+        return _shown(kind, records.update_record(_engine(), kind, record_id, data, actor=user.name), user)
+
+    noun = collection.replace("_", " ")
+    list_records.__doc__ = f"The {noun} in reach, newest first."
+    create_record.__doc__ = f"Create one of the {noun}; every bad field is reported at once (422)."
+    get_record.__doc__ = f"One of the {noun}."
+    update_record.__doc__ = f"Change the given fields of one of the {noun}."
 
 
-@customers_blp.route("/<any(contacts, leads, opportunities, contracts, payments, tickets):collection>/<int:record_id>",
-                     methods=["PATCH"])
-def update_record(collection, record_id):
-    kind, user = _kind(collection), current_user()
-    _record_in_reach(kind, record_id)
-    data = _body()
-    for name in MONEY.get(kind, ()):
-        if name in data and user.role not in SEES_AMOUNTS:
-            raise Forbidden(f"a {user.role} may not change {kind} amounts")
-    return _shown(kind, records.update_record(_engine(), kind, record_id, data, actor=user.name), user)
+for _collection, (_kind, _schema, _create, _update) in s.RECORDS.items():
+    _record_routes(_collection, _kind, _schema, _create, _update)
 
 
 @customers_blp.route("/leads/<int:lead_id>/convert", methods=["POST"])
-def convert_lead(lead_id):
+@customers_blp.arguments(s.ConvertArgs, required=False)
+@customers_blp.response(201, s.CustomerResultSchema)
+@customers_blp.errors(401, 404, 409, 422)
+def convert_lead(data, lead_id):
+    """Turn a lead into a customer (and a contact); the body may override the customer's fields."""
     user = current_user()
     _record_in_reach("lead", lead_id)
-    customer, warnings = records.convert_lead(_engine(), lead_id, user.name, request.get_json(silent=True) or None)
-    return {"customer": _shown("customer", customer, user), "warnings": json_value(warnings)}, 201
+    customer, warnings = records.convert_lead(_engine(), lead_id, user.name, data or None)
+    return {"customer": _shown("customer", customer, user), "warnings": json_value(warnings)}
 
 
 @customers_blp.route("/vocabularies", methods=["GET"])
-def list_vocabularies():
-    return {"items": json_value(vocab.list_terms(_engine(), request.args.get("vocabulary")))}
+@customers_blp.arguments(s.VocabularyArgs, location="query", as_kwargs=True)
+@customers_blp.response(200, s.TermListSchema)
+@customers_blp.errors(401, 422)
+def list_vocabularies(vocabulary=None):
+    """The active terms (levels, sources, regions, industries, tags), by vocabulary and position."""
+    return {"items": json_value(vocab.list_terms(_engine(), vocabulary))}
 
 
 @customers_blp.route("/vocabularies/<vocabulary>", methods=["POST"])
-def add_term(vocabulary):
+@customers_blp.arguments(s.TermCreateArgs)
+@customers_blp.response(201, s.TermRefSchema)
+@customers_blp.errors(401, 403, 409, 422)
+def add_term(data, vocabulary):
+    """Add a term (admins)."""
     _require_admin()
-    data = _body()
-    vocab.add_term(_engine(), vocabulary, data.get("code"), data.get("label"), data.get("parent_code"),
-                   data.get("position", 0), data.get("attrs"))
-    return {"vocabulary": vocabulary, "code": data.get("code")}, 201
+    vocab.add_term(_engine(), vocabulary, data["code"], data["label"], data.get("parent_code"),
+                   data["position"], data.get("attrs"))
+    return {"vocabulary": vocabulary, "code": data["code"]}
 
 
 @customers_blp.route("/vocabularies/<vocabulary>/<code>", methods=["PATCH"])
-def update_term(vocabulary, code):
+@customers_blp.arguments(s.TermUpdateArgs)
+@customers_blp.response(200, s.TermRefSchema)
+@customers_blp.errors(401, 403, 404, 422)
+def update_term(data, vocabulary, code):
+    """Change a term's label, position, parent or attributes, or retire it (`active: false`) (admins)."""
     _require_admin()
-    vocab.update_term(_engine(), vocabulary, code, **_body())
+    vocab.update_term(_engine(), vocabulary, code, **data)
     return {"vocabulary": vocabulary, "code": code}
 
 
 @customers_blp.route("/customer-settings", methods=["GET"])
+@customers_blp.response(200, s.SettingsSchema)
+@customers_blp.errors(401)
 def get_hub_settings():
+    """Pool rules and check-in limits in force."""
     with _engine().db.connect() as conn:
         return hub_settings.get_settings(conn)
 
 
 @customers_blp.route("/customer-settings/<key>", methods=["POST"])
-def put_hub_setting(key):
+@customers_blp.arguments(s.SettingArgs)
+@customers_blp.response(200, s.SettingsSchema)
+@customers_blp.errors(401, 403, 422)
+def put_hub_setting(data, key):
+    """Change one setting (admins); answers `{key: value}`."""
     _require_admin()
-    return {key: hub_settings.set_setting(_engine(), key, _body().get("value"), current_user().name)}
+    return {key: hub_settings.set_setting(_engine(), key, data["value"], current_user().name)}
 
 
 # ---- pool ----------------------------------------------------------------------------------------
 @pool_blp.route("", methods=["GET"])
-def list_pool():
+@pool_blp.arguments(PageArgs, location="query", as_kwargs=True)
+@pool_blp.response(200, s.CustomerPageSchema)
+@pool_blp.errors(401, 422)
+def list_pool(page, page_size):
     """The pool of the caller's teams; phones and e-mails masked until claimed."""
-    page, size = _page()
-    items, total = pool.list_pool(_engine(), current_user().name, page, size)
-    return paged([_shown("customer", c, current_user()) for c in items], total, page, size)
+    items, total = pool.list_pool(_engine(), current_user().name, page, page_size)
+    return paged([_shown("customer", c, current_user()) for c in items], total, page, page_size)
 
 
 @pool_blp.route("/<int:customer_id>/claim", methods=["POST"])
+@pool_blp.response(200, s.CustomerSchema)
+@pool_blp.errors(401, 403, 404, 409)
 def claim(customer_id):
     """Take a customer from the pool: 403 past a limit, 409 when someone else was faster."""
     return _shown("customer", pool.claim(_engine(), customer_id, current_user().name), current_user())
@@ -284,54 +325,65 @@ def claim(customer_id):
 
 # ---- check-ins -----------------------------------------------------------------------------------
 @checkins_blp.route("/templates", methods=["GET"])
+@checkins_blp.response(200, s.TemplateListSchema)
+@checkins_blp.errors(401)
 def list_templates():
+    """The latest version of every scenario's template."""
     return {"items": json_value(ck.list_templates(_engine()))}
 
 
 @checkins_blp.route("/templates/<scenario>", methods=["POST"])
-def define_template(scenario):
+@checkins_blp.arguments(s.TemplateArgs)
+@checkins_blp.response(201, s.TemplateSchema)
+@checkins_blp.errors(401, 403, 422)
+def define_template(data, scenario):
     """A new version of the scenario's template (admins)."""
     _require_admin()
-    data = _body()
-    return json_value(ck.define_template(_engine(), scenario, data.get("name"), data.get("fields"),
-                                         current_user().name)), 201
+    return json_value(ck.define_template(_engine(), scenario, data["name"], data["fields"], current_user().name))
 
 
 @checkins_blp.route("/templates/<scenario>", methods=["GET"])
-def get_template(scenario):
-    return json_value(ck.get_template(_engine(), scenario, request.args.get("version", type=int)))
+@checkins_blp.arguments(s.TemplateVersionArgs, location="query", as_kwargs=True)
+@checkins_blp.response(200, s.TemplateSchema)
+@checkins_blp.errors(401, 404, 422)
+def get_template(scenario, version=None):
+    """The scenario's template: the latest version, or `version`."""
+    return json_value(ck.get_template(_engine(), scenario, version))
 
 
 @checkins_blp.route("/files", methods=["POST"])
-def upload_file():
+@checkins_blp.arguments(s.FileArgs, location="files")
+@checkins_blp.response(201, s.FileSchema)
+@checkins_blp.errors(401, 413, 422)
+def upload_file(data):
     """Upload a photo or signature (multipart field `file`); put the returned id in the check-in."""
-    upload = request.files.get("file")
-    if upload is None:
-        raise InvalidInput("send the image as the multipart field 'file'", {"file": ["missing"]})
-    return files.store_file(_engine(), upload.read(), current_user().name), 201
+    return files.store_file(_engine(), data["file"].read(), current_user().name)
 
 
 @checkins_blp.route("", methods=["POST"])
-def create_checkin():
-    data = _body()
-    customer_id = data.get("customer_id")
-    if not isinstance(customer_id, int):
-        raise InvalidInput("customer_id is required", {"customer_id": ["required"]})
-    _customer_owned(customer_id)
-    return json_value(ck.create_checkin(_engine(), data.get("scenario"), customer_id, current_user().name,
-                                        data.get("values") or {}, data.get("template_version"))), 201
+@checkins_blp.arguments(s.CheckinArgs)
+@checkins_blp.response(201, s.CheckinSchema)
+@checkins_blp.errors(401, 404, 422)
+def create_checkin(data):
+    """Check in at a customer with the scenario's template: stamped with server time, flagged when far
+    from the customer's address."""
+    _customer_owned(data["customer_id"])
+    return json_value(ck.create_checkin(_engine(), data["scenario"], data["customer_id"], current_user().name,
+                                        data.get("values") or {}, data.get("template_version")))
 
 
 @checkins_blp.route("", methods=["GET"])
-def list_checkins():
+@checkins_blp.arguments(s.CheckinListArgs, location="query", as_kwargs=True)
+@checkins_blp.response(200, s.CheckinPageSchema)
+@checkins_blp.errors(401, 404, 422)
+def list_checkins(page, page_size, customer_id=None):
+    """A customer's check-ins, or (without `customer_id`) mine; supervisors and admins see everyone's."""
     user = current_user()
-    customer_id = request.args.get("customer_id", type=int)
     if customer_id is not None:
         _customer_owned(customer_id)
-    page, size = _page()
     mine = None if customer_id is not None or user.role in MANAGES else user.name
-    items, total = ck.list_checkins(_engine(), customer_id, mine, page, size)
-    return paged(json_value(items), total, page, size)
+    items, total = ck.list_checkins(_engine(), customer_id, mine, page, page_size)
+    return paged(json_value(items), total, page, page_size)
 
 
 # ---- imports -------------------------------------------------------------------------------------
@@ -343,34 +395,41 @@ def _importer():
 
 
 @imports_blp.route("", methods=["POST"])
-def start_import():
-    """Multipart: `file` (.xlsx/.csv), `mode` (create/upsert/update), `key`, `dry_run` (true/false),
-    `mapping` (JSON {header: field})."""
-    import json
-
+@imports_blp.arguments(s.ImportFileArgs, location="files")
+@imports_blp.arguments(s.ImportArgs, location="form")
+@imports_blp.response(201, s.ImportReportSchema)
+@imports_blp.alt_response(200, schema=s.ImportReportSchema, description="A dry run: nothing was written")
+@imports_blp.errors(401, 403, 413, 422)
+def start_import(upload, form):
+    """Import customers from a spreadsheet (supervisors and admins): `file` (.xlsx/.csv), `mode`
+    (create/upsert/update), `key`, `dry_run`, `mapping` (JSON {header: field})."""
     user = _importer()
-    upload = request.files.get("file")
-    if upload is None:
-        raise InvalidInput("send the spreadsheet as the multipart field 'file'", {"file": ["missing"]})
     try:
-        mapping = json.loads(request.form["mapping"]) if request.form.get("mapping") else None
+        mapping = json.loads(form["mapping"]) if form.get("mapping") else None
     except ValueError:
-        raise InvalidInput("mapping must be a JSON object", {"mapping": ["not JSON"]}) from None
-    dry_run = request.form.get("dry_run", "false").lower() in ("1", "true", "yes")
-    report = importer.import_customers(_engine(), upload.read(), mapping, request.form.get("mode", "create"),
-                                       request.form.get("key") or None, dry_run, user.name, upload.filename)
-    return json_value({k: v for k, v in report.items() if k != "error_rows"}), 200 if dry_run else 201
+        mapping = False
+    if mapping is not None and not isinstance(mapping, dict):
+        raise InvalidInput("mapping must be a JSON object", {"mapping": ["not a JSON object"]})
+    file = upload["file"]
+    report = importer.import_customers(_engine(), file.read(), mapping, form["mode"], form.get("key") or None,
+                                       form["dry_run"], user.name, file.filename)
+    return json_value({k: v for k, v in report.items() if k != "error_rows"}), 200 if form["dry_run"] else 201
 
 
 @imports_blp.route("", methods=["GET"])
-def list_imports():
+@imports_blp.arguments(PageArgs, location="query", as_kwargs=True)
+@imports_blp.response(200, s.ImportBatchPageSchema)
+@imports_blp.errors(401, 403, 422)
+def list_imports(page, page_size):
+    """Past imports, newest first (supervisors and admins)."""
     _importer()
-    page, size = _page()
-    items, total = importer.list_batches(_engine(), page, size)
-    return paged(json_value(items), total, page, size)
+    items, total = importer.list_batches(_engine(), page, page_size)
+    return paged(json_value(items), total, page, page_size)
 
 
 @imports_blp.route("/<int:batch_id>/errors.csv", methods=["GET"])
+@imports_blp.response(200, description="The bad rows with their reasons, as CSV", content_type="text/csv")
+@imports_blp.errors(401, 403, 404)
 def import_errors(batch_id):
     """The bad rows with their reasons, as CSV to fix and import again."""
     _importer()
@@ -379,5 +438,8 @@ def import_errors(batch_id):
 
 
 @imports_blp.route("/<int:batch_id>/revert", methods=["POST"])
+@imports_blp.response(200, s.RevertSchema)
+@imports_blp.errors(401, 403, 404, 409)
 def revert_import(batch_id):
+    """Undo an import as a whole; 409 naming the customers changed or used since."""
     return importer.revert_import(_engine(), batch_id, _importer().name)

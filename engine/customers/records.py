@@ -41,7 +41,7 @@ def _specs(vocab):
     return {
         "contact": {"customer_id": _customer_ref, "name": fields.text(200, required=True), "title": fields.text(200),
                     "phone": _phone, "email": fields.email, "wechat": fields.text(100),
-                    "is_primary": fields.boolean,
+                    "is_primary": lambda v: bool(fields.boolean(v)),
                     "status": fields.choice({**_codes("active", "left"), "在职": "active", "离职": "left"}, "active"),
                     **owned},
         "lead": {"name": fields.text(200, required=True), "company": fields.text(300), "phone": _phone,
