@@ -5,6 +5,7 @@ from pathlib import Path
 from layout import Diagram, external, form, message, script, spiff_operator, timer
 
 HERE = Path(__file__).parent
+TERMINATE = "<bpmn:terminateEventDefinition />"  # ends the whole instance: its other branches are cancelled
 SURVEY = form(("csat", "满意度 CSAT (1-5)", "long", {"required": True, "min": 1, "max": 5}),
               ("nps", "推荐意愿 NPS (0-10)", "long", {"min": 0, "max": 10}),
               ("comment", "客户意见", "string", {"maxlength": 2000}))
@@ -56,38 +57,55 @@ def lead_assignment():
     d.add("exclusiveGateway", "contacted_join", "", 9)
     body, attrs = external("update_lead", {"status": "'contacted'"})
     d.add("serviceTask", "mark_contacted", "标记已联系", 10, body=body, **attrs)
-    d.add("userTask", "qualify", "资格确认", 11, lane=1,
+    d.add("parallelGateway", "contacted_split", "", 11)
+    d.add("userTask", "qualify", "资格确认", 12, lane=1,
           body=form(("qualified", "是否有效线索", "boolean", {"required": True}),
+                    ("credit_code", "统一社会信用代码", "string", {"maxlength": 30}),
                     ("budget", "预算(元)", "long", {"min": 0}), ("note", "备注", "string", {"maxlength": 500})),
           **{"camunda:assignee": "${agent}", "camunda:candidateGroups": "sales"})
-    d.boundary("qualify_due", "qualify", "3天未确认", timer("timeDuration", "P3D"), cancel=False, offset=0.25)
-    d.boundary("no_follow_up", "qualify", "30天未跟进", timer("timeDuration", "P30D"), offset=0.75)
+    d.boundary("qualify_due", "qualify", "3天未确认", timer("timeDuration", "P3D"), cancel=False, offset=0.5)
     body, attrs = external("notify", {"channel": "'supervisors'",
                                       "text": "f'【线索提醒】线索 {lead_id} 资格确认已超过3天，负责人 {agent}'"})
-    d.add("serviceTask", "remind_qualify", "提醒资格确认", 11, lane=2, row=0.9, body=body, **attrs)
-    d.add("endEvent", "reminded", "已提醒", 12, lane=2, row=0.9)
-    body, attrs = external("return_to_pool", {"reason": "'30天未跟进'"})
-    d.add("serviceTask", "back_to_pool", "退回公海", 12.5, lane=1, row=0.9, body=body, **attrs)
-    d.add("endEvent", "returned", "已退回公海", 13.5, lane=1, row=0.9)
-    d.add("exclusiveGateway", "qualified_gw", "有效?", 12.5)
+    d.add("serviceTask", "remind_qualify", "提醒资格确认", 12, lane=2, row=0.9, body=body, **attrs)
+    d.add("endEvent", "reminded", "已提醒", 13, lane=2, row=0.9)
+    d.add("exclusiveGateway", "qualified_gw", "有效?", 13, lane=1)
     body, attrs = external("update_lead", {"status": "'qualified'"})
-    d.add("serviceTask", "mark_qualified", "标记有效", 13.5, row=-0.45, body=body, **attrs)
+    d.add("serviceTask", "mark_qualified", "标记有效", 14, lane=1, row=-0.45, body=body, **attrs)
+    body, attrs = external("convert_lead", {"credit_code": "credit_code", "amount": "budget"},
+                           {"customer_id": 'result["customer_id"]', "opportunity_id": 'result["opportunity_id"]',
+                            "customer_linked": 'result["linked"]'})
+    d.add("serviceTask", "convert", "转为客户和商机", 15, lane=1, row=-0.45, body=body, **attrs)
     body, attrs = external("update_lead", {"status": "'disqualified'"})
-    d.add("serviceTask", "mark_disqualified", "标记无效", 13.5, row=0.45, body=body, **attrs)
-    d.add("endEvent", "qualified_end", "有效线索", 14.5, row=-0.45)
-    d.add("endEvent", "disqualified_end", "无效线索", 14.5, row=0.45)
+    d.add("serviceTask", "mark_disqualified", "标记无效", 14, lane=1, row=0.45, body=body, **attrs)
+    d.add("endEvent", "qualified_end", "已转化", 16, lane=1, row=-0.45, body=TERMINATE)
+    d.add("endEvent", "disqualified_end", "无效线索", 15, lane=1, row=0.45, body=TERMINATE)
+    # the 30-day clock: runs beside qualification and starts over at every follow-up (lead_follow_up)
+    d.add("exclusiveGateway", "follow_up_join", "", 12)
+    body, attrs = external("lead_follow_up", {"days": "30"},
+                           {"last_follow_up": 'result["last_follow_up"]', "follow_up_due": 'result["follow_up_due"]',
+                            "follow_up_stale": 'result["stale"]'})
+    d.add("serviceTask", "check_follow_up", "查最近跟进", 13, body=body, **attrs)
+    d.add("exclusiveGateway", "stale_gw", "30天未跟进?", 14)
+    d.add("intermediateCatchEvent", "follow_up_wait", "等到最近跟进后30天", 15, body=timer("timeDate", "follow_up_due"))
+    body, attrs = external("return_to_pool", {"reason": "'30天未跟进'"})
+    d.add("serviceTask", "back_to_pool", "退回公海", 15, row=0.9, body=body, **attrs)
+    d.add("endEvent", "returned", "已退回公海", 16, row=0.9, body=TERMINATE)
     d.chain("lead_created", "route", "assign", "assigned_gw")
     d.flow("assigned_gw", "assigned_join", "已分配", "agent is not None")
     d.flow("assigned_gw", "assign_by_hand", "无人可接", "agent is None")
     d.chain("assign_by_hand", "record_manual", "assigned_join", "first_contact", "contacted_join", "mark_contacted",
-            "qualify", "qualified_gw")
+            "contacted_split", "qualify", "qualified_gw")
     d.chain("contact_overdue", "escalate_contact", "lead_contact", "contacted_join")
     d.flow("qualified_gw", "mark_qualified", "有效", "qualified")
     d.flow("qualified_gw", "mark_disqualified", "无效", "not qualified")
-    d.chain("mark_qualified", "qualified_end")
+    d.chain("mark_qualified", "convert", "qualified_end")
     d.chain("mark_disqualified", "disqualified_end")
     d.chain("qualify_due", "remind_qualify", "reminded")
-    d.chain("no_follow_up", "back_to_pool", "returned")
+    d.chain("contacted_split", "follow_up_join", "check_follow_up", "stale_gw")
+    d.flow("stale_gw", "follow_up_wait", "有跟进", "not follow_up_stale")
+    d.flow("stale_gw", "back_to_pool", "30天未跟进", "follow_up_stale")
+    d.chain("follow_up_wait", "follow_up_join")
+    d.chain("back_to_pool", "returned")
     return d
 
 

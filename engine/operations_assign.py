@@ -7,17 +7,17 @@ the reason is recorded. The team's pointer row is locked for the rest of the ins
 two assignments into one team at the same moment queue instead of picking the same agent.
 """
 import random
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 import sqlalchemy as sa
 
 from . import clock
-from .customers.common import log_change
+from .customers.common import log_change, utc
 from .customers.ownership import set_owner
-from .customers.schema import customers, leads
+from .customers.schema import customers, interactions, leads
 from .operations import OperationError, audit, customer_of, lead_of, operation, zone_of
 from .operations_schema import agent_availability, assignment_pointers
-from .storage.schema import human_tasks, user_groups, users
+from .storage.schema import audit_events, human_tasks, instances, user_groups, users
 
 STRATEGIES = ("round_robin", "least_loaded")
 OPEN_LEAD_STATUSES = ("new", "contacted", "qualified")
@@ -152,6 +152,34 @@ def return_to_pool(ctx, lead_id=None, customer_id=None, reason="no follow-up"):
         set_owner(conn, cid, row.owner, None, actor, "recycled", now, note=reason)
     audit(ctx, "returned_to_pool", {"customer_id": cid, "from": row.owner, "team": row.team, "reason": reason})
     return {"customer_id": cid, "from": row.owner}
+
+
+def last_follow_up(conn, lead_id):
+    """When the lead was last followed up: the latest of a task completed in any process about it
+    (business key 'lead:<id>'), a call, visit, meeting or message logged on it, and its creation."""
+    tasks = conn.execute(sa.select(sa.func.max(audit_events.c.at)).where(
+        audit_events.c.action == "task_completed",
+        audit_events.c.instance_id.in_(sa.select(instances.c.id).where(instances.c.business_key == f"lead:{lead_id}"))
+    )).scalar()
+    logged = conn.execute(sa.select(sa.func.max(interactions.c.at)).where(interactions.c.lead_id == lead_id)).scalar()
+    created = conn.execute(sa.select(leads.c.created_at).where(leads.c.id == lead_id)).scalar()
+    return max(utc(v) for v in (tasks, logged, created) if v is not None)
+
+
+@operation()
+def lead_follow_up(ctx, lead_id=None, days=30):
+    """Is the lead still followed up? Answers {last_follow_up, follow_up_due (last + days), stale (due now
+    or past)}: the lead assignment SOP waits until `follow_up_due` and asks again, so every follow-up
+    (see last_follow_up) moves its 30-day clock."""
+    lead_id = lead_of(ctx, lead_id)
+    if lead_id is None:
+        raise OperationError("no lead given: pass lead_id or use a business key like 'lead:12'")
+    if ctx.conn.execute(sa.select(leads.c.id).where(leads.c.id == lead_id)).first() is None:
+        raise OperationError(f"no lead with id {lead_id}")
+    last = last_follow_up(ctx.conn, lead_id)
+    due = last + timedelta(days=int(days))
+    return {"lead_id": lead_id, "last_follow_up": last.isoformat(), "follow_up_due": due.isoformat(),
+            "stale": due <= clock.now()}
 
 
 def set_availability(engine, user, on_leave_from=None, on_leave_until=None, max_open=None):

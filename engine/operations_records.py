@@ -6,9 +6,10 @@ from . import clock
 from .customers import fields
 from .customers import records as hub_records
 from .customers.common import diff, log_change, row_dict
+from .customers.identity import normalize_credit_code
 from .customers.customers import EDITABLE
 from .customers.customers import spec as customer_spec
-from .customers.schema import customers
+from .customers.schema import customers, leads
 from .customers.vocab import Vocabularies
 from .operations import OperationError, audit, customer_of, lead_of, operation
 
@@ -38,6 +39,51 @@ def update_lead(ctx, lead_id=None, **changes):
         raise OperationError("no lead given: pass lead_id or use a business key like 'lead:12'")
     record = update(ctx, "lead", lead_id, changes)
     return {"lead_id": lead_id, "status": record["status"], "owner": record["owner"]}
+
+
+@operation()
+def convert_lead(ctx, lead_id=None, credit_code=None, amount=None, opportunity_name=None, expected_close=None):
+    """A qualified lead becomes a customer with an opportunity at stage initial_contact, owned by the
+    lead's owner and team (records.convert_lead_in): an existing customer matching the credit code, the
+    company name or a phone is linked instead of duplicated. The lead is marked converted and linked to
+    both. A credit code that fails its check digit is left out (named in `ignored`), not fatal. A lead
+    already converted (by hand) keeps its customer and gets the opportunity if it has none.
+    Answers {customer_id, opportunity_id, linked, matched_by, ignored}."""
+    conn, now, actor = ctx.conn, clock.now(), ctx.actor or "engine"
+    lead_id = lead_of(ctx, lead_id)
+    if lead_id is None:
+        raise OperationError("no lead given: pass lead_id or use a business key like 'lead:12'")
+    row = conn.execute(sa.select(leads).where(leads.c.id == lead_id)).first()
+    if row is None:
+        raise OperationError(f"no lead with id {lead_id}")
+    ignored, data = {}, {}
+    try:
+        code = normalize_credit_code(credit_code)
+    except ValueError as err:
+        code, ignored["credit_code"] = None, f"{credit_code}: {err}"
+    if code:
+        data["credit_code"] = code
+    opportunity = {"stage": "initial_contact", "amount": amount, "expected_close": expected_close}
+    if row.status == "converted":
+        opportunity_id = row.opportunity_id
+        if opportunity_id is None:
+            name = opportunity_name or conn.execute(
+                sa.select(customers.c.name).where(customers.c.id == row.customer_id)).scalar_one()
+            opportunity_id = create(ctx, "opportunity", {**opportunity, "customer_id": row.customer_id, "name": name,
+                                                         "owner": row.owner, "team": row.team})["id"]
+            conn.execute(leads.update().where(leads.c.id == lead_id).values(opportunity_id=opportunity_id))
+            log_change(conn, "lead", lead_id, row.customer_id, "updated", actor,
+                       {"opportunity_id": [None, opportunity_id]}, now)
+        answer = {"customer_id": row.customer_id, "opportunity_id": opportunity_id, "linked": True,
+                  "matched_by": "lead", "ignored": ignored}
+    else:
+        opportunity["name"] = opportunity_name or row.company or row.name
+        customer, warnings, done = hub_records.convert_lead_in(conn, ctx.store, lead_id, actor, now, data,
+                                                               link_existing=True, opportunity=opportunity)
+        answer = {"customer_id": customer["id"], "opportunity_id": done["opportunity"]["id"],
+                  "linked": done["matched_by"] is not None, "matched_by": done["matched_by"], "ignored": ignored}
+    audit(ctx, "lead_converted", {"lead_id": lead_id, "owner": row.owner, "team": row.team, **answer})
+    return answer
 
 
 @operation()

@@ -1,10 +1,12 @@
 """Lead assignment SOP: routing table -> team -> agent, first contact in 2 working hours (else the team
-lead), qualification due in 3 days, no follow-up for 30 days returns the lead to the pool."""
+lead), qualification due in 3 days, no follow-up for 30 days returns the lead to the pool (the follow-up
+clock and the conversion of a qualified lead: test_sop_lead_followup.py)."""
 from datetime import timedelta
 
 import pytest
 from sop_support import complete, deploy_library, events, lead, messages, move, move_to, tasks, team_setup
 
+from engine.customers import list_customers
 from engine.customers.records import get_record
 from engine.operations_assign import set_availability
 
@@ -35,8 +37,20 @@ def test_a_lead_is_routed_assigned_contacted_and_qualified(sop):
     complete(sop, iid, "first_contact", {"outcome": "reached"})
     assert get_record(sop, "lead", lead_id)["status"] == "contacted"
     complete(sop, iid, "qualify", {"qualified": True, "budget": 50000})
-    assert get_record(sop, "lead", lead_id)["status"] == "qualified"
+    converted = get_record(sop, "lead", lead_id)
+    assert converted["status"] == "converted" and converted["customer_id"] and converted["opportunity_id"]
     assert sop.instance(iid)["status"] == "complete"
+
+
+def test_a_lead_qualified_as_not_a_real_opportunity_is_disqualified_and_creates_nothing(sop):
+    lead_id = lead(sop)
+    iid = _start(sop, lead_id)
+    complete(sop, iid, "first_contact", {"outcome": "reached"})
+    complete(sop, iid, "qualify", {"qualified": False, "note": "只是询价"})
+    record = get_record(sop, "lead", lead_id)
+    assert record["status"] == "disqualified" and record["customer_id"] is None
+    assert list_customers(sop)[1] == 0
+    assert sop.instance(iid)["status"] == "complete" and sop.instance(iid)["timers"] == []
 
 
 def test_the_routing_table_sends_key_accounts_to_the_key_account_team_least_loaded(sop):
@@ -79,9 +93,13 @@ def test_no_follow_up_for_thirty_days_returns_the_lead_to_the_pool(sop):
     lead_id = lead(sop)
     iid = _start(sop, lead_id)
     complete(sop, iid, "first_contact", {"outcome": "no_answer"})
-    move(sop, timedelta(days=30, minutes=1))
+    move(sop, timedelta(days=30) - timedelta(minutes=1))
+    assert get_record(sop, "lead", lead_id)["owner"] == "li"
+    assert "qualify" in tasks(sop, iid)
+    move(sop, timedelta(minutes=2))
     assert get_record(sop, "lead", lead_id)["owner"] is None
     assert sop.instance(iid)["status"] == "complete"
+    assert tasks(sop, iid) == {}  # the qualification task left li's inbox with the lead
     [back] = events(sop, "returned_to_pool", iid)
     assert back["from"] == "li" and back["reason"] == "30天未跟进"
 

@@ -34,7 +34,7 @@ def test_funnel_and_first_response_by_team_and_agent(sop):
     complete(sop, second, "qualify", {"qualified": False})
 
     east = reports.funnel(sop, team="sales-east")
-    assert east["leads"] == 2 and east["counts"] == {"new": 2, "contacted": 2, "qualified": 1, "converted": 0}
+    assert east["leads"] == 2 and east["counts"] == {"new": 2, "contacted": 2, "qualified": 1, "converted": 1}
     assert east["stages"][1]["conversion"] == 0.5 and east["disqualified"] == 1
     assert east["stages"][0]["avg_hours"] == pytest.approx(0.5, abs=0.01)
     assert reports.funnel(sop)["leads"] == 3

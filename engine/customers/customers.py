@@ -123,33 +123,37 @@ def warn_key(values):
 
 def create_customer(engine, data: dict, actor=None):
     """Returns (customer, warnings). Refuses a credit code another customer has (Conflict naming it)."""
-    now = clock.now()
     with engine.db.begin() as conn:
-        values, errors = fields.clean(spec(Vocabularies(conn)), data)
-        check_owner(conn, values, errors)
-        if errors:
-            raise InvalidInput("the customer has invalid fields: " + fields.describe(errors), errors)
+        return create_customer_in(conn, data, actor, clock.now())
+
+
+def create_customer_in(conn, data: dict, actor, now):
+    """`create_customer` inside the caller's transaction (a service task's, or a lead's conversion)."""
+    values, errors = fields.clean(spec(Vocabularies(conn)), data)
+    check_owner(conn, values, errors)
+    if errors:
+        raise InvalidInput("the customer has invalid fields: " + fields.describe(errors), errors)
+    holder = credit_code_holder(conn, values["credit_code"])
+    if holder is not None:
+        raise credit_code_conflict(holder, values["credit_code"])
+    values["name_key"] = name_key_for(values)
+    warnings = find_matches(conn, warn_key(values), [values["phone"]])
+    owner = values.pop("owner")
+    try:
+        with conn.begin_nested():
+            new_id = conn.execute(customers.insert().values(
+                **values, in_pool=False, created_at=now, created_by=actor, updated_at=now)
+                .returning(customers.c.id)).scalar_one()
+    except sa.exc.IntegrityError:
         holder = credit_code_holder(conn, values["credit_code"])
         if holder is not None:
-            raise credit_code_conflict(holder, values["credit_code"])
-        values["name_key"] = name_key_for(values)
-        warnings = find_matches(conn, warn_key(values), [values["phone"]])
-        owner = values.pop("owner")
-        try:
-            with conn.begin_nested():
-                new_id = conn.execute(customers.insert().values(
-                    **values, in_pool=False, created_at=now, created_by=actor, updated_at=now)
-                    .returning(customers.c.id)).scalar_one()
-        except sa.exc.IntegrityError:
-            holder = credit_code_holder(conn, values["credit_code"])
-            if holder is not None:
-                raise credit_code_conflict(holder, values["credit_code"]) from None
-            raise
-        values.pop("name_key")
-        log_change(conn, "customer", new_id, new_id, "created", actor, diff({}, values), now)
-        if owner:
-            set_owner(conn, new_id, None, owner, actor, "assigned", now)
-        return row_dict(_row(conn, new_id)), warnings
+            raise credit_code_conflict(holder, values["credit_code"]) from None
+        raise
+    values.pop("name_key")
+    log_change(conn, "customer", new_id, new_id, "created", actor, diff({}, values), now)
+    if owner:
+        set_owner(conn, new_id, None, owner, actor, "assigned", now)
+    return row_dict(_row(conn, new_id)), warnings
 
 
 def _row(conn, customer_id, lock=False):

@@ -6,7 +6,7 @@ from engine import clock
 from engine.errors import InvalidInput, NotFound
 
 
-from .schema import customers, interactions
+from .schema import customers, interactions, leads
 
 KINDS = ("call", "visit", "meeting", "message", "task", "checkin")
 
@@ -18,15 +18,20 @@ def touch(conn, customer_id, at):
         .values(last_interaction_at=at, pool_warned_at=None))
 
 
-def record_interaction(engine, customer_id, kind, actor=None, note=None, at=None, task_id=None):
-    """Log a call, visit, meeting, message or completed task and mark the customer as followed up.
-    `at` (when it happened) may not lie in the future."""
+def _check(kind, at):
     if kind not in KINDS or kind == "checkin":
         raise InvalidInput(f"'{kind}' is not an interaction", {"kind": [f"one of {', '.join(KINDS[:-1])}"]})
     now = clock.now()
     at = at or now
     if at > now:
         raise InvalidInput("an interaction cannot happen in the future", {"at": ["after the current time"]})
+    return at
+
+
+def record_interaction(engine, customer_id, kind, actor=None, note=None, at=None, task_id=None):
+    """Log a call, visit, meeting, message or completed task and mark the customer as followed up.
+    `at` (when it happened) may not lie in the future."""
+    at = _check(kind, at)
     with engine.db.begin() as conn:
         if conn.execute(sa.select(customers.c.id).where(customers.c.id == customer_id)).first() is None:
             raise NotFound(f"no customer with id {customer_id}")
@@ -34,6 +39,22 @@ def record_interaction(engine, customer_id, kind, actor=None, note=None, at=None
                                                            note=note, task_id=task_id)
                               .returning(interactions.c.id)).scalar_one()
         touch(conn, customer_id, at)
+    return new_id
+
+
+def record_lead_interaction(engine, lead_id, kind, actor=None, note=None, at=None):
+    """Log a call, visit, meeting or message on a lead: a follow-up that keeps a private lead with its
+    owner (the lead assignment SOP's 30-day rule). A lead already converted logs it on its customer."""
+    at = _check(kind, at)
+    with engine.db.begin() as conn:
+        lead = conn.execute(sa.select(leads.c.id, leads.c.customer_id).where(leads.c.id == lead_id)).first()
+        if lead is None:
+            raise NotFound(f"no lead with id {lead_id}")
+        new_id = conn.execute(interactions.insert().values(lead_id=lead_id, customer_id=lead.customer_id, kind=kind,
+                                                           at=at, actor=actor, note=note)
+                              .returning(interactions.c.id)).scalar_one()
+        if lead.customer_id is not None:
+            touch(conn, lead.customer_id, at)
     return new_id
 
 

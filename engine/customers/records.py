@@ -4,12 +4,12 @@ life-cycle rules; every change is logged in `record_changes` against the custome
 import sqlalchemy as sa
 
 from engine import clock
-from engine.errors import InvalidInput, NotFound
+from engine.errors import Conflict, InvalidInput, NotFound
 
 from . import fields
 from .common import diff, log_change, row_dict, user_info
 from .identity import normalize_phone
-from .schema import contacts, contracts, customers, leads, opportunities, payments, tickets
+from .schema import contacts, contracts, customers, interactions, leads, opportunities, payments, tickets
 from .vocab import Vocabularies
 
 STAGES = {"initial_contact": "initial_contact", "初步接触": "initial_contact",
@@ -239,20 +239,93 @@ def list_records(engine, kind, customer_id=None, page=1, page_size=50, owners=No
 
 def convert_lead(engine, lead_id, actor=None, customer_data=None):
     """Turn a lead into a customer (and a contact); returns (customer, warnings)."""
-    from .customers import create_customer
-
-    lead = get_record(engine, "lead", lead_id)
-    if lead["status"] == "converted":
-        from engine.errors import Conflict
-        raise Conflict(f"lead {lead_id} was already converted to customer {lead['customer_id']}")
-    data = {"name": lead["company"] or lead["name"], "kind": "company" if lead["company"] else "person",
-            "phone": lead["phone"], "source": lead["source"], "region": lead["region"], "owner": lead["owner"],
-            "team": lead["team"], "status": "prospect", **(customer_data or {})}
-    customer, warnings = create_customer(engine, data, actor)
-    if lead["company"]:
-        create_record(engine, "contact", {"customer_id": customer["id"], "name": lead["name"], "phone": lead["phone"],
-                                          "email": lead["email"], "is_primary": True}, actor)
-    update_record(engine, "lead", lead_id, {"status": "converted"}, actor)
     with engine.db.begin() as conn:
-        conn.execute(leads.update().where(leads.c.id == lead_id).values(customer_id=customer["id"]))
+        customer, warnings, _ = convert_lead_in(conn, engine.instances, lead_id, actor, clock.now(), customer_data)
     return customer, warnings
+
+
+def convert_lead_in(conn, store, lead_id, actor, now, customer_data=None, link_existing=False, opportunity=None):
+    """`convert_lead` inside the caller's transaction: the customer gets the lead's owner and team, a
+    company lead's person becomes its primary contact, the lead is marked converted and linked to the
+    customer, and the calls and visits logged on the lead move to the customer.
+
+    With `link_existing`, a customer the lead matches by the hub's identity rules (the credit code, else
+    the normalised company name, else a phone of the customer or of one of its contacts; a customer with
+    another credit code never matches) is linked instead of creating a duplicate; it keeps its owner,
+    unless it sits in the public pool, in which case the lead's owner takes it. `opportunity` (fields of
+    an opportunity; owner and team default to the lead's) opens one for the customer and links it too.
+    Returns (customer, warnings, {"matched_by", "opportunity"})."""
+    from .customers import create_customer_in, spec
+    from .interactions import touch
+    from .ownership import set_owner
+
+    lead = conn.execute(sa.select(leads).where(leads.c.id == lead_id).with_for_update()).first()
+    if lead is None:
+        raise NotFound(f"no lead with id {lead_id}")
+    if lead.status == "converted":
+        raise Conflict(f"lead {lead_id} was already converted to customer {lead.customer_id}")
+    data = {"name": lead.company or lead.name, "kind": "company" if lead.company else "person",
+            "phone": lead.phone, "source": lead.source, "region": lead.region, "owner": lead.owner,
+            "team": lead.team, "status": "prospect", **(customer_data or {})}
+    existing, matched_by, warnings = None, None, []
+    if link_existing:
+        existing, matched_by = _matching_customer(conn, data, spec(Vocabularies(conn)))
+    if existing is None:
+        customer, warnings = create_customer_in(conn, data, actor, now)
+        if lead.company:
+            create_in(conn, store, "contact", {"customer_id": customer["id"], "name": lead.name, "phone": lead.phone,
+                                               "email": lead.email, "is_primary": True}, actor, now)
+    else:
+        if existing.owner is None and lead.owner:
+            set_owner(conn, existing.id, None, lead.owner, actor, "assigned", now, note=f"lead {lead_id} converted",
+                      team=lead.team)
+        customer = row_dict(conn.execute(sa.select(customers).where(customers.c.id == existing.id)).one())
+    opportunity_row = None
+    if opportunity is not None:
+        opportunity_row = create_in(conn, store, "opportunity", {
+            "customer_id": customer["id"], "owner": lead.owner, "team": lead.team, **opportunity}, actor, now)
+    update_in(conn, store, "lead", lead_id, {"status": "converted"}, actor, now)
+    links = {"customer_id": [None, customer["id"]]}
+    values = {"customer_id": customer["id"]}
+    if opportunity_row is not None:
+        links["opportunity_id"] = [lead.opportunity_id, opportunity_row["id"]]
+        values["opportunity_id"] = opportunity_row["id"]
+    conn.execute(leads.update().where(leads.c.id == lead_id).values(**values))
+    log_change(conn, "lead", lead_id, customer["id"], "updated", actor, links, now)
+    conn.execute(interactions.update().where(interactions.c.lead_id == lead_id, interactions.c.customer_id.is_(None))
+                 .values(customer_id=customer["id"]))
+    last = conn.execute(sa.select(sa.func.max(interactions.c.at)).where(interactions.c.lead_id == lead_id)).scalar()
+    if last is not None:
+        touch(conn, customer["id"], last)
+    return customer, warnings, {"matched_by": matched_by, "opportunity": opportunity_row}
+
+
+def _matching_customer(conn, data, customer_spec):
+    """(customer row, 'credit_code' | 'name' | 'phone') the data would duplicate, or (None, None)."""
+    from .identity import normalize_name
+
+    def clean(name):
+        try:
+            return customer_spec[name](data.get(name))
+        except ValueError:
+            return None  # create_customer_in reports it
+
+    code, phone = clean("credit_code"), clean("phone")
+    if code:
+        row = conn.execute(sa.select(customers).where(customers.c.credit_code == code)).first()
+        if row is not None:
+            return row, "credit_code"
+
+    def first(condition):
+        query = sa.select(customers).where(condition)
+        if code:  # another credit code: another company, whatever its name
+            query = query.where(customers.c.credit_code.is_(None))
+        return conn.execute(query.order_by(customers.c.id).limit(1)).first()
+
+    name_key = normalize_name(data.get("name")) if data.get("kind", "company") == "company" else None
+    if name_key and (row := first(customers.c.name_key == name_key)) is not None:
+        return row, "name"
+    if phone and (row := first(sa.or_(customers.c.phone == phone, customers.c.id.in_(
+            sa.select(contacts.c.customer_id).where(contacts.c.phone == phone))))) is not None:
+        return row, "phone"
+    return None, None

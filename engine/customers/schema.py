@@ -97,6 +97,7 @@ leads = sa.Table(
     sa.Column("region", sa.String(50)),
     sa.Column("status", sa.String(20), nullable=False),  # new, contacted, qualified, converted, disqualified
     sa.Column("customer_id", Id, sa.ForeignKey("customers.id")),
+    sa.Column("opportunity_id", Id, sa.ForeignKey("opportunities.id")),  # set when converted (0005)
     sa.Column("note", sa.Text),
     *_owned(),
     sa.Index("ix_leads_phone", "phone"),
@@ -164,13 +165,16 @@ tickets = sa.Table(
 interactions = sa.Table(
     "interactions", metadata,
     sa.Column("id", Id, primary_key=True, autoincrement=True),
-    sa.Column("customer_id", Id, sa.ForeignKey("customers.id"), nullable=False),
+    # a customer's, or a lead's before it has a customer (0005); a converted lead's move to its customer
+    sa.Column("customer_id", Id, sa.ForeignKey("customers.id")),
+    sa.Column("lead_id", Id, sa.ForeignKey("leads.id")),
     sa.Column("kind", sa.String(20), nullable=False),  # call, visit, task, meeting, message
     sa.Column("at", UtcDateTime, nullable=False),
     sa.Column("actor", sa.String(100)),
     sa.Column("note", sa.Text),
     sa.Column("task_id", sa.String(36)),
     sa.Index("ix_interactions_customer", "customer_id", "at"),
+    sa.Index("ix_interactions_lead", "lead_id", "at"),
 )
 
 record_changes = sa.Table(
