@@ -6,7 +6,7 @@ groups (teams); out of reach reads as 404. Roles outside `SEES_AMOUNTS` get mone
 in `hidden_fields`."""
 import json
 
-from flask import Response
+from flask import Response, request
 
 from engine import access
 from engine.customers import checkins as ck
@@ -33,6 +33,7 @@ pool_blp = Blueprint("pool", __name__, url_prefix="/api/pool", description="The 
 checkins_blp = Blueprint("checkins", __name__, url_prefix="/api/checkins", description="Check-ins (打卡)")
 imports_blp = Blueprint("imports", __name__, url_prefix="/api/imports", description="Customer imports")
 blueprints = [customers_blp, pool_blp, checkins_blp, imports_blp]
+MAX_ID = {"batch_id": 2**31 - 1}  # INTEGER; the other ids are BIGINT
 
 
 def _engine():
@@ -66,6 +67,17 @@ def _customer(customer_id):
             return pool.masked(customer)
         raise NotFound(f"no customer with id {customer_id}")
     return customer
+
+
+def _ids_in_range():
+    """An id in the path past BIGINT names nothing: 404 (the database would refuse the query)."""
+    for name, value in (request.view_args or {}).items():
+        if isinstance(value, int) and value > MAX_ID.get(name, 2**63 - 1):
+            raise NotFound(f"no record with {name} {value}")
+
+
+for _blp in blueprints:
+    _blp.before_request(_ids_in_range)
 
 
 def _require_admin():
@@ -281,6 +293,9 @@ def add_term(data, vocabulary):
 def update_term(data, vocabulary, code):
     """Change a term's label, position, parent or attributes, or retire it (`active: false`) (admins)."""
     _require_admin()
+    if not data:
+        raise InvalidInput("nothing to change", {"_schema": ["send at least one of label, parent_code, position, "
+                                                             "active, attrs"]})
     vocab.update_term(_engine(), vocabulary, code, **data)
     return {"vocabulary": vocabulary, "code": code}
 

@@ -53,8 +53,8 @@ def _text(max_len=None, **kwargs):
     return Text(allow_none=True, validate=validate.Length(max=max_len) if max_len else None, **kwargs)
 
 
-def _id(**kwargs):
-    return fields.Integer(strict=True, validate=validate.Range(min=1, max=2**53), **kwargs)
+def _id(maximum=2**53, **kwargs):
+    return fields.Integer(strict=True, validate=validate.Range(min=1, max=maximum), **kwargs)
 
 
 def _when(**kwargs):
@@ -455,7 +455,7 @@ class TemplateArgs(Schema):
 
 
 class TemplateVersionArgs(Schema):
-    version = _id()
+    version = _id(2**31 - 1)
 
 
 class FileArgs(Schema):
@@ -474,7 +474,7 @@ class CheckinArgs(Schema):
     values = fields.Dict(keys=fields.String(), load_default=dict, allow_none=True,
                          metadata={"description": "The template's fields; a location is {latitude, longitude, "
                                                   "accuracy}"})
-    template_version = _id(allow_none=True, metadata={"description": "Default: the latest"})
+    template_version = _id(2**31 - 1, allow_none=True, metadata={"description": "Default: the latest"})
 
 
 class CheckinSchema(Schema):

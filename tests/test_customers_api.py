@@ -57,3 +57,43 @@ def test_import_over_http(engine, team):
     errors = team.boss.get(f"/api/imports/{real.json['batch_id']}/errors.csv")
     assert errors.status_code == 200 and "check digit" in errors.data.decode("utf-8-sig")
     assert team.boss.post(f"/api/imports/{real.json['batch_id']}/revert").json["deleted"] == 1
+
+
+def test_a_customer_shows_its_health_score_once_computed(engine, team, client):
+    from engine.operations_watch import refresh_health
+
+    seed_defaults(engine)
+    customer = team.li.post("/api/customers", json={"name": "甲公司"}).json["customer"]
+    assert team.li.get(f"/api/customers/{customer['id']}").json["health"] is None
+    with engine.db.begin() as conn:
+        refresh_health(conn, customer["id"], penalty=20, reason="idle")
+    health = team.li.get(f"/api/customers/{customer['id']}").json["health"]
+    assert health["score"] == 80 and health["factors"]["penalty"] == {"points": 20, "reason": "idle"}
+    assert health["computed_at"].endswith("+00:00")
+    documented = client.get("/api/openapi.json").json["components"]["schemas"]["CustomerDetail"]["properties"]
+    assert "health" in documented
+
+
+def test_bodies_are_checked_against_their_schema_listing_every_bad_field(engine, team):
+    seed_defaults(engine)
+    bad = team.li.post("/api/customers", json={"name": "甲公司", "latitude": "north", "tags": 3, "colour": "red"})
+    assert bad.status_code == 422 and set(bad.json["errors"]) == {"latitude", "tags", "colour"}
+    customer = team.li.post("/api/customers", json={"name": "甲公司"}).json["customer"]
+    bad = team.li.post("/api/checkins", json={"customer_id": "1", "values": []})
+    assert bad.status_code == 422 and set(bad.json["errors"]) == {"customer_id", "scenario", "values"}
+    assert team.li.get("/api/contacts?customer_id=x").status_code == 422
+    assert team.li.get("/api/customers?colour=red").status_code == 422  # a misspelt filter
+
+
+def test_fuzz_findings_stay_fixed(engine, team):
+    seed_defaults(engine)
+    customer = team.li.post("/api/customers", json={"name": "甲公司"}).json["customer"]
+    contact = team.li.post("/api/contacts", json={"customer_id": customer["id"], "name": "张三"})  # was a 500
+    assert contact.status_code == 201 and contact.json["is_primary"] is False
+    huge = 2**70
+    assert team.li.get(f"/api/customers/{huge}").status_code == 404                          # was a 500
+    assert team.li.post(f"/api/customers/{huge}/interactions", json={"kind": "call"}).status_code == 404
+    assert team.boss.get(f"/api/imports/{2**40}/errors.csv").status_code == 404              # was a 500
+    empty = team.admin.patch("/api/vocabularies/level/A", json={})                          # was a 500
+    assert empty.status_code == 422 and "nothing to change" in empty.json["detail"]
+    assert team.admin.patch("/api/vocabularies/level/A", json={"label": "战略"}).status_code == 200
