@@ -69,15 +69,20 @@ def _customer(customer_id):
     return customer
 
 
-def _ids_in_range():
-    """An id in the path past BIGINT names nothing: 404 (the database would refuse the query)."""
+def _check_request():
+    """An id in the path past its column's range names nothing: 404 (the database would refuse the query).
+    A query parameter given twice is refused (422) rather than read as its first value."""
     for name, value in (request.view_args or {}).items():
         if isinstance(value, int) and value > MAX_ID.get(name, 2**63 - 1):
             raise NotFound(f"no record with {name} {value}")
+    repeated = sorted(name for name, values in request.args.lists() if len(values) > 1)
+    if repeated:
+        raise InvalidInput("a query parameter was given more than once", {name: ["given more than once"]
+                                                                          for name in repeated})
 
 
 for _blp in blueprints:
-    _blp.before_request(_ids_in_range)
+    _blp.before_request(_check_request)
 
 
 def _require_admin():

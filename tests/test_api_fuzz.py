@@ -51,8 +51,9 @@ def test_no_server_errors_and_answers_match_the_schema(app, team, engine, identi
     assert len(operations) >= 70
 
     for operation in operations:
-        @given(case=operation.as_strategy(generation_mode=mode))
         examples = HUB_EXAMPLES if operation.path.startswith(HUB_PREFIXES) else EXAMPLES
+
+        @given(case=operation.as_strategy(generation_mode=mode))
         @settings(max_examples=examples, deadline=None, derandomize=True, database=None,
                   suppress_health_check=list(HealthCheck))
         def run(case):

@@ -97,3 +97,5 @@ def test_fuzz_findings_stay_fixed(engine, team):
     empty = team.admin.patch("/api/vocabularies/level/A", json={})                          # was a 500
     assert empty.status_code == 422 and "nothing to change" in empty.json["detail"]
     assert team.admin.patch("/api/vocabularies/level/A", json={"label": "战略"}).status_code == 200
+    twice = team.li.get("/api/vocabularies?vocabulary=level&vocabulary=tag")                 # was read as "level"
+    assert twice.status_code == 422 and twice.json["errors"] == {"vocabulary": ["given more than once"]}
