@@ -1,11 +1,12 @@
-"""Read-only connections without transaction round trips."""
+"""Connections without transaction round trips: for reads, and for a write that is one statement."""
 
 _readers = {}
 
 
 def reader(db):
     """The engine to open read-only connections on: autocommit on PostgreSQL, which saves the BEGIN and
-    ROLLBACK round trips of a transaction that only reads (each statement sees committed data)."""
+    ROLLBACK round trips of a transaction that only reads (each statement sees committed data). A single
+    statement that writes is its own transaction there, atomic as any other (see `Engine.claim_for`)."""
     if db.dialect.name != "postgresql":
         return db
     found = _readers.get(id(db))

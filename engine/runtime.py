@@ -7,13 +7,15 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 
-from . import clock, outbox, steps
+from . import access, clock, outbox, steps
 from .calendar import helpers as calendar_helpers, load_calendar
 from .config import Settings, load_settings
 from .definitions import DefinitionStore
 from .errors import Conflict, NotFound
+from .identity import User
 from .instances import InstanceStore, task_dict, utc
 from .parsing import SourceFile
+from .readonly import reader
 from .sandbox import SandboxScriptEngine
 from .storage.database import create_db_engine, migrate
 from .storage.schema import audit_events, human_tasks, instances, message_waits, timers
@@ -29,6 +31,7 @@ class Engine:
                                                   "notify": outbox.notify, **calendar_helpers(self.calendar)})
         self.definitions = DefinitionStore(self.db)
         self.instances = InstanceStore(self.db, self.definitions, self.script_engine)
+        self._claim_statements = {}
 
     def migrate(self):
         migrate(self.db)
@@ -162,6 +165,24 @@ class Engine:
         return self._set_assignee(task_id, user, actor or user, "claimed",
                                   sa.or_(human_tasks.c.assignee.is_(None), human_tasks.c.assignee == user))
 
+    def claim_for(self, task_id, user: User) -> dict | None:
+        """The agent loop's claim in ONE statement, its own transaction (PostgreSQL): the task is taken
+        when it is open, in the user's reach (`access.task_reach_sql`) and free or already theirs; the
+        same statement writes the audit event. Returns the task, or None when any of that does not hold
+        (and always on SQLite): the caller then goes the long way, which tells which error it is. The
+        caller checks the right to claim first."""
+        if self.db.dialect.name != "postgresql":
+            return None
+        key = (user.name, user.role, user.groups)
+        statement = self._claim_statements.get(key)
+        if statement is None:
+            if len(self._claim_statements) > 1000:
+                self._claim_statements.clear()
+            statement = self._claim_statements[key] = _claim_statement(user)
+        with reader(self.db).connect() as conn:
+            row = conn.execute(statement, {"c_task": task_id, "c_now": clock.now()}).first()
+        return task_dict(row) if row is not None else None
+
     def unclaim(self, task_id, user, actor=None):
         return self._set_assignee(task_id, None, actor or user, "unclaimed", human_tasks.c.assignee == user)
 
@@ -195,6 +216,22 @@ class Engine:
             rows = conn.execute(base.order_by(audit_events.c.id).offset((page - 1) * page_size).limit(page_size))
             return [{"id": r.id, "at": utc(r.at), "actor": r.actor, "action": r.action, "task_id": r.task_id,
                      "element_id": r.element_id, "detail": r.detail} for r in rows], total
+
+
+def _claim_statement(user: User):
+    """Built once per user (building it costs more than running it); the task id and time are bound."""
+    now = sa.bindparam("c_now", type_=human_tasks.c.claimed_at.type)
+    claimed = (human_tasks.update()
+               .where(human_tasks.c.id == sa.bindparam("c_task"),
+                      sa.or_(human_tasks.c.assignee.is_(None), human_tasks.c.assignee == user.name),
+                      access.task_reach_sql(user))
+               .values(assignee=user.name, claimed_at=now).returning(*human_tasks.c).cte("claimed"))
+    audited = audit_events.insert().from_select(
+        ["instance_id", "at", "actor", "action", "task_id", "element_id", "detail"],
+        sa.select(claimed.c.instance_id, now, sa.literal(user.name, audit_events.c.actor.type),
+                  sa.literal("task_claimed"), claimed.c.id, claimed.c.element_id,
+                  sa.literal({"assignee": user.name}, audit_events.c.detail.type))).cte("audited")
+    return sa.select(claimed).add_cte(audited)
 
 
 def _sources(files):

@@ -52,9 +52,13 @@ def get_task(task_id):
 @blp.errors(401, 403, 404, 409)
 def claim(task_id):
     """Take the task. 409 when someone else holds it."""
+    user, engine = current_user(), services().engine
+    if access.allowed(user, access.TASK_CLAIM):  # the common case in one statement; any refusal: below
+        task = engine.claim_for(task_id, user)
+        if task is not None:
+            return task
     _task_for(access.TASK_CLAIM, task_id)
-    user = current_user()
-    return services().engine.claim(task_id, user.name)
+    return engine.claim(task_id, user.name)
 
 
 @blp.route("/<task_id>/unclaim", methods=["POST"])
