@@ -258,6 +258,18 @@ for _collection, (_kind, _schema, _create, _update) in s.RECORDS.items():
     _record_routes(_collection, _kind, _schema, _create, _update)
 
 
+@customers_blp.route("/leads/<int:lead_id>/interactions", methods=["POST"])
+@customers_blp.arguments(s.InteractionArgs)
+@customers_blp.response(201, s.CreatedIdSchema)
+@customers_blp.errors(401, 404, 422)
+def add_lead_interaction(data, lead_id):
+    """Log a call, visit, meeting or message on a lead: a follow-up that keeps it with its owner."""
+    _record_in_reach("lead", lead_id)
+    new_id = interactions.record_lead_interaction(_engine(), lead_id, data["kind"], current_user().name,
+                                                  data.get("note"))
+    return {"id": new_id}
+
+
 @customers_blp.route("/leads/<int:lead_id>/convert", methods=["POST"])
 @customers_blp.arguments(s.ConvertArgs, required=False)
 @customers_blp.response(201, s.CustomerResultSchema)

@@ -99,3 +99,19 @@ def test_fuzz_findings_stay_fixed(engine, team):
     assert team.admin.patch("/api/vocabularies/level/A", json={"label": "战略"}).status_code == 200
     twice = team.li.get("/api/vocabularies?vocabulary=level&vocabulary=tag")                 # was read as "level"
     assert twice.status_code == 422 and twice.json["errors"] == {"vocabulary": ["given more than once"]}
+
+
+def test_a_call_logged_on_a_lead_counts_as_its_follow_up(engine, team):
+    import sqlalchemy as sa
+    from engine.customers.schema import interactions
+
+    seed_defaults(engine)
+    lead = team.li.post("/api/leads", json={"name": "张伟", "company": "星辰科技"})
+    assert lead.status_code == 201, lead.json
+    logged = team.li.post(f"/api/leads/{lead.json['id']}/interactions", json={"kind": "call", "note": "约了下周拜访"})
+    assert logged.status_code == 201
+    with engine.db.connect() as conn:
+        row = conn.execute(sa.select(interactions).where(interactions.c.id == logged.json["id"])).one()
+    assert (row.lead_id, row.kind, row.actor) == (lead.json["id"], "call", "li")
+    assert team.sam.post(f"/api/leads/{lead.json['id']}/interactions", json={"kind": "call"}).status_code == 404
+    assert team.li.post(f"/api/leads/{lead.json['id']}/interactions", json={"kind": "dance"}).status_code == 422
