@@ -52,6 +52,9 @@ class Step:
     element_id: str | None = None
     detail: dict = field(default_factory=dict)
     completed: tuple | None = None  # (task id, actor) of the human task this step completes
+    instance_id: str | None = None  # once saved: the instance it changed
+    status: str | None = None  # ... its new status
+    open_tasks: tuple = ()     # once saved: ids of its open human tasks
 
 
 def utc(value):
@@ -167,17 +170,19 @@ class InstanceStore:
         self._audit(conn, instance_id, actor, step, now)
         outbox.flush(conn, instance_id, now)
 
-    def change(self, select_row, actor, apply, retry=True, missing=None):
+    def change(self, select_row, actor, apply, retry=True, missing=None, locked=False):
         """Lock and load the row `select_row` picks, `apply(conn, loaded) -> Step`, save.
 
         A concurrent change found at save time is retried from a fresh load when `retry`; `missing()`
-        raises the error for a row that is not there.
+        raises the error for a row that is not there. `locked`: `select_row` says itself what it locks
+        (FOR UPDATE OF the instance, when it joins other tables); else it is locked here.
         """
+        lock = select_row if locked else select_row.with_for_update()
         for attempt in range(RETRIES):
             outbox.discard()
             try:
                 with operations_context.scope(self) as ops, self.db.begin() as conn:
-                    row = conn.execute(select_row.with_for_update()).first()
+                    row = conn.execute(lock).first()
                     if row is None:
                         missing(conn)
                         return None  # a `missing` that does not raise: nothing to change
@@ -283,6 +288,7 @@ class InstanceStore:
             "incident": incident, "ended_at": ended_at, "b_id": row.id, "b_revision": row.revision})
         if status == "cancelled":
             snap = Snapshot(status)
+        step.instance_id, step.status, step.open_tasks = row.id, status, tuple(snap.human_tasks)
         self._sync_rows(conn, row._mapping, loaded.before, snap, step.completed, writes)
         writes.audit(row.id, actor, step, now)
         outbox.flush(conn, row.id, now)

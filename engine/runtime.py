@@ -68,11 +68,24 @@ class Engine:
         with self.db.connect() as conn:
             return self.instances.describe(conn, instance_id)
 
-    def complete_task(self, task_id, variables=None, actor=None):
-        select = sa.select(instances).where(instances.c.id == sa.select(human_tasks.c.instance_id).where(
-            human_tasks.c.id == task_id).scalar_subquery())
-        return self.instances.change(select, actor, steps.complete_task(self.instances, task_id, variables, actor),
-                                     missing=lambda conn: self._task_missing(conn, task_id))
+    def complete_task(self, task_id, variables=None, actor=None, check=None):
+        """Complete an open task with form values. Returns the Step (with the instance's new status and
+        open tasks). `check(task)`: called with the task (its row, as `task()` returns it) under the
+        instance's lock, before anything else; raising refuses (the API's access check)."""
+        apply = steps.complete_task(self.instances, task_id, variables, actor)
+        missing = lambda conn: self._task_missing(conn, task_id)  # noqa: E731
+        if check is None:
+            select = sa.select(instances).where(instances.c.id == sa.select(human_tasks.c.instance_id).where(
+                human_tasks.c.id == task_id).scalar_subquery())
+            return self.instances.change(select, actor, apply, missing=missing)
+
+        def checked(conn, loaded):
+            row = loaded.row
+            check({"id": task_id, "instance_id": row.id, "assignee": row._task_assignee,
+                   "candidate_groups": list(row._task_groups or [])})
+            return apply(conn, loaded)
+        return self.instances.change(_COMPLETE_WITH_TASK.params(c_task=task_id), actor, checked,
+                                     missing=missing, locked=True)
 
     def _task_missing(self, conn, task_id):
         done = conn.execute(sa.select(audit_events.c.actor, audit_events.c.at).where(
@@ -216,6 +229,15 @@ class Engine:
             rows = conn.execute(base.order_by(audit_events.c.id).offset((page - 1) * page_size).limit(page_size))
             return [{"id": r.id, "at": utc(r.at), "actor": r.actor, "action": r.action, "task_id": r.task_id,
                      "element_id": r.element_id, "detail": r.detail} for r in rows], total
+
+
+# The instance of a task, locked, with what an access check needs of the task row (which is not locked:
+# only the instance is, as on every other path).
+_COMPLETE_WITH_TASK = (
+    sa.select(instances, human_tasks.c.assignee.label("_task_assignee"),
+              human_tasks.c.candidate_groups.label("_task_groups"))
+    .select_from(instances.join(human_tasks, human_tasks.c.instance_id == instances.c.id))
+    .where(human_tasks.c.id == sa.bindparam("c_task")).with_for_update(of=instances))
 
 
 def _claim_statement(user: User):

@@ -58,3 +58,50 @@ def test_a_claim_out_of_reach_or_of_a_gone_task_changes_nothing(team, engine):
     assert team.li.post("/api/tasks/no-such-task/claim").status_code == 404
     assert _events(engine, instance["id"], "task_claimed") == []
     assert team.li.get(f"/api/tasks/{task_id}").get_json()["assignee"] is None
+
+
+def _after_completion(engine, user_name, identity, instance_id):
+    from engine import queries
+    with engine.db.connect() as conn:
+        return queries.after_completion(conn, identity.user(user_name), instance_id)
+
+
+def test_a_completion_answers_what_the_long_path_read_back(team, engine, identity):
+    team.designer.deploy("first_contact.bpmn")
+    instance = start(team.boss, "first_contact", "C-1", owner="li")
+    call = instance["tasks"][0]["id"]
+    with Statements(engine) as statements:
+        done = team.li.post(f"/api/tasks/{call}/complete", json={"variables": {"outcome": "reached"}})
+    assert done.status_code == 200
+    body = done.get_json()
+    status, next_tasks = _after_completion(engine, "li", identity, instance["id"])
+    assert body["instance_id"] == instance["id"] and body["instance_status"] == status == "user_input"
+    assert [t["id"] for t in body["next_tasks"]] == [t["id"] for t in next_tasks] and len(next_tasks) == 1
+    if engine.db.dialect.name == "postgresql":  # no read of the task before: it comes with the lock
+        assert "FOR UPDATE OF instances" in statements.seen[0]
+    qualify = next_tasks[0]["id"]
+    with Statements(engine) as statements:
+        finished = team.li.post(f"/api/tasks/{qualify}/complete", json={"variables": {"budget": 5000}})
+    body = finished.get_json()
+    assert (body["instance_status"], body["next_tasks"]) == ("complete", [])
+    assert _after_completion(engine, "li", identity, instance["id"]) == ("complete", [])
+    assert not any("FROM instances LEFT OUTER JOIN human_tasks" in s for s in statements.seen)  # not read back
+
+
+def test_a_completion_out_of_reach_is_refused_under_the_lock_and_changes_nothing(team, engine):
+    team.designer.deploy("first_contact.bpmn")
+    instance = start(team.boss, "first_contact", "C-1", owner="li")
+    call = instance["tasks"][0]["id"]
+    refused = team.sam.post(f"/api/tasks/{call}/complete", json={"variables": {"outcome": "reached"}})
+    assert refused.status_code == 404 and call in refused.get_json()["detail"]
+    after = engine.instance(instance["id"])
+    assert [t["id"] for t in after["tasks"]] == [call] and after["status"] == "user_input"
+    assert _events(engine, instance["id"], "task_completed") == []
+    # held by li: wang (same group) is refused with 409 naming li, and nothing changes either
+    assert team.li.post(f"/api/tasks/{call}/claim").status_code == 200
+    taken = team.wang.post(f"/api/tasks/{call}/complete", json={"variables": {"outcome": "reached"}})
+    assert taken.status_code == 409 and "li" in taken.get_json()["detail"]
+    assert _events(engine, instance["id"], "task_completed") == []
+    # li's supervisor reaches the held task (through li's groups), but it is li's to complete: 409
+    held = team.boss.post(f"/api/tasks/{call}/complete", json={"variables": {"outcome": "reached"}})
+    assert held.status_code == 409 and "li" in held.get_json()["detail"]
