@@ -32,7 +32,31 @@ def _page(conn, query, count_query, page, page_size):
 def list_tasks(conn, user: User, scope="all", process_key=None, business_key=None, instance_id=None,
                overdue=None, due_before: datetime | None = None, page=1, page_size=50, now=None):
     """The user's inbox: tasks in reach, by due time (none last), then oldest first."""
-    now = now or clock.now()
+    values = {"f_process_key": process_key, "f_business_key": business_key, "f_instance_id": instance_id,
+              "f_due_before": due_before}
+    shape = (scope, overdue, *(v is not None for v in values.values()))
+    query, count = _task_list_statements(user, shape)
+    values = {k: v for k, v in values.items() if v is not None}
+    if overdue is not None:
+        values["f_now"] = now or clock.now()
+    rows = conn.execute(query, {**values, "f_offset": (page - 1) * page_size, "f_limit": page_size}).all()
+    if 0 < len(rows) < page_size or (page == 1 and not rows):  # a partial page tells the total by itself
+        return [task_dict(r) for r in rows], (page - 1) * page_size + len(rows)
+    return [task_dict(r) for r in rows], conn.execute(count, values).scalar_one()
+
+
+_task_lists = {}
+
+
+def _task_list_statements(user: User, shape):
+    """The page and count statements of one user's inbox of one shape (scope, overdue, which filters),
+    built once: building them cost more CPU than running them. Filter values, the time, the offset and
+    the limit are bound parameters."""
+    key = (user.name, user.role, user.groups, shape)
+    found = _task_lists.get(key)
+    if found is not None:
+        return found
+    scope, overdue, has_process, has_business, has_instance, has_due_before = shape
     conditions = [access.task_reach_sql(user)]
     if scope == "mine":
         conditions.append(human_tasks.c.assignee == user.name)
@@ -42,23 +66,27 @@ def list_tasks(conn, user: User, scope="all", process_key=None, business_key=Non
                           if user.groups else sa.false())
     elif scope == "unassigned":
         conditions.append(human_tasks.c.assignee.is_(None))
-    if process_key is not None:
-        conditions.append(human_tasks.c.process_key == process_key)
-    if business_key is not None:
-        conditions.append(human_tasks.c.business_key == business_key)
-    if instance_id is not None:
-        conditions.append(human_tasks.c.instance_id == instance_id)
+    if has_process:
+        conditions.append(human_tasks.c.process_key == sa.bindparam("f_process_key"))
+    if has_business:
+        conditions.append(human_tasks.c.business_key == sa.bindparam("f_business_key"))
+    if has_instance:
+        conditions.append(human_tasks.c.instance_id == sa.bindparam("f_instance_id"))
+    now = sa.bindparam("f_now", type_=human_tasks.c.due_at.type)
     if overdue is True:
         conditions.append(human_tasks.c.due_at < now)
     elif overdue is False:
         conditions.append(sa.or_(human_tasks.c.due_at.is_(None), human_tasks.c.due_at >= now))
-    if due_before is not None:
-        conditions.append(human_tasks.c.due_at < due_before)
-    query = sa.select(human_tasks).where(*conditions).order_by(
-        human_tasks.c.due_at.asc().nulls_last(), human_tasks.c.created_at, human_tasks.c.id)
+    if has_due_before:
+        conditions.append(human_tasks.c.due_at < sa.bindparam("f_due_before", type_=human_tasks.c.due_at.type))
+    query = (sa.select(human_tasks).where(*conditions)
+             .order_by(human_tasks.c.due_at.asc().nulls_last(), human_tasks.c.created_at, human_tasks.c.id)
+             .offset(sa.bindparam("f_offset", type_=sa.Integer)).limit(sa.bindparam("f_limit", type_=sa.Integer)))
     count = sa.select(sa.func.count()).select_from(human_tasks).where(*conditions)
-    rows, total = _page(conn, query, count, page, page_size)
-    return [task_dict(r) for r in rows], total
+    if len(_task_lists) > 2000:
+        _task_lists.clear()
+    _task_lists[key] = (query, count)
+    return query, count
 
 
 def list_instances(conn, user: User, processes_of_groups, process_key=None, status=None, business_key=None,
