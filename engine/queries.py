@@ -6,6 +6,8 @@ the same statement), and always narrowed by the reach condition from `access`.
 from datetime import datetime
 
 import sqlalchemy as sa
+from sqlalchemy.sql import operators
+from sqlalchemy.sql.elements import BooleanClauseList
 
 from . import access, clock
 from .identity import User
@@ -39,7 +41,8 @@ def list_tasks(conn, user: User, scope="all", process_key=None, business_key=Non
     values = {k: v for k, v in values.items() if v is not None}
     if overdue is not None:
         values["f_now"] = now or clock.now()
-    rows = conn.execute(query, {**values, "f_offset": (page - 1) * page_size, "f_limit": page_size}).all()
+    offset = (page - 1) * page_size
+    rows = conn.execute(query, {**values, "f_offset": offset, "f_limit": page_size, "f_end": offset + page_size}).all()
     if 0 < len(rows) < page_size or (page == 1 and not rows):  # a partial page tells the total by itself
         return [task_dict(r) for r in rows], (page - 1) * page_size + len(rows)
     return [task_dict(r) for r in rows], conn.execute(count, values).scalar_one()
@@ -79,10 +82,22 @@ def _task_list_statements(user: User, shape):
         conditions.append(sa.or_(human_tasks.c.due_at.is_(None), human_tasks.c.due_at >= now))
     if has_due_before:
         conditions.append(human_tasks.c.due_at < sa.bindparam("f_due_before", type_=human_tasks.c.due_at.type))
-    query = (sa.select(human_tasks).where(*conditions)
-             .order_by(human_tasks.c.due_at.asc().nulls_last(), human_tasks.c.created_at, human_tasks.c.id)
-             .offset(sa.bindparam("f_offset", type_=sa.Integer)).limit(sa.bindparam("f_limit", type_=sa.Integer)))
+    order = (human_tasks.c.due_at.asc().nulls_last(), human_tasks.c.created_at, human_tasks.c.id)
+    offset, limit = sa.bindparam("f_offset", type_=sa.Integer), sa.bindparam("f_limit", type_=sa.Integer)
     count = sa.select(sa.func.count()).select_from(human_tasks).where(*conditions)
+    reach, rest = conditions[0], conditions[1:]
+    if isinstance(reach, BooleanClauseList) and reach.operator is operators.or_:
+        # Reach is a disjunction with an EXISTS in it, which PostgreSQL evaluates by hashing every
+        # group row of the user's groups before the first task (1 ms at 4,200 tasks). Each alternative
+        # alone walks the inbox index and stops early; the first offset+limit rows of the whole are
+        # among the first offset+limit of some alternative, so the page is taken from their union.
+        firsts = [sa.select(human_tasks.c.id).where(alternative, *rest).order_by(*order)
+                  .limit(sa.bindparam("f_end", type_=sa.Integer)).subquery() for alternative in reach.clauses]
+        candidates = sa.union_all(*(sa.select(first.c.id) for first in firsts))
+        query = sa.select(human_tasks).where(human_tasks.c.id.in_(candidates))
+    else:
+        query = sa.select(human_tasks).where(*conditions)
+    query = query.order_by(*order).offset(offset).limit(limit)
     if len(_task_lists) > 2000:
         _task_lists.clear()
     _task_lists[key] = (query, count)

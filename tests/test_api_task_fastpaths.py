@@ -105,3 +105,41 @@ def test_a_completion_out_of_reach_is_refused_under_the_lock_and_changes_nothing
     # li's supervisor reaches the held task (through li's groups), but it is li's to complete: 409
     held = team.boss.post(f"/api/tasks/{call}/complete", json={"variables": {"outcome": "reached"}})
     assert held.status_code == 409 and "li" in held.get_json()["detail"]
+
+
+@pytest.mark.parametrize("scope", ["all", "unassigned", "group", "mine"])
+def test_the_inbox_pages_are_those_of_the_plain_reach_condition(team, engine, identity, scope):
+    """The page is taken from the union of each reach alternative's first rows; it must be exactly the
+    page of the plain condition, for a supervisor (three alternatives, tasks matching several)."""
+    import sqlalchemy as sa
+
+    from engine import access, queries
+    from engine.storage.schema import human_tasks
+
+    team.designer.deploy("first_contact.bpmn", "api_review.bpmn")
+    for n in range(7):
+        start(team.boss, "first_contact", f"C-{n}", owner="li")
+        start(team.admin, "api_review", f"R-{n}")
+    tasks = [t["id"] for t in team.admin.get("/api/tasks", query_string={"page_size": 500}).get_json()["items"]]
+    for task_id in tasks[:3]:
+        team.admin.post(f"/api/tasks/{task_id}/assign", json={"user": "li"})  # held by a member of boss's group
+    team.admin.post(f"/api/tasks/{tasks[3]}/assign", json={"user": "boss"})
+    team.admin.post(f"/api/tasks/{tasks[4]}/assign", json={"user": "sam"})  # not boss's group
+    boss = identity.user("boss")
+    order = (human_tasks.c.due_at.asc().nulls_last(), human_tasks.c.created_at, human_tasks.c.id)
+    scoped = {"all": sa.true(), "unassigned": human_tasks.c.assignee.is_(None),
+              "mine": human_tasks.c.assignee == "boss"}
+    with engine.db.connect() as conn:
+        if scope == "group":
+            expected_all = None
+        else:
+            expected_all = [r.id for r in conn.execute(sa.select(human_tasks.c.id).where(
+                access.task_reach_sql(boss), scoped[scope]).order_by(*order))]
+        everything, total = queries.list_tasks(conn, boss, scope=scope, page_size=500)
+        if expected_all is not None:
+            assert [t["id"] for t in everything] == expected_all and total == len(expected_all)
+        for page_size in (1, 2, 3, 5):
+            for page in range(1, len(everything) // page_size + 3):
+                items, total = queries.list_tasks(conn, boss, scope=scope, page=page, page_size=page_size)
+                assert [t["id"] for t in items] == [t["id"] for t in everything][(page - 1) * page_size:page * page_size]
+                assert total == len(everything)
