@@ -265,7 +265,7 @@ class InstanceStore:
         """Write the instance's new state with its derived rows and one audit event. With `writes`, the
         row changes are collected there (a batch flushes them together); else they go out at once."""
         flush_now = writes is None
-        writes = writes if writes is not None else RowWrites()
+        writes = writes if writes is not None else RowWrites(one=conn.dialect.name == "postgresql")
         now = clock.now()
         row, workflow = loaded.row, loaded.workflow
         snap = take(workflow, row._mapping, now)
@@ -307,11 +307,12 @@ class InstanceStore:
             # The task being completed must still be unclaimed or held by its completer: checked by the
             # delete itself, so a claim committed a moment earlier wins.
             task_id, actor = completed
-            done = conn.execute(_DELETE_COMPLETED_TASK, {"b_id": task_id, "b_actor": actor})
-            if done.rowcount != 1:
-                holder = conn.execute(sa.select(human_tasks.c.assignee).where(human_tasks.c.id == task_id)).scalar()
-                raise Conflict(f"task '{task_id}' is claimed by {holder}; only they can complete it",
-                               assignee=holder)
+            if writes.one:  # sent with the instance's update (RowWrites.flush), checked there
+                writes.completed = completed
+            else:
+                done = conn.execute(_DELETE_COMPLETED_TASK, {"b_id": task_id, "b_actor": actor})
+                if done.rowcount != 1:
+                    _refuse_completion(conn, task_id)
             gone = gone - {task_id}
         writes.deletes[human_tasks.name].extend(gone)
         for task_id in after.human_tasks.keys() - before.human_tasks.keys():
@@ -341,6 +342,35 @@ class InstanceStore:
         conn.execute(_INSERT_AUDIT, audit_row(instance_id, actor, step, now))
 
 
+def _refuse_completion(conn, task_id):
+    holder = conn.execute(sa.select(human_tasks.c.assignee).where(human_tasks.c.id == task_id)).scalar()
+    raise Conflict(f"task '{task_id}' is claimed by {holder}; only they can complete it", assignee=holder)
+
+
+def _save_one_statement(completing: bool):
+    """One instance's save in ONE statement (PostgreSQL): the audit INSERT and, for a completion, the
+    DELETE of the completed task (only if unclaimed or held by the completer) ride as CTEs on the
+    instance's UPDATE, which returns a row only when the revision still matches, with how many tasks the
+    DELETE removed."""
+    audit = audit_events.insert().values(
+        {c: sa.bindparam(f"a_{c}", type_=audit_events.c[c].type)
+         for c in ("instance_id", "at", "actor", "action", "task_id", "element_id", "detail")}).cte("audit")
+    update = _UPDATE_INSTANCE.values(
+        {c: sa.bindparam(c, type_=instances.c[c].type)
+         for c in ("state", "status", "revision", "updated_at", "incident", "ended_at")}).add_cte(audit)
+    if not completing:
+        return update.returning(instances.c.id)
+    done = (human_tasks.delete().where(human_tasks.c.id == sa.bindparam("c_id"),
+                                       sa.or_(human_tasks.c.assignee.is_(None),
+                                              human_tasks.c.assignee == sa.bindparam("c_actor")))
+            .returning(human_tasks.c.id).cte("done"))
+    return update.add_cte(done).returning(
+        instances.c.id, sa.select(sa.func.count()).select_from(done).scalar_subquery().label("done"))
+
+
+_SAVE_ONE = {completing: _save_one_statement(completing) for completing in (False, True)}
+
+
 def audit_row(instance_id, actor, step: Step, now) -> dict:
     return {"instance_id": instance_id, "at": now, "actor": actor, "action": step.action, "task_id": step.task_id,
             "element_id": step.element_id, "detail": _json_safe(step.detail) if step.detail else None}
@@ -353,7 +383,9 @@ class RowWrites:
     statements for fifty instances instead of seven each.
     """
 
-    def __init__(self):
+    def __init__(self, one=False):
+        self.one = one  # one instance's save on PostgreSQL: update, audit and completion in one statement
+        self.completed = None  # (task id, actor), with `one`: the completed task's delete, sent with the update
         self.instance_updates = []
         self.deletes = {t.name: [] for t in (human_tasks, timers, message_waits)}
         self.inserts = {t.name: [] for t in (human_tasks, human_task_groups, timers, message_waits)}
@@ -364,6 +396,20 @@ class RowWrites:
         self.audits.append(audit_row(instance_id, actor, step, now))
 
     def flush(self, conn):
+        if self.one and len(self.instance_updates) == 1 and len(self.audits) == 1:
+            params = {**self.instance_updates[0], **{f"a_{k}": v for k, v in self.audits[0].items()}}
+            if self.completed is not None:
+                params["c_id"], params["c_actor"] = self.completed
+            saved = conn.execute(_SAVE_ONE[self.completed is not None], params).first()
+            if saved is None:
+                raise _Stale()
+            if self.completed is not None and saved.done != 1:
+                _refuse_completion(conn, self.completed[0])
+            self.instance_updates, self.audits, self.completed = [], [], None
+        elif self.completed is not None:  # not the one-statement shape after all: as before, first
+            done = conn.execute(_DELETE_COMPLETED_TASK, {"b_id": self.completed[0], "b_actor": self.completed[1]})
+            if done.rowcount != 1:
+                _refuse_completion(conn, self.completed[0])
         if self.instance_updates:
             done = conn.execute(_UPDATE_INSTANCE, self.instance_updates)
             if done.rowcount != len(self.instance_updates):
@@ -378,7 +424,7 @@ class RowWrites:
             conn.execute(_UPDATE_TIMER_DUE, self.timer_updates)
         if self.audits:
             conn.execute(_INSERT_AUDIT, self.audits)
-        self.__init__()
+        self.__init__(self.one)
 
 
 def task_dict(row) -> dict:
