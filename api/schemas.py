@@ -219,6 +219,9 @@ class TaskSchema(FastDump, Schema):
 
 class TaskPageSchema(FastDump, PageSchema):
     items = fields.List(fields.Nested(TaskSchema), required=True)
+    total = fields.Integer(required=True, allow_none=True,
+                           metadata={"description": "Tasks matching, over all pages; null only when asked "
+                                                    "for no total (`total=false`) and the page does not tell it"})
 
 
 class InstanceContextSchema(Schema):
@@ -245,6 +248,10 @@ class TaskListArgs(PageArgs):
     instance_id = _text()
     overdue = fields.Boolean()
     due_before = _dt()
+    with_total = fields.Boolean(data_key="total", load_default=True,
+                                metadata={"description": "false: skip counting every matching task (costly on a "
+                                                         "big inbox; an agent polling for work does not need it); "
+                                                         "`total` is then null unless the page tells it"})
 
 
 class CompleteArgs(Schema):

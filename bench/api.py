@@ -3,8 +3,11 @@ it with a form value. Runs with 1 and then 4 concurrent clients (each its own pr
 connections) against gunicorn on a throw-away PostgreSQL database, and prints completions/s and
 p50/p95/p99 latency per call; then counts the SQL statements of one loop in-process.
 
-    .venv/bin/python bench/api.py [--seconds 15] [--clients 1,4] [--workers 2] [--threads 4]
+    .venv/bin/python bench/api.py [--seconds 15] [--clients 1,4] [--workers 2] [--threads 4] [--no-total]
                                   [--worker-class gthread] [--pg-url postgresql://postgres@127.0.0.1:5432/postgres]
+
+`--no-total`: the agent lists with `total=false` (no count of the whole inbox, which an agent polling for
+work does not need); by default it lists as before, with the exact total.
 
 Instances (bench/callback.bpmn: one user task with an enum form field) are started through the engine
 before the clock starts; the timed loop is only list, claim, complete over HTTP.
@@ -106,14 +109,17 @@ class Client:
         raise AssertionError("unreachable")
 
 
-def agent_loop(port, token, seconds, seed, results):
+LIST_PATH = "/api/tasks?scope=unassigned&page_size=20"
+
+
+def agent_loop(port, token, seconds, seed, results, list_path=LIST_PATH):
     client, rng = Client(port, token), random.Random(seed)
     latencies = {"list": [], "claim": [], "complete": []}
     loops, conflicts, errors = [], 0, 0
     deadline = time.perf_counter() + seconds
     while time.perf_counter() < deadline:
         loop_started = time.perf_counter()
-        status, data, took = client.call("GET", "/api/tasks?scope=unassigned&page_size=20")
+        status, data, took = client.call("GET", list_path)
         latencies["list"].append(took)
         items = json.loads(data)["items"] if status == 200 else []
         if not items:
@@ -170,10 +176,10 @@ def percentile(values, p):
     return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
 
 
-def run(port, tokens, clients, seconds, cpu_probe=None):
+def run(port, tokens, clients, seconds, cpu_probe=None, list_path=LIST_PATH):
     results = multiprocessing.Queue()
     cpu_before = cpu_probe() if cpu_probe else None
-    processes = [multiprocessing.Process(target=agent_loop, args=(port, tokens[i], seconds, i, results))
+    processes = [multiprocessing.Process(target=agent_loop, args=(port, tokens[i], seconds, i, results, list_path))
                  for i in range(clients)]
     started = time.perf_counter()
     for p in processes:
@@ -243,6 +249,7 @@ def main():
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--worker-class", default="gthread", choices=["gthread", "sync"])
     parser.add_argument("--instances", type=int, default=0, help="tasks to prepare (default: enough)")
+    parser.add_argument("--no-total", action="store_true", help="list with total=false (no count of the inbox)")
     parser.add_argument("--pg-url", default=os.environ.get("BENCH_PG_URL",
                                                           "postgresql://postgres@127.0.0.1:5432/postgres"))
     args = parser.parse_args()
@@ -277,7 +284,7 @@ def main():
 
             def probe():
                 return cpu_seconds(server_side), cpu_seconds(postgres_pids(engine, name) or database_side)
-            run(port, tokens, n, args.seconds, probe)
+            run(port, tokens, n, args.seconds, probe, LIST_PATH + ("&total=false" if args.no_total else ""))
             with engine.db.begin() as conn:  # a fresh inbox for the next run
                 conn.exec_driver_sql("TRUNCATE instances, human_tasks, human_task_groups, timers, message_waits, "
                                      "audit_events CASCADE")

@@ -32,8 +32,9 @@ def _page(conn, query, count_query, page, page_size):
 
 
 def list_tasks(conn, user: User, scope="all", process_key=None, business_key=None, instance_id=None,
-               overdue=None, due_before: datetime | None = None, page=1, page_size=50, now=None):
-    """The user's inbox: tasks in reach, by due time (none last), then oldest first."""
+               overdue=None, due_before: datetime | None = None, page=1, page_size=50, now=None, with_total=True):
+    """The user's inbox: tasks in reach, by due time (none last), then oldest first. The total is None
+    when not `with_total` and the page does not tell it."""
     values = {"f_process_key": process_key, "f_business_key": business_key, "f_instance_id": instance_id,
               "f_due_before": due_before}
     shape = (scope, overdue, *(v is not None for v in values.values()))
@@ -45,6 +46,8 @@ def list_tasks(conn, user: User, scope="all", process_key=None, business_key=Non
     rows = conn.execute(query, {**values, "f_offset": offset, "f_limit": page_size, "f_end": offset + page_size}).all()
     if 0 < len(rows) < page_size or (page == 1 and not rows):  # a partial page tells the total by itself
         return [task_dict(r) for r in rows], (page - 1) * page_size + len(rows)
+    if not with_total:
+        return [task_dict(r) for r in rows], None
     return [task_dict(r) for r in rows], conn.execute(count, values).scalar_one()
 
 

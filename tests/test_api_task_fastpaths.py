@@ -147,3 +147,18 @@ def test_the_inbox_pages_are_those_of_the_plain_reach_condition(team, engine, id
                 items, total = queries.list_tasks(conn, boss, scope=scope, page=page, page_size=page_size)
                 assert [t["id"] for t in items] == [t["id"] for t in everything][(page - 1) * page_size:page * page_size]
                 assert total == len(everything)
+
+
+def test_an_inbox_without_total_skips_only_the_count(team, engine):
+    team.designer.deploy("first_contact.bpmn")
+    for n in range(5):
+        start(team.boss, "first_contact", f"C-{n}", owner="li")
+    counted = team.li.get("/api/tasks", query_string={"page_size": 2}).get_json()
+    with Statements(engine) as statements:
+        uncounted = team.li.get("/api/tasks", query_string={"page_size": 2, "total": "false"}).get_json()
+    assert counted["total"] == 5 and uncounted["total"] is None
+    assert uncounted["items"] == counted["items"] and (uncounted["page"], uncounted["page_size"]) == (1, 2)
+    assert not any("count(" in s for s in statements.seen)
+    last = team.li.get("/api/tasks", query_string={"page": 3, "page_size": 2, "total": "false"}).get_json()
+    assert last["total"] == 5 and len(last["items"]) == 1  # a partial page tells the total by itself
+    assert team.li.get("/api/tasks", query_string={"total": "maybe"}).status_code == 422

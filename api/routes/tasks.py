@@ -27,7 +27,8 @@ def _task_for(action, task_id):
 def list_tasks(page, page_size, **filters):
     """List tasks I can see, due soonest first (no due time last), then oldest first.
 
-    `scope`: `mine` (assigned to me), `group` (offered to one of my groups), `unassigned`, `all`."""
+    `scope`: `mine` (assigned to me), `group` (offered to one of my groups), `unassigned`, `all`.
+    `total=false`: no count of every matching task (`total` is null unless this page tells it)."""
     with queries.reader(services().engine.db).connect() as conn:
         items, total = queries.list_tasks(conn, current_user(), page=page, page_size=page_size, **filters)
     return paged(items, total, page, page_size)
