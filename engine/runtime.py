@@ -48,15 +48,15 @@ class Engine:
         return self.definitions.validate(_sources(files))
 
     def definition(self, key, version=None):
-        with self.db.connect() as conn:
+        with reader(self.db).connect() as conn:
             return self.definitions.get(conn, key, version)
 
     def definition_xml(self, key, version=None) -> bytes:
-        with self.db.connect() as conn:
+        with reader(self.db).connect() as conn:
             return self.definitions.xml(conn, self.definitions.get(conn, key, version))
 
     def list_definitions(self, page=1, page_size=50):
-        with self.db.connect() as conn:
+        with reader(self.db).connect() as conn:
             return self.definitions.list_latest(conn, page, page_size)
 
     # ---- instances ---------------------------------------------------------------------------------
@@ -65,7 +65,7 @@ class Engine:
         return self.instances.start(definition, business_key, variables, actor)
 
     def instance(self, instance_id) -> dict:
-        with self.db.connect() as conn:
+        with reader(self.db).connect() as conn:
             return self.instances.describe(conn, instance_id)
 
     def complete_task(self, task_id, variables=None, actor=None, check=None):
@@ -123,7 +123,7 @@ class Engine:
     def fire_timers(self, timer_ids) -> dict:
         """Fire several timers in one transaction (a savepoint each). Returns {timer id: Step, or None
         if it was not due or already gone, or the Exception that stopped it}."""
-        with self.db.connect() as conn:
+        with reader(self.db).connect() as conn:
             owners = dict(conn.execute(sa.select(timers.c.id, timers.c.instance_id)
                                        .where(timers.c.id.in_(list(timer_ids)))).all())
         results = {timer_id: None for timer_id in timer_ids if timer_id not in owners}
@@ -133,7 +133,7 @@ class Engine:
 
     def due_timers(self, limit=1000, now=None):
         now = now or clock.now()
-        with self.db.connect() as conn:
+        with reader(self.db).connect() as conn:
             return [r.id for r in conn.execute(sa.select(timers.c.id).where(timers.c.due_at <= now)
                                                .order_by(timers.c.due_at).limit(limit))]
 
@@ -150,7 +150,7 @@ class Engine:
         query = sa.select(message_waits.c.instance_id).where(message_waits.c.message_name == name).distinct()
         if business_key is not None:
             query = query.where(message_waits.c.business_key == business_key)
-        with self.db.connect() as conn:
+        with reader(self.db).connect() as conn:
             waiting = [r.instance_id for r in conn.execute(query)]
         if not waiting:
             which = f" with business key '{business_key}'" if business_key is not None else ""
@@ -167,7 +167,7 @@ class Engine:
 
     # ---- tasks -----------------------------------------------------------------------------------
     def task(self, task_id) -> dict:
-        with self.db.connect() as conn:
+        with reader(self.db).connect() as conn:
             row = conn.execute(sa.select(human_tasks).where(human_tasks.c.id == task_id)).first()
             if row is None:
                 self._task_missing(conn, task_id)
@@ -222,7 +222,7 @@ class Engine:
             return task_dict(row)
 
     def events(self, instance_id, page=1, page_size=50):
-        with self.db.connect() as conn:
+        with reader(self.db).connect() as conn:
             self.instances.row(conn, instance_id)
             base = sa.select(audit_events).where(audit_events.c.instance_id == instance_id)
             total = conn.execute(sa.select(sa.func.count()).select_from(base.subquery())).scalar_one()

@@ -26,8 +26,10 @@ def create_db_engine(url: str, **kwargs) -> sa.Engine:
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn):
-            # IMMEDIATE takes the write lock at the start, so two writers queue instead of failing late.
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # IMMEDIATE takes the write lock at the start, so two writers queue instead of failing late;
+            # a reader (engine/readonly.py) begins deferred and never holds the write lock.
+            read_only = conn.get_execution_options().get("followup_read_only")
+            conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
         return engine
     if url.startswith("postgresql://"):
