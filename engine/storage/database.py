@@ -7,6 +7,19 @@ from sqlalchemy import event
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 
 
+class _SqliteConnection(sa.engine.Connection):
+    """Marks the transactions SQLAlchemy begins by itself (a read on a plain connection)."""
+
+    followup_implicit = False
+
+    def _autobegin(self):
+        self.followup_implicit = True
+        try:
+            super()._autobegin()
+        finally:
+            self.followup_implicit = False
+
+
 def create_db_engine(url: str, **kwargs) -> sa.Engine:
     """An engine tuned per backend: SQLite in WAL mode with a busy timeout, PostgreSQL with a pool."""
     if url.startswith("sqlite"):
@@ -26,10 +39,14 @@ def create_db_engine(url: str, **kwargs) -> sa.Engine:
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn):
-            # IMMEDIATE takes the write lock at the start, so two writers queue instead of failing late;
-            # a reader (engine/readonly.py) begins deferred and never holds the write lock.
-            read_only = conn.get_execution_options().get("followup_read_only")
+            # An explicit `db.begin()` (every write) takes the write lock at once with IMMEDIATE, so two
+            # writers queue instead of failing late; a transaction begun implicitly by a read on
+            # `db.connect()`, or on a reader (engine/readonly.py), is DEFERRED and never holds it.
+            read_only = getattr(conn, "followup_implicit", False) or conn.get_execution_options().get(
+                "followup_read_only")
             conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+
+        engine._connection_cls = _SqliteConnection
 
         return engine
     if url.startswith("postgresql://"):

@@ -3,6 +3,8 @@
 Alembic migrations in `migrations/` create these tables; `metadata` here is what they are checked
 against (tests/test_migrations.py), never `create_all` in a production path.
 """
+from datetime import timezone
+
 import sqlalchemy as sa
 
 metadata = sa.MetaData(naming_convention={
@@ -12,7 +14,22 @@ metadata = sa.MetaData(naming_convention={
     "pk": "pk_%(table_name)s",
 })
 
-UtcDateTime = sa.DateTime(timezone=True)
+class UtcDateTime(sa.types.TypeDecorator):
+    """A moment in UTC, time-zone aware on the way out on every backend: PostgreSQL keeps the offset,
+    SQLite keeps none (stored as naive UTC, read back as UTC)."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is not None and dialect.name == "sqlite" and value.tzinfo is not None:
+            value = value.astimezone(timezone.utc).replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value, dialect):
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=timezone.utc)
+        return value
 
 users = sa.Table(
     "users", metadata,
