@@ -13,7 +13,6 @@ Needs PostgreSQL (BENCH_DATABASE_URL, default postgresql://postgres@127.0.0.1:54
 (BENCH_REDIS_URL, default redis://127.0.0.1:6379/10, flushed).
 """
 import argparse
-import io
 import json
 import os
 import re

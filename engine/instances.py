@@ -9,7 +9,7 @@ import json
 import traceback
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import timezone
 
 import sqlalchemy as sa
 from SpiffWorkflow.exceptions import SpiffWorkflowException

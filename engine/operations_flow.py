@@ -1,5 +1,4 @@
 """Operations that reach people and other processes: notify, start_process, create_task_for, escalate."""
-import uuid
 
 import sqlalchemy as sa
 
