@@ -304,35 +304,30 @@ def service_ticket():
     return d
 
 
-def checkin_watch():
-    d = Diagram("checkin_watch", "外勤服务监控 Field service watch")
+def _daily_sweep(process_id, name, task_name, body, attrs=None):
+    """A timer start event every day, one service task, an end: the shape of every watch and sweep."""
+    d = Diagram(process_id, name)
     d.add("startEvent", "daily", "每天", 0, body=timer("timeCycle", "R/P1D"))
-    d.add("serviceTask", "sweep", "检查未打卡与负面反馈", 1, body=spiff_operator(
-        "checkin_watch", {"days": "3", "negative_share": "0.05", "window_days": "1", "channel": "'supervisors'"},
-        "watch"))
+    d.add("serviceTask", "sweep", task_name, 1, body=body, **(attrs or {}))
     d.add("endEvent", "done", "", 2)
     d.chain("daily", "sweep", "done")
     return d
+
+
+def checkin_watch():
+    return _daily_sweep("checkin_watch", "外勤服务监控 Field service watch", "检查未打卡与负面反馈", spiff_operator(
+        "checkin_watch", {"days": "3", "negative_share": "0.05", "window_days": "1", "channel": "'supervisors'"},
+        "watch"))
 
 
 def churn_watch():
-    d = Diagram("churn_watch", "流失预警 Churn watch")
-    d.add("startEvent", "daily", "每天", 0, body=timer("timeCycle", "R/P1D"))
     body, attrs = external("churn_watch", {"days": "30", "penalty": "20"}, {"churn": "result"})
-    d.add("serviceTask", "sweep", "检查长期未互动客户", 1, body=body, **attrs)
-    d.add("endEvent", "done", "", 2)
-    d.chain("daily", "sweep", "done")
-    return d
+    return _daily_sweep("churn_watch", "流失预警 Churn watch", "检查长期未互动客户", body, attrs)
 
 
 def pool_recycle():
-    d = Diagram("pool_recycle", "公海回收 Public pool recycling")
-    d.add("startEvent", "daily", "每天", 0, body=timer("timeCycle", "R/P1D"))
     body, attrs = external("recycle_pool", {"warn_due": "P2D"}, {"pool": "result"})
-    d.add("serviceTask", "sweep", "回收长期未跟进客户", 1, body=body, **attrs)
-    d.add("endEvent", "done", "", 2)
-    d.chain("daily", "sweep", "done")
-    return d
+    return _daily_sweep("pool_recycle", "公海回收 Public pool recycling", "回收长期未跟进客户", body, attrs)
 
 
 DIAGRAMS = [followup_task, lead_assignment, complaint_escalation, renewal_reminder, care_revisit, service_ticket,
