@@ -249,9 +249,10 @@ class TaskListArgs(PageArgs):
     overdue = fields.Boolean()
     due_before = _dt()
     with_total = fields.Boolean(data_key="total", load_default=True,
-                                metadata={"description": "false: skip counting every matching task (costly on a "
-                                                         "big inbox; an agent polling for work does not need it); "
-                                                         "`total` is then null unless the page tells it"})
+                                metadata={"description": "false: skip the total (cheap for the inbox and a process "
+                                                         "filter, which are kept counted; a count of every task "
+                                                         "with other filters); `total` is then null unless the "
+                                                         "page tells it"})
 
 
 class CompleteArgs(Schema):

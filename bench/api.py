@@ -135,7 +135,8 @@ def agent_loop(port, token, seconds, seed, results, list_path=LIST_PATH):
             errors += 1
             continue
         loops.append(time.perf_counter() - loop_started)
-    results.put({"latencies": latencies, "loops": loops, "conflicts": conflicts, "errors": errors})
+    results.put({"latencies": latencies, "loops": loops, "conflicts": conflicts, "errors": errors,
+                 "cpu": time.process_time()})
 
 
 def cpu_seconds(pids):
@@ -189,8 +190,9 @@ def run(port, tokens, clients, seconds, cpu_probe=None, list_path=LIST_PATH):
     elapsed = time.perf_counter() - started
     cpu_after = cpu_probe() if cpu_probe else None
     merged = {"list": [], "claim": [], "complete": []}
-    loops, conflicts, errors = [], 0, 0
+    loops, conflicts, errors, client_cpu = [], 0, 0, 0.0
     for r in collected:
+        client_cpu += r["cpu"]
         for kind in merged:
             merged[kind] += r["latencies"][kind]
         loops += r["loops"]
@@ -207,7 +209,8 @@ def run(port, tokens, clients, seconds, cpu_probe=None, list_path=LIST_PATH):
     if cpu_probe and loops:
         server_cpu, pg_cpu = (cpu_after[i] - cpu_before[i] for i in (0, 1))
         print(f"  CPU per completion: server (gunicorn) {server_cpu / len(loops) * 1000:.2f} ms, "
-              f"PostgreSQL backends {pg_cpu / len(loops) * 1000:.2f} ms")
+              f"PostgreSQL backends {pg_cpu / len(loops) * 1000:.2f} ms, "
+              f"clients (this load generator) {client_cpu / len(loops) * 1000:.2f} ms")
     return len(loops) / elapsed
 
 
@@ -285,8 +288,8 @@ def main():
                 return cpu_seconds(server_side), cpu_seconds(postgres_pids(engine, name) or database_side)
             run(port, tokens, n, args.seconds, probe, LIST_PATH + ("&total=false" if args.no_total else ""))
             with engine.db.begin() as conn:  # a fresh inbox for the next run
-                conn.exec_driver_sql("TRUNCATE instances, human_tasks, human_task_groups, timers, message_waits, "
-                                     "audit_events CASCADE")
+                conn.exec_driver_sql("TRUNCATE instances, human_tasks, human_task_groups, task_counts, timers, "
+                                     "message_waits, audit_events CASCADE")
         start_instances(engine, 30)
         count_statements(engine, tokens[0])
     finally:

@@ -17,7 +17,8 @@ import sqlalchemy as sa
 
 from .errors import Forbidden, NotFound
 from .identity import User
-from .storage.schema import human_task_groups, human_tasks, instances, user_groups, users
+from .storage.schema import (human_task_groups, human_tasks, instances, task_count_groups, task_counts, user_groups,
+                             users)
 
 # Actions
 TASK_VIEW, TASK_CLAIM, TASK_UNCLAIM, TASK_COMPLETE, TASK_ASSIGN = (
@@ -71,16 +72,25 @@ def _members_of(groups):
 
 
 def task_reach_sql(user: User, table=human_tasks):
-    """A condition on `human_tasks` equal to `task_in_reach`."""
+    """A condition on `human_tasks` equal to `task_in_reach`; with `table=task_counts`, the same condition
+    on the rows that count open tasks by assignee and candidate groups (what reach depends on)."""
     if user.role in SEES_ALL_TASKS:
         return sa.true()
     conditions = [table.c.assignee == user.name]
     if user.groups:
-        conditions.append(sa.exists().where(human_task_groups.c.task_id == table.c.id,
-                                            human_task_groups.c.group_name.in_(sorted(user.groups))))
+        conditions.append(offered_to_sql(user.groups, table))
         if user.role == "supervisor":
             conditions.append(table.c.assignee.in_(_members_of(user.groups)))
     return sa.or_(*conditions)
+
+
+def offered_to_sql(groups, table=human_tasks):
+    """One of `groups` is among the candidate groups (of a task, or of a `task_counts` row)."""
+    names = sorted(groups)
+    if table is task_counts:
+        return sa.exists().where(task_count_groups.c.candidate_groups == table.c.candidate_groups,
+                                 task_count_groups.c.group_name.in_(names))
+    return sa.exists().where(human_task_groups.c.task_id == table.c.id, human_task_groups.c.group_name.in_(names))
 
 
 def require_task(user: User, action: str, task: dict, assignee_groups=lambda name: frozenset()) -> None:

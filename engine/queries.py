@@ -13,7 +13,7 @@ from . import access, clock
 from .identity import User
 from .readonly import reader  # noqa: F401 - re-exported for the API
 from .instances import task_dict, utc
-from .storage.schema import definitions, human_task_groups, human_tasks, instances, timers
+from .storage.schema import definitions, human_tasks, instances, task_counts, timers
 
 SCOPES = ("mine", "group", "unassigned", "all")
 def open_task(conn, task_id) -> dict | None:
@@ -67,9 +67,7 @@ def _task_list_statements(user: User, shape):
     if scope == "mine":
         conditions.append(human_tasks.c.assignee == user.name)
     elif scope == "group":
-        conditions.append(sa.exists().where(human_task_groups.c.task_id == human_tasks.c.id,
-                                            human_task_groups.c.group_name.in_(sorted(user.groups)))
-                          if user.groups else sa.false())
+        conditions.append(access.offered_to_sql(user.groups) if user.groups else sa.false())
     elif scope == "unassigned":
         conditions.append(human_tasks.c.assignee.is_(None))
     if has_process:
@@ -87,7 +85,10 @@ def _task_list_statements(user: User, shape):
         conditions.append(human_tasks.c.due_at < sa.bindparam("f_due_before", type_=human_tasks.c.due_at.type))
     order = (human_tasks.c.due_at.asc().nulls_last(), human_tasks.c.created_at, human_tasks.c.id)
     offset, limit = sa.bindparam("f_offset", type_=sa.Integer), sa.bindparam("f_limit", type_=sa.Integer)
-    count = sa.select(sa.func.count()).select_from(human_tasks).where(*conditions)
+    if overdue is None and not (has_business or has_instance or has_due_before):
+        count = _counted_total(user, scope, has_process)
+    else:
+        count = sa.select(sa.func.count()).select_from(human_tasks).where(*conditions)
     reach, rest = conditions[0], conditions[1:]
     if isinstance(reach, BooleanClauseList) and reach.operator is operators.or_:
         # Reach is a disjunction with an EXISTS in it, which PostgreSQL evaluates by hashing every
@@ -105,6 +106,21 @@ def _task_list_statements(user: User, shape):
         _task_lists.clear()
     _task_lists[key] = (query, count)
     return query, count
+
+
+def _counted_total(user: User, scope, has_process):
+    """The inbox's total from `task_counts` (kept by triggers): the same reach and scope conditions on
+    rows that count tasks by what those conditions look at, summed."""
+    conditions = [access.task_reach_sql(user, task_counts)]
+    if scope == "mine":
+        conditions.append(task_counts.c.assignee == user.name)
+    elif scope == "group":
+        conditions.append(access.offered_to_sql(user.groups, task_counts) if user.groups else sa.false())
+    elif scope == "unassigned":
+        conditions.append(task_counts.c.assignee == "")
+    if has_process:
+        conditions.append(task_counts.c.process_key == sa.bindparam("f_process_key"))
+    return sa.select(sa.func.coalesce(sa.func.sum(task_counts.c.open_tasks), 0)).where(*conditions)
 
 
 def list_instances(conn, user: User, processes_of_groups, process_key=None, status=None, business_key=None,

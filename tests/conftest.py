@@ -94,13 +94,29 @@ def _sqlite_engine(sqlite_url, tmp_path_factory):
     engine.close()
 
 
+def open_task_count_mismatches(engine):
+    """Rows where task_counts (kept by triggers) disagrees with a count of human_tasks: [] when right."""
+    groups = "candidate_groups::text" if engine.db.dialect.name == "postgresql" else "candidate_groups"
+    with engine.db.connect() as conn:
+        counted = {(r[0], r[1], r[2]): r[3] for r in conn.exec_driver_sql(
+            "SELECT process_key, candidate_groups, assignee, open_tasks FROM task_counts WHERE open_tasks <> 0")}
+        actual = {(r[0], r[1], r[2]): r[3] for r in conn.exec_driver_sql(
+            f"SELECT process_key, {groups}, coalesce(assignee, ''), count(*) FROM human_tasks "
+            f"GROUP BY process_key, {groups}, coalesce(assignee, '')")}
+    return sorted((key, counted.get(key, 0), actual.get(key, 0))
+                  for key in counted.keys() | actual.keys() if counted.get(key, 0) != actual.get(key, 0))
+
+
 def _backend_engine(request, backend):
     engine = request.getfixturevalue("_pg_engine" if backend == "postgresql" else "_sqlite_engine")
     clock.reset()
     yield engine
     clock.reset()
+    # Every test that touched tasks also checks the counts behind inbox totals: (key, counted, actual).
+    mismatches = open_task_count_mismatches(engine)
     _empty_tables(engine)
     engine.definitions.clear_caches()
+    assert mismatches == [], "task_counts disagrees with human_tasks"
 
 
 @pytest.fixture

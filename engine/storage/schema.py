@@ -132,6 +132,24 @@ human_task_groups = sa.Table(
     sa.Index("ix_human_task_groups_group", "group_name"),
 )
 
+# Open tasks counted by (process, candidate groups, assignee; '' = unassigned), kept by triggers on
+# human_tasks (migration 0006): an inbox's total is a sum over a few of these rows, not a count over every
+# open task. `candidate_groups` is the JSON text of human_tasks.candidate_groups; task_count_groups lists
+# the groups in each such text, as human_task_groups does for a task.
+task_counts = sa.Table(
+    "task_counts", metadata,
+    sa.Column("process_key", sa.String(255), primary_key=True),
+    sa.Column("candidate_groups", sa.Text, primary_key=True),
+    sa.Column("assignee", sa.String(100), primary_key=True),
+    sa.Column("open_tasks", sa.Integer, nullable=False),
+)
+
+task_count_groups = sa.Table(
+    "task_count_groups", metadata,
+    sa.Column("candidate_groups", sa.Text, primary_key=True),
+    sa.Column("group_name", sa.String(100), primary_key=True),
+)
+
 timers = sa.Table(
     "timers", metadata,
     sa.Column("id", sa.String(36), primary_key=True),  # the waiting SpiffWorkflow task
