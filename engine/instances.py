@@ -18,6 +18,7 @@ from SpiffWorkflow.util.task import TaskState
 from . import clock, forms, operations_context, outbox
 from .errors import Conflict, NotFound
 from .snapshot import Snapshot, active_element_ids, take
+from .storage.database import is_transient
 from .storage.schema import audit_events, human_task_groups, human_tasks, instances, message_waits, timers
 from .workflow import dump_state, load_state, new_workflow, variables_of
 
@@ -197,6 +198,9 @@ class InstanceStore:
                 if not retry or attempt == RETRIES - 1:
                     raise Conflict("the process instance was changed by someone else at the same moment; "
                                    "load it again and retry") from None
+            except sa.exc.DBAPIError as err:
+                if not is_transient(err) or attempt == RETRIES - 1:
+                    raise
         return None
 
     def change_each(self, targets, actor, make_apply):

@@ -17,7 +17,7 @@ from .instances import InstanceStore, task_dict, utc
 from .parsing import SourceFile
 from .readonly import reader
 from .sandbox import SandboxScriptEngine
-from .storage.database import create_db_engine, migrate
+from .storage.database import create_db_engine, migrate, retrying
 from .storage.schema import audit_events, human_tasks, instances, message_waits, timers
 from .timer_values import make_timer_value
 
@@ -192,8 +192,10 @@ class Engine:
             if len(self._claim_statements) > 1000:
                 self._claim_statements.clear()
             statement = self._claim_statements[key] = _claim_statement(user)
-        with reader(self.db).connect() as conn:
-            row = conn.execute(statement, {"c_task": task_id, "c_now": clock.now()}).first()
+        def claim():
+            with reader(self.db).connect() as conn:
+                return conn.execute(statement, {"c_task": task_id, "c_now": clock.now()}).first()
+        row = retrying(claim)
         return task_dict(row) if row is not None else None
 
     def unclaim(self, task_id, user, actor=None):
@@ -204,6 +206,9 @@ class Engine:
         return self._set_assignee(task_id, user, actor, "assigned", sa.true())
 
     def _set_assignee(self, task_id, user, actor, action, condition):
+        return retrying(lambda: self._set_assignee_once(task_id, user, actor, action, condition))
+
+    def _set_assignee_once(self, task_id, user, actor, action, condition):
         now = clock.now()
         with self.db.begin() as conn:
             row = conn.execute(human_tasks.update().where(human_tasks.c.id == task_id, condition)

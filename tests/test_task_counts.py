@@ -4,6 +4,8 @@ after claims, releases, reassignments, completions, timer escalations and cancel
 
 (Every test also checks, at teardown, that task_counts equals a fresh count of human_tasks: conftest.)
 """
+import threading
+import time
 from datetime import timedelta
 
 import pytest
@@ -77,3 +79,31 @@ def test_totals_follow_claims_and_completions(engine, team):
     team.li.post(f"/api/tasks/{task}/complete", json={"variables": {"outcome": "reached"}})
     # the call is done; its next task (qualify) is wang's own
     assert (total(team.li, "all"), total(team.li, "mine"), total(team.wang, "mine")) == (3, 0, 1)
+
+
+def test_a_claim_chosen_to_break_a_deadlock_is_tried_again(engine, identity):
+    """The counts' rows are locked by every write of their tasks; PostgreSQL breaks a deadlock on them by
+    aborting one transaction. Here the claim is the one aborted (its deadlock check runs first): it is
+    tried again and succeeds once the other transaction is over."""
+    if engine.db.dialect.name != "postgresql":
+        pytest.skip("SQLite has one writer at a time: no deadlocks")
+
+    identity.add_user("li", "agent", ["sales-east"])
+    engine.deploy([bpmn_file("first_contact.bpmn")])
+    held = engine.instance(engine.start("first_contact", "C-1", {"owner": "li"}, actor="system"))["tasks"][0]
+    free = engine.instance(engine.start("first_contact", "C-2", {"owner": "li"}, actor="system"))["tasks"][0]
+    engine.claim(held["id"], "li")  # li's counts row now exists
+    li = identity.user("li")
+    other = engine.db.connect()
+    transaction = other.begin()
+    other.exec_driver_sql("SET LOCAL deadlock_timeout = '10s'")  # so that the claim's check finds the cycle
+    other.exec_driver_sql("UPDATE task_counts SET open_tasks = open_tasks WHERE assignee = 'li'")
+    outcome = {}
+    claimer = threading.Thread(target=lambda: outcome.update(task=engine.claim_for(free["id"], li)))
+    claimer.start()  # locks the unassigned row, then waits for li's row
+    time.sleep(0.3)
+    other.exec_driver_sql("UPDATE task_counts SET open_tasks = open_tasks WHERE assignee = ''")  # the cycle
+    transaction.commit()
+    other.close()
+    claimer.join(30)
+    assert outcome["task"]["assignee"] == "li"

@@ -51,11 +51,34 @@ def create_db_engine(url: str, **kwargs) -> sa.Engine:
         return engine
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url[len("postgresql://"):]
+    # JIT compilation pays off for long analytic queries, never for ours: it turned a 7 ms count over
+    # 12,000 tasks into 60 ms.
+    kwargs.setdefault("connect_args", {"options": "-c jit=off"})
     if "poolclass" not in kwargs:
         kwargs.setdefault("pool_size", 10)
         kwargs.setdefault("max_overflow", 20)
     kwargs.setdefault("pool_recycle", 1800)
     return sa.create_engine(url, **kwargs)
+
+
+TRANSIENT_SQLSTATES = {"40001", "40P01"}  # serialization failure, deadlock detected
+
+
+def is_transient(err: BaseException) -> bool:
+    """A database error that the same transaction, tried again, may not meet (PostgreSQL aborted it to
+    break a deadlock, say)."""
+    return isinstance(err, sa.exc.DBAPIError) and getattr(err.orig, "sqlstate", None) in TRANSIENT_SQLSTATES
+
+
+def retrying(transaction, attempts=3):
+    """`transaction()` (which begins and ends its own), tried again when it fails transiently."""
+    for attempt in range(attempts):
+        try:
+            return transaction()
+        except sa.exc.DBAPIError as err:
+            if not is_transient(err) or attempt == attempts - 1:
+                raise
+    raise AssertionError("unreachable")
 
 
 def alembic_config(url: str):
