@@ -8,6 +8,7 @@ from engine.runtime import Engine
 
 from . import auth, errors, observe
 from .routes import definitions, instances, system, tasks, users
+from .json_provider import OrjsonProvider
 from .schemas import ErrorSchema
 from .services import Services
 
@@ -43,8 +44,7 @@ def create_app(engine: Engine | None = None, settings=None) -> Flask:
         FOLLOWUP_METRICS_PUBLIC=_flag("FOLLOWUP_METRICS_PUBLIC"),
         JSON_SORT_KEYS=False,
     )
-    app.json.sort_keys = False
-    app.json.ensure_ascii = False
+    app.json = OrjsonProvider(app)
     engine = engine or Engine(settings)
     app.extensions["followup"] = Services(engine)
     app.extensions["followup_tokens"] = auth.TokenCache(float(os.environ.get("FOLLOWUP_TOKEN_CACHE_SECONDS", "2")))

@@ -3,7 +3,6 @@
 Under gunicorn each worker process keeps its own histogram (label `pid`) and a scrape reaches one
 worker, so latency is reported per worker; the counts read from the database are global.
 """
-import json
 import logging
 import os
 import re
@@ -13,6 +12,7 @@ import time
 import uuid
 from datetime import datetime, timezone
 
+import orjson
 from flask import g, request
 
 access_log = logging.getLogger("followup.access")
@@ -80,11 +80,11 @@ def finish_request(response, histogram: LatencyHistogram):
     route = request.url_rule.rule if request.url_rule is not None else "<unmatched>"
     histogram.observe(request.method, route, response.status_code, elapsed)
     user = getattr(g, "user", None)
-    access_log.info(json.dumps({
+    access_log.info(orjson.dumps({
         "ts": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
         "request_id": request_id, "method": request.method, "path": request.path, "route": route,
         "status": response.status_code, "duration_ms": round(elapsed * 1000, 2),
         "user": user.name if user is not None else None,
         "remote": request.headers.get("X-Forwarded-For", request.remote_addr),
-    }, ensure_ascii=False))
+    }).decode())
     return response

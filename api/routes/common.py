@@ -12,6 +12,8 @@ class Blueprint(flask_smorest.Blueprint):
         quietly list everything."""
         if location == "query":
             kwargs.setdefault("unknown", RAISE)
+        if isinstance(schema, type):  # webargs would build a new instance of a class on every request
+            schema = schema()
         return super().arguments(schema, location=location, **kwargs)
 
     def errors(self, *codes):
