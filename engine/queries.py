@@ -38,26 +38,32 @@ def list_tasks(conn, user: User, scope="all", process_key=None, business_key=Non
     values = {"f_process_key": process_key, "f_business_key": business_key, "f_instance_id": instance_id,
               "f_due_before": due_before}
     shape = (scope, overdue, *(v is not None for v in values.values()))
-    query, count = _task_list_statements(user, shape)
+    query, query_with_total, count = _task_list_statements(user, shape)
     values = {k: v for k, v in values.items() if v is not None}
     if overdue is not None:
         values["f_now"] = now or clock.now()
     offset = (page - 1) * page_size
+    if with_total and query_with_total is not None:
+        query = query_with_total
     rows = conn.execute(query, {**values, "f_offset": offset, "f_limit": page_size, "f_end": offset + page_size}).all()
+    items = [task_dict(r) for r in rows]
     if 0 < len(rows) < page_size or (page == 1 and not rows):  # a partial page tells the total by itself
-        return [task_dict(r) for r in rows], (page - 1) * page_size + len(rows)
+        return items, (page - 1) * page_size + len(rows)
     if not with_total:
-        return [task_dict(r) for r in rows], None
-    return [task_dict(r) for r in rows], conn.execute(count, values).scalar_one()
+        return items, None
+    if rows and query is query_with_total:
+        return items, rows[0].followup_total
+    return items, conn.execute(count, values).scalar_one()
 
 
 _task_lists = {}
 
 
 def _task_list_statements(user: User, shape):
-    """The page and count statements of one user's inbox of one shape (scope, overdue, which filters),
-    built once: building them cost more CPU than running them. Filter values, the time, the offset and
-    the limit are bound parameters."""
+    """The page statement (plain, and with the total as a column when that total is counted), and the
+    count statement, of one user's inbox of one shape (scope, overdue, which filters), built once:
+    building them cost more CPU than running them. Filter values, the time, the offset and the limit
+    are bound parameters."""
     key = (user.name, user.role, user.groups, shape)
     found = _task_lists.get(key)
     if found is not None:
@@ -85,7 +91,8 @@ def _task_list_statements(user: User, shape):
         conditions.append(human_tasks.c.due_at < sa.bindparam("f_due_before", type_=human_tasks.c.due_at.type))
     order = (human_tasks.c.due_at.asc().nulls_last(), human_tasks.c.created_at, human_tasks.c.id)
     offset, limit = sa.bindparam("f_offset", type_=sa.Integer), sa.bindparam("f_limit", type_=sa.Integer)
-    if overdue is None and not (has_business or has_instance or has_due_before):
+    counted = overdue is None and not (has_business or has_instance or has_due_before)
+    if counted:
         count = _counted_total(user, scope, has_process)
     else:
         count = sa.select(sa.func.count()).select_from(human_tasks).where(*conditions)
@@ -102,10 +109,12 @@ def _task_list_statements(user: User, shape):
     else:
         query = sa.select(human_tasks).where(*conditions)
     query = query.order_by(*order).offset(offset).limit(limit)
+    # A counted total is cheap: it rides on the page's statement (one round trip, one snapshot).
+    query_with_total = query.add_columns(count.scalar_subquery().label("followup_total")) if counted else None
     if len(_task_lists) > 2000:
         _task_lists.clear()
-    _task_lists[key] = (query, count)
-    return query, count
+    _task_lists[key] = (query, query_with_total, count)
+    return query, query_with_total, count
 
 
 def _counted_total(user: User, scope, has_process):
