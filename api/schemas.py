@@ -120,18 +120,21 @@ def _compile_dump(schema):
         attr = field.attribute if field.attribute is not None else attr_name
         if "." in attr:
             return None
-        plan.append((field.data_key if field.data_key is not None else attr_name, attr, convert))
+        # A key missing from a plain dict: marshmallow then looks for an attribute of that name, which a
+        # dict has only for its own methods ("values", "items"...); anything else is simply missing.
+        plan.append((field.data_key if field.data_key is not None else attr_name, attr, convert, hasattr(dict, attr)))
     plan = tuple(plan)
 
     def dump_one(obj):
         out = {}
-        for key, attr, convert in plan:
-            if type(obj) is dict and attr in obj:
-                value = obj[attr]
+        plain = type(obj) is dict
+        for key, attr, convert, dict_has_attr in plan:
+            if plain and (attr in obj or not dict_has_attr):
+                value = obj.get(attr, missing)
             else:
                 value = get_value(obj, attr, missing)
-                if value is missing:
-                    continue
+            if value is missing:
+                continue
             out[key] = None if value is None else convert(value, attr, obj)
         return out
     return dump_one

@@ -66,9 +66,16 @@ def task_in_reach(user: User, task: dict, assignee_groups=lambda name: frozenset
         user.groups & assignee_groups(task["assignee"]))
 
 
+def one_of(column, values):
+    """`column IN values` for a short list known when the statement is built (a user's groups): written
+    as equalities, so that a statement cached per user is not re-rendered on every execution, as an
+    expanding IN would be."""
+    return sa.or_(*(column == value for value in sorted(values))) if values else sa.false()
+
+
 def _members_of(groups):
     return (sa.select(users.c.name).join(user_groups, user_groups.c.user_id == users.c.id)
-            .where(user_groups.c.group_name.in_(sorted(groups))))
+            .where(one_of(user_groups.c.group_name, groups)))
 
 
 def task_reach_sql(user: User, table=human_tasks):
@@ -86,11 +93,10 @@ def task_reach_sql(user: User, table=human_tasks):
 
 def offered_to_sql(groups, table=human_tasks):
     """One of `groups` is among the candidate groups (of a task, or of a `task_counts` row)."""
-    names = sorted(groups)
     if table is task_counts:
         return sa.exists().where(task_count_groups.c.candidate_groups == table.c.candidate_groups,
-                                 task_count_groups.c.group_name.in_(names))
-    return sa.exists().where(human_task_groups.c.task_id == table.c.id, human_task_groups.c.group_name.in_(names))
+                                 one_of(task_count_groups.c.group_name, groups))
+    return sa.exists().where(human_task_groups.c.task_id == table.c.id, one_of(human_task_groups.c.group_name, groups))
 
 
 def require_task(user: User, action: str, task: dict, assignee_groups=lambda name: frozenset()) -> None:
