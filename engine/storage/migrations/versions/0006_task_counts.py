@@ -45,7 +45,7 @@ _POSTGRESQL = [
             VALUES (NEW.process_key, NEW.candidate_groups::text, new_assignee, 1)
             ON CONFLICT (process_key, candidate_groups, assignee) DO UPDATE SET open_tasks = c.open_tasks + 1;
         END IF;
-        IF TG_OP <> 'DELETE' THEN
+        IF TG_OP = 'INSERT' OR (TG_OP = 'UPDATE' AND OLD.candidate_groups::text <> NEW.candidate_groups::text) THEN
             INSERT INTO task_count_groups (candidate_groups, group_name)
             SELECT NEW.candidate_groups::text, g FROM json_array_elements_text(NEW.candidate_groups) AS g
             ON CONFLICT DO NOTHING;
@@ -87,7 +87,8 @@ _SQLITE = [
         VALUES (NEW.process_key, NEW.candidate_groups, coalesce(NEW.assignee, ''), 1)
         ON CONFLICT (process_key, candidate_groups, assignee) DO UPDATE SET open_tasks = open_tasks + 1;
         INSERT OR IGNORE INTO task_count_groups (candidate_groups, group_name)
-        SELECT NEW.candidate_groups, value FROM json_each(NEW.candidate_groups);
+        SELECT NEW.candidate_groups, value FROM json_each(NEW.candidate_groups)
+        WHERE NEW.candidate_groups <> OLD.candidate_groups;
     END
     """,
 ]
