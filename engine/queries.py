@@ -59,6 +59,22 @@ def list_tasks(conn, user: User, scope="all", process_key=None, business_key=Non
 _task_lists = {}
 
 
+def _scope_sql(user: User, scope, table=human_tasks):
+    """Reach (`access.task_reach_sql`) and scope together, simplified where the scope decides reach:
+    my own tasks and the tasks offered to my groups are always in reach, and an unassigned task is in
+    reach only through its groups (or for an admin). Fewer alternatives make a plan PostgreSQL finds and
+    runs faster. `table`: human_tasks, or task_counts (where '' stands for no assignee)."""
+    offered = access.offered_to_sql(user.groups, table) if user.groups else sa.false()
+    if scope == "mine":
+        return [table.c.assignee == user.name]
+    if scope == "group":
+        return [offered]
+    if scope == "unassigned":
+        unassigned = table.c.assignee.is_(None) if table is human_tasks else table.c.assignee == ""
+        return [unassigned] if user.role in access.SEES_ALL_TASKS else [offered, unassigned]
+    return [access.task_reach_sql(user, table)]
+
+
 def _task_list_statements(user: User, shape):
     """The page statement (plain, and with the total as a column when that total is counted), and the
     count statement, of one user's inbox of one shape (scope, overdue, which filters), built once:
@@ -69,13 +85,7 @@ def _task_list_statements(user: User, shape):
     if found is not None:
         return found
     scope, overdue, has_process, has_business, has_instance, has_due_before = shape
-    conditions = [access.task_reach_sql(user)]
-    if scope == "mine":
-        conditions.append(human_tasks.c.assignee == user.name)
-    elif scope == "group":
-        conditions.append(access.offered_to_sql(user.groups) if user.groups else sa.false())
-    elif scope == "unassigned":
-        conditions.append(human_tasks.c.assignee.is_(None))
+    conditions = _scope_sql(user, scope)
     if has_process:
         conditions.append(human_tasks.c.process_key == sa.bindparam("f_process_key"))
     if has_business:
@@ -120,13 +130,7 @@ def _task_list_statements(user: User, shape):
 def _counted_total(user: User, scope, has_process):
     """The inbox's total from `task_counts` (kept by triggers): the same reach and scope conditions on
     rows that count tasks by what those conditions look at, summed."""
-    conditions = [access.task_reach_sql(user, task_counts)]
-    if scope == "mine":
-        conditions.append(task_counts.c.assignee == user.name)
-    elif scope == "group":
-        conditions.append(access.offered_to_sql(user.groups, task_counts) if user.groups else sa.false())
-    elif scope == "unassigned":
-        conditions.append(task_counts.c.assignee == "")
+    conditions = _scope_sql(user, scope, task_counts)
     if has_process:
         conditions.append(task_counts.c.process_key == sa.bindparam("f_process_key"))
     return sa.select(sa.func.coalesce(sa.func.sum(task_counts.c.open_tasks), 0)).where(*conditions)
