@@ -8,6 +8,8 @@ unusual) go through Flask's provider instead.
 import orjson
 from flask.json.provider import DefaultJSONProvider
 
+from engine import fastjson
+
 _OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME
 
 
@@ -24,11 +26,9 @@ class OrjsonProvider(DefaultJSONProvider):
         return super().dumps(obj, **kwargs)
 
     def loads(self, s, **kwargs):
+        """Request bodies: RFC 8259 JSON (no NaN or Infinity, which the database could not store)."""
         if not kwargs:
-            try:
-                return orjson.loads(s)
-            except orjson.JSONDecodeError:
-                pass  # e.g. NaN, which the standard library reads: let it say what is wrong
+            return fastjson.loads(s, strict=True)
         return super().loads(s, **kwargs)
 
     def response(self, *args, **kwargs):

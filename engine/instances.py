@@ -65,7 +65,8 @@ def utc(value):
 
 
 def _json_safe(value):
-    return json.loads(json.dumps(value, default=str, ensure_ascii=False))
+    """`value` as JSON columns can hold it: unknown types as text, NaN and Infinity as their names."""
+    return json.loads(json.dumps(value, default=str, ensure_ascii=False), parse_constant=str)
 
 
 def data_changes(before: dict, after: dict) -> dict:

@@ -1,4 +1,6 @@
 """Running instances through the engine: every step persisted, audited and checked."""
+import math
+
 import pytest
 import sqlalchemy as sa
 
@@ -249,3 +251,25 @@ def test_a_bare_except_is_refused_at_deploy_time(engine):
     body = '<bpmn:scriptTask id="s"><bpmn:script>try:\n    x = 1\nexcept:\n    pass</bpmn:script></bpmn:scriptTask>'
     with pytest.raises(DeploymentError, match="bare 'except:'"):
         engine.deploy([("p.bpmn", diagram(body=body, body_id="s"))])
+
+
+def load_state_variables(engine, state):
+    from engine.workflow import load_state, variables_of
+    spec, subprocess_specs = engine.definitions.specs.get(None, engine.definition("first_contact"))
+    return variables_of(load_state(state, spec, subprocess_specs, None))
+
+
+def test_a_value_strict_json_cannot_hold_survives_save_and_restore(engine_each):
+    """State is read by orjson, which refuses NaN; Python's json writes it: the standard reader takes over.
+    Where the value meets JSON columns and the API (the description, the audit trail), it reads "NaN"."""
+    engine_each.deploy([bpmn_file("first_contact.bpmn")])
+    instance_id = engine_each.start("first_contact", "C-1", {"owner": "li", "ratio": float("nan")}, actor="system")
+    instance = engine_each.instance(instance_id)
+    assert instance["variables"]["ratio"] == "NaN"
+    started = engine_each.events(instance_id)[0][0]
+    assert started["detail"]["changes"]["ratio"] == [None, "NaN"]  # the audit trail names it
+    step = engine_each.complete_task(instance["tasks"][0]["id"], {"outcome": "reached"}, actor="li")
+    assert step.status == "user_input"
+    with engine_each.db.connect() as conn:
+        state = conn.execute(sa.select(instances.c.state).where(instances.c.id == instance_id)).scalar_one()
+    assert math.isnan(load_state_variables(engine_each, state)["ratio"])

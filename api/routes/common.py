@@ -2,11 +2,34 @@
 page envelope."""
 from http import HTTPStatus
 
+import json
+
 import flask_smorest
-from marshmallow import RAISE
+from marshmallow import RAISE, missing
+from webargs.flaskparser import FlaskParser, is_json_request
+
+from engine import fastjson
+
+
+class JsonParser(FlaskParser):
+    """Request bodies read by orjson (`engine.fastjson`), and refused when they are not RFC 8259 JSON
+    (NaN, Infinity), with webargs' usual 400."""
+
+    def _raw_load_json(self, req):
+        if not is_json_request(req):
+            return missing
+        data = req.get_data(cache=True)
+        try:
+            return fastjson.loads(data, strict=True)
+        except json.JSONDecodeError:
+            raise
+        except ValueError as err:  # NaN or Infinity
+            raise json.JSONDecodeError(str(err), data.decode("utf-8", "replace"), 0) from None
 
 
 class Blueprint(flask_smorest.Blueprint):
+    ARGUMENTS_PARSER = JsonParser()
+
     def arguments(self, schema, *, location="json", **kwargs):
         """Unknown query parameters are refused (422) like unknown body fields: a misspelt filter must not
         quietly list everything."""

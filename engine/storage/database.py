@@ -1,10 +1,10 @@
 """Connecting to the database and bringing its schema up to date (Alembic)."""
-import json
 from pathlib import Path
 
-import orjson
 import sqlalchemy as sa
 from sqlalchemy import event
+
+from .. import fastjson
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 
@@ -22,22 +22,13 @@ class _SqliteConnection(sa.engine.Connection):
             self.followup_implicit = False
 
 
-def json_loads(text):
-    """JSON column values, read by orjson (several times faster); what it refuses (NaN, which SQLite may
-    hold) by the standard library."""
-    try:
-        return orjson.loads(text)
-    except orjson.JSONDecodeError:
-        return json.loads(text)
-
-
 def create_db_engine(url: str, **kwargs) -> sa.Engine:
     """An engine tuned per backend: SQLite in WAL mode with a busy timeout, PostgreSQL with a pool."""
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        kwargs.setdefault("json_deserializer", json_loads)
+        kwargs.setdefault("json_deserializer", fastjson.loads)
         engine = sa.create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, **kwargs)
 
         @event.listens_for(engine, "connect")
@@ -66,7 +57,7 @@ def create_db_engine(url: str, **kwargs) -> sa.Engine:
     # JIT compilation pays off for long analytic queries, never for ours: it turned a 7 ms count over
     # 12,000 tasks into 60 ms.
     kwargs.setdefault("connect_args", {"options": "-c jit=off"})
-    kwargs.setdefault("json_deserializer", json_loads)  # every inbox row has two JSON columns
+    kwargs.setdefault("json_deserializer", fastjson.loads)  # every inbox row has two JSON columns
     if "poolclass" not in kwargs:
         kwargs.setdefault("pool_size", 10)
         kwargs.setdefault("max_overflow", 20)
