@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import timezone
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState
 
@@ -36,6 +37,11 @@ _DELETE_COMPLETED_TASK = human_tasks.delete().where(
 _INSERT_AUDIT = audit_events.insert()
 _DELETE_BY_ID = {table.name: table.delete().where(table.c.id.in_(sa.bindparam("ids", expanding=True)))
                  for table in (human_tasks, timers, message_waits)}
+# PostgreSQL: `id = ANY(array)`, one statement text whatever the number of ids (an expanding IN is
+# rendered again on every call).
+_DELETE_BY_ID_ARRAY = {table.name: table.delete().where(
+    table.c.id == sa.any_(sa.bindparam("ids", type_=postgresql.ARRAY(table.c.id.type))))
+    for table in (human_tasks, timers, message_waits)}
 _INSERT = {table.name: table.insert() for table in (human_tasks, human_task_groups, timers, message_waits)}
 _UPDATE_TIMER_DUE = timers.update().where(timers.c.id == sa.bindparam("b_id")).values(
     due_at=sa.bindparam("due_at"), attempts=0, enqueued_at=None)
@@ -172,8 +178,9 @@ class InstanceStore:
         self._audit(conn, instance_id, actor, step, now)
         outbox.flush(conn, instance_id, now)
 
-    def change(self, select_row, actor, apply, retry=True, missing=None, locked=False):
-        """Lock and load the row `select_row` picks, `apply(conn, loaded) -> Step`, save.
+    def change(self, select_row, actor, apply, retry=True, missing=None, locked=False, params=None):
+        """Lock and load the row `select_row` picks (with `params` for its bound parameters),
+        `apply(conn, loaded) -> Step`, save.
 
         A concurrent change found at save time is retried from a fresh load when `retry`; `missing()`
         raises the error for a row that is not there. `locked`: `select_row` says itself what it locks
@@ -184,7 +191,7 @@ class InstanceStore:
             outbox.discard()
             try:
                 with operations_context.scope(self) as ops, self.db.begin() as conn:
-                    row = conn.execute(lock).first()
+                    row = conn.execute(lock, params).first()
                     if row is None:
                         missing(conn)
                         return None  # a `missing` that does not raise: nothing to change
@@ -419,9 +426,10 @@ class RowWrites:
             done = conn.execute(_UPDATE_INSTANCE, self.instance_updates)
             if done.rowcount != len(self.instance_updates):
                 raise _Stale()
+        deletes = _DELETE_BY_ID_ARRAY if conn.dialect.name == "postgresql" else _DELETE_BY_ID
         for name, ids in self.deletes.items():
             if ids:
-                conn.execute(_DELETE_BY_ID[name], {"ids": list(ids)})
+                conn.execute(deletes[name], {"ids": list(ids)})
         for name in (human_tasks.name, human_task_groups.name, timers.name, message_waits.name):
             if self.inserts[name]:
                 conn.execute(_INSERT[name], self.inserts[name])

@@ -75,17 +75,16 @@ class Engine:
         apply = steps.complete_task(self.instances, task_id, variables, actor)
         missing = lambda conn: self._task_missing(conn, task_id)  # noqa: E731
         if check is None:
-            select = sa.select(instances).where(instances.c.id == sa.select(human_tasks.c.instance_id).where(
-                human_tasks.c.id == task_id).scalar_subquery())
-            return self.instances.change(select, actor, apply, missing=missing)
+            return self.instances.change(_INSTANCE_OF_TASK, actor, apply, missing=missing, locked=True,
+                                         params={"c_task": task_id})
 
         def checked(conn, loaded):
             row = loaded.row
             check({"id": task_id, "instance_id": row.id, "assignee": row._task_assignee,
                    "candidate_groups": list(row._task_groups or [])})
             return apply(conn, loaded)
-        return self.instances.change(_COMPLETE_WITH_TASK.params(c_task=task_id), actor, checked,
-                                     missing=missing, locked=True)
+        return self.instances.change(_COMPLETE_WITH_TASK, actor, checked, missing=missing, locked=True,
+                                     params={"c_task": task_id})
 
     def _task_missing(self, conn, task_id):
         done = conn.execute(sa.select(audit_events.c.actor, audit_events.c.at).where(
@@ -98,8 +97,8 @@ class Engine:
     def _instance_change(self, instance_id, apply, actor=None, retry=True):
         def missing(conn):
             raise NotFound(f"no process instance with id '{instance_id}'")
-        select = sa.select(instances).where(instances.c.id == instance_id)
-        return self.instances.change(select, actor, apply, retry=retry, missing=missing)
+        return self.instances.change(_INSTANCE_BY_ID, actor, apply, retry=retry, missing=missing, locked=True,
+                                     params={"c_instance": instance_id})
 
     def cancel(self, instance_id, actor=None, reason=None):
         return self._instance_change(instance_id, steps.cancel(self.instances, reason), actor)
@@ -115,10 +114,8 @@ class Engine:
 
     def fire_timer(self, timer_id):
         """Fire one timer if it is still pending and due. Returns the Step, or None if nothing was due."""
-        select = sa.select(instances).where(instances.c.id == sa.select(timers.c.instance_id).where(
-            timers.c.id == timer_id).scalar_subquery())
-        return self.instances.change(select, "timer", steps.fire_timer(self.instances, timer_id),
-                                     missing=lambda conn: None)
+        return self.instances.change(_INSTANCE_OF_TIMER, "timer", steps.fire_timer(self.instances, timer_id),
+                                     missing=lambda conn: None, locked=True, params={"c_timer": timer_id})
 
     def fire_timers(self, timer_ids) -> dict:
         """Fire several timers in one transaction (a savepoint each). Returns {timer id: Step, or None
@@ -235,6 +232,13 @@ class Engine:
             return [{"id": r.id, "at": utc(r.at), "actor": r.actor, "action": r.action, "task_id": r.task_id,
                      "element_id": r.element_id, "detail": r.detail} for r in rows], total
 
+
+# Constant statements (bound parameters, not values): SQLAlchemy finds them compiled already.
+_INSTANCE_BY_ID = sa.select(instances).where(instances.c.id == sa.bindparam("c_instance")).with_for_update()
+_INSTANCE_OF_TASK = sa.select(instances).where(instances.c.id == sa.select(human_tasks.c.instance_id).where(
+    human_tasks.c.id == sa.bindparam("c_task")).scalar_subquery()).with_for_update()
+_INSTANCE_OF_TIMER = sa.select(instances).where(instances.c.id == sa.select(timers.c.instance_id).where(
+    timers.c.id == sa.bindparam("c_timer")).scalar_subquery()).with_for_update()
 
 # The instance of a task, locked, with what an access check needs of the task row (which is not locked:
 # only the instance is, as on every other path).
