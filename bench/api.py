@@ -3,7 +3,7 @@ it with a form value. Runs with 1 and then 4 concurrent clients (each its own pr
 connections) against gunicorn on a throw-away PostgreSQL database, and prints completions/s and
 p50/p95/p99 latency per call; then counts the SQL statements of one loop in-process.
 
-    .venv/bin/python bench/api.py [--seconds 15] [--clients 1,4] [--workers 2] [--threads 4] [--no-total]
+    .venv/bin/python bench/api.py [--seconds 15] [--clients 1,4] [--repeat 3] [--workers 2] [--threads 4] [--no-total]
                                   [--worker-class gthread] [--pg-url postgresql://postgres@127.0.0.1:5432/postgres]
 
 `--no-total`: the agent lists with `total=false` (no count of the whole inbox, which an agent polling for
@@ -20,6 +20,7 @@ import multiprocessing
 import os
 import random
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -286,6 +287,7 @@ def main():
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--worker-class", default="gthread", choices=["gthread", "sync"])
     parser.add_argument("--instances", type=int, default=0, help="tasks to prepare (default: enough)")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per client count (median, min, max printed)")
     parser.add_argument("--no-total", action="store_true", help="list with total=false (no count of the inbox)")
     parser.add_argument("--pg-url", default=os.environ.get("BENCH_PG_URL",
                                                           "postgresql://postgres@127.0.0.1:5432/postgres"))
@@ -309,22 +311,31 @@ def main():
         log_path = Path(tempfile.gettempdir()) / f"{name}.log"
         server, command = start_server(url, port, args.workers, args.threads, args.worker_class, log_path)
         print(f"server: gunicorn {command}  (PostgreSQL database {name}, {os.cpu_count()} CPUs, log {log_path})")
+        summary = []
         for n in clients:
-            needed = args.instances or int(args.seconds * 400) + 200
-            t0 = time.perf_counter()
-            start_instances(engine, needed)
-            with engine.db.begin() as conn:  # what autovacuum does to a table that grew: fresh planner stats
-                conn.exec_driver_sql("ANALYZE")
-            print(f"\nprepared {needed} open tasks in {time.perf_counter() - t0:.1f} s")
-            server_side = server_pids(server.pid)
-            database_side = postgres_pids(engine, name)  # after warm-up: the server's pooled connections
+            rates = []
+            for _ in range(args.repeat):
+                needed = args.instances or int(args.seconds * 400) + 200
+                t0 = time.perf_counter()
+                start_instances(engine, needed)
+                with engine.db.begin() as conn:  # what autovacuum does to a table that grew: fresh planner stats
+                    conn.exec_driver_sql("ANALYZE")
+                print(f"\nprepared {needed} open tasks in {time.perf_counter() - t0:.1f} s")
+                server_side = server_pids(server.pid)
+                database_side = postgres_pids(engine, name)  # after warm-up: the server's pooled connections
 
-            def probe():
-                return cpu_seconds(server_side), cpu_seconds(postgres_pids(engine, name) or database_side)
-            run(port, tokens, n, args.seconds, probe, LIST_PATH + ("&total=false" if args.no_total else ""))
-            with engine.db.begin() as conn:  # a fresh inbox for the next run
-                conn.exec_driver_sql("TRUNCATE instances, human_tasks, human_task_groups, task_counts, timers, "
-                                     "message_waits, audit_events CASCADE")
+                def probe():
+                    return cpu_seconds(server_side), cpu_seconds(postgres_pids(engine, name) or database_side)
+                rates.append(run(port, tokens, n, args.seconds, probe,
+                                 LIST_PATH + ("&total=false" if args.no_total else "")))
+                with engine.db.begin() as conn:  # a fresh inbox for the next run
+                    conn.exec_driver_sql("TRUNCATE instances, human_tasks, human_task_groups, task_counts, timers, "
+                                         "message_waits, audit_events CASCADE")
+            summary.append((n, rates))
+        print("\nsummary (completions/s; the host's speed varies from run to run, hence several runs):")
+        for n, rates in summary:
+            print(f"  {n} client(s): median {statistics.median(rates):.1f}, min {min(rates):.1f}, "
+                  f"max {max(rates):.1f} over {len(rates)} run(s)")
         start_instances(engine, 30)
         count_statements(engine, tokens[0])
     finally:
