@@ -161,6 +161,10 @@ def _compile_field(field):
     if isinstance(field, fields.String) and type(field)._serialize is fields.String._serialize:
         serialize = field._serialize
         return lambda value, attr, obj: value if type(value) is str else serialize(value, attr, obj)
+    if type(field) in (fields.AwareDateTime, fields.DateTime) and type(field)._serialize is fields.DateTime._serialize:
+        format_func = field.SERIALIZATION_FUNCS.get(field.format or field.DEFAULT_FORMAT)
+        if format_func is not None:  # what `_serialize` does, without looking the format up every time
+            return lambda value, attr, obj: format_func(value)
     if type(field) in (fields.Boolean, fields.Integer, fields.Float, fields.Raw, fields.AwareDateTime,
                        fields.DateTime, fields.Dict):
         serialize = field._serialize
