@@ -1,7 +1,8 @@
 """Read-only listings: the task inbox, the instance list, and the counts behind /metrics.
 
-Everything is filtered, ordered and paginated in SQL (the window `count(*) over ()` gives the total in
-the same statement), and always narrowed by the reach condition from `access`.
+Everything is filtered, ordered and paginated in SQL, and always narrowed by the reach condition from
+`access`. The inbox's total comes from `task_counts` (kept by triggers) when the filters allow, in the
+page's own statement; else from a count, run only when the page is full.
 """
 from datetime import datetime
 
