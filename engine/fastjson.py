@@ -12,13 +12,18 @@ _NINETEEN_DIGITS = b"0" * 19
 
 def loads(text, strict=False):
     """`strict`: NaN and Infinity are refused (ValueError), as RFC 8259 has no such values."""
-    data = text.encode() if isinstance(text, str) else bytes(text)
+    if isinstance(text, str):
+        data = text.encode()
+    elif isinstance(text, (bytes, bytearray, memoryview)):
+        data = text = bytes(text)
+    else:  # as json.loads: SQLAlchemy reads a number SQLite stored in a JSON column this way
+        raise TypeError(f"the JSON object must be str, bytes or bytearray, not {type(text).__name__}")
     if _NINETEEN_DIGITS not in data.translate(_DIGITS_AS_ZEROS):
         try:
             return orjson.loads(data)
         except orjson.JSONDecodeError:
             pass
-    return json.loads(data, parse_constant=_refuse if strict else None)
+    return json.loads(text, parse_constant=_refuse if strict else None)
 
 
 def _refuse(constant):
