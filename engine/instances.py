@@ -359,17 +359,22 @@ def _refuse_completion(conn, task_id):
     raise Conflict(f"task '{task_id}' is claimed by {holder}; only they can complete it", assignee=holder)
 
 
-def _save_one_statement(completing: bool):
-    """One instance's save in ONE statement (PostgreSQL): the audit INSERT and, for a completion, the
+def _save_one_statement(completing: bool, deleting=()):
+    """One instance's save in ONE statement (PostgreSQL): the audit INSERT, the DELETEs of the rows that
+    are gone from the tables named in `deleting` (tasks, timers, message waits) and, for a completion, the
     DELETE of the completed task (only if unclaimed or held by the completer) ride as CTEs on the
     instance's UPDATE, which returns a row only when the revision still matches, with how many tasks the
-    DELETE removed."""
+    completion's DELETE removed."""
     audit = audit_events.insert().values(
         {c: sa.bindparam(f"a_{c}", type_=audit_events.c[c].type)
          for c in ("instance_id", "at", "actor", "action", "task_id", "element_id", "detail")}).cte("audit")
     update = _UPDATE_INSTANCE.values(
         {c: sa.bindparam(c, type_=instances.c[c].type)
          for c in ("state", "status", "revision", "updated_at", "incident", "ended_at")}).add_cte(audit)
+    for name in deleting:
+        table = metadata_tables[name]
+        update = update.add_cte(table.delete().where(table.c.id == sa.any_(
+            sa.bindparam(f"d_{name}", type_=postgresql.ARRAY(table.c.id.type)))).cte(f"gone_{name}"))
     if not completing:
         return update.returning(instances.c.id)
     done = (human_tasks.delete().where(human_tasks.c.id == sa.bindparam("c_id"),
@@ -380,7 +385,16 @@ def _save_one_statement(completing: bool):
         instances.c.id, sa.select(sa.func.count()).select_from(done).scalar_subquery().label("done"))
 
 
-_SAVE_ONE = {completing: _save_one_statement(completing) for completing in (False, True)}
+metadata_tables = {t.name: t for t in (human_tasks, timers, message_waits)}
+_save_statements = {}
+
+
+def _save_one(completing: bool, deleting: tuple):
+    key = (completing, deleting)
+    statement = _save_statements.get(key)
+    if statement is None:  # at most 2 x 8 shapes
+        statement = _save_statements[key] = _save_one_statement(completing, deleting)
+    return statement
 
 
 def audit_row(instance_id, actor, step: Step, now) -> dict:
@@ -412,7 +426,11 @@ class RowWrites:
             params = {**self.instance_updates[0], **{f"a_{k}": v for k, v in self.audits[0].items()}}
             if self.completed is not None:
                 params["c_id"], params["c_actor"] = self.completed
-            saved = conn.execute(_SAVE_ONE[self.completed is not None], params).first()
+            deleting = tuple(name for name, ids in self.deletes.items() if ids)
+            for name in deleting:
+                params[f"d_{name}"] = list(self.deletes[name])
+                self.deletes[name] = []
+            saved = conn.execute(_save_one(self.completed is not None, deleting), params).first()
             if saved is None:
                 raise _Stale()
             if self.completed is not None and saved.done != 1:
