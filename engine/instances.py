@@ -372,7 +372,7 @@ def _save_one_statement(completing: bool, deleting=()):
         {c: sa.bindparam(c, type_=instances.c[c].type)
          for c in ("state", "status", "revision", "updated_at", "incident", "ended_at")}).add_cte(audit)
     for name in deleting:
-        table = metadata_tables[name]
+        table = _TABLES_WITH_GONE_ROWS[name]
         update = update.add_cte(table.delete().where(table.c.id == sa.any_(
             sa.bindparam(f"d_{name}", type_=postgresql.ARRAY(table.c.id.type)))).cte(f"gone_{name}"))
     if not completing:
@@ -385,7 +385,7 @@ def _save_one_statement(completing: bool, deleting=()):
         instances.c.id, sa.select(sa.func.count()).select_from(done).scalar_subquery().label("done"))
 
 
-metadata_tables = {t.name: t for t in (human_tasks, timers, message_waits)}
+_TABLES_WITH_GONE_ROWS = {t.name: t for t in (human_tasks, timers, message_waits)}
 _save_statements = {}
 
 
