@@ -35,13 +35,18 @@ _DELETE_COMPLETED_TASK = human_tasks.delete().where(
     human_tasks.c.id == sa.bindparam("b_id"),
     sa.or_(human_tasks.c.assignee.is_(None), human_tasks.c.assignee == sa.bindparam("b_actor")))
 _INSERT_AUDIT = audit_events.insert()
-_DELETE_BY_ID = {table.name: table.delete().where(table.c.id.in_(sa.bindparam("ids", expanding=True)))
-                 for table in (human_tasks, timers, message_waits)}
-# PostgreSQL: `id = ANY(array)`, one statement text whatever the number of ids (an expanding IN is
-# rendered again on every call).
-_DELETE_BY_ID_ARRAY = {table.name: table.delete().where(
-    table.c.id == sa.any_(sa.bindparam("ids", type_=postgresql.ARRAY(table.c.id.type))))
-    for table in (human_tasks, timers, message_waits)}
+_TABLES_WITH_GONE_ROWS = {t.name: t for t in (human_tasks, timers, message_waits)}
+_DELETE_BY_ID = {name: table.delete().where(table.c.id.in_(sa.bindparam("ids", expanding=True)))
+                 for name, table in _TABLES_WITH_GONE_ROWS.items()}
+
+
+def _delete_by_id_array(table, param):
+    """PostgreSQL: DELETE ... WHERE id = ANY(array), one statement text whatever the number of ids (an
+    expanding IN is rendered again on every call)."""
+    return table.delete().where(table.c.id == sa.any_(sa.bindparam(param, type_=postgresql.ARRAY(table.c.id.type))))
+
+
+_DELETE_BY_ID_ARRAY = {name: _delete_by_id_array(table, "ids") for name, table in _TABLES_WITH_GONE_ROWS.items()}
 _INSERT = {table.name: table.insert() for table in (human_tasks, human_task_groups, timers, message_waits)}
 _UPDATE_TIMER_DUE = timers.update().where(timers.c.id == sa.bindparam("b_id")).values(
     due_at=sa.bindparam("due_at"), attempts=0, enqueued_at=None)
@@ -372,9 +377,7 @@ def _save_one_statement(completing: bool, deleting=()):
         {c: sa.bindparam(c, type_=instances.c[c].type)
          for c in ("state", "status", "revision", "updated_at", "incident", "ended_at")}).add_cte(audit)
     for name in deleting:
-        table = _TABLES_WITH_GONE_ROWS[name]
-        update = update.add_cte(table.delete().where(table.c.id == sa.any_(
-            sa.bindparam(f"d_{name}", type_=postgresql.ARRAY(table.c.id.type)))).cte(f"gone_{name}"))
+        update = update.add_cte(_delete_by_id_array(_TABLES_WITH_GONE_ROWS[name], f"d_{name}").cte(f"gone_{name}"))
     if not completing:
         return update.returning(instances.c.id)
     done = (human_tasks.delete().where(human_tasks.c.id == sa.bindparam("c_id"),
@@ -385,7 +388,6 @@ def _save_one_statement(completing: bool, deleting=()):
         instances.c.id, sa.select(sa.func.count()).select_from(done).scalar_subquery().label("done"))
 
 
-_TABLES_WITH_GONE_ROWS = {t.name: t for t in (human_tasks, timers, message_waits)}
 _save_statements = {}
 
 
