@@ -1,4 +1,4 @@
 """The HTTP API: a thin layer that validates, authorizes and calls the engine."""
-from .app import create_app
+from api.app import create_app
 
 __all__ = ["create_app"]

@@ -6,11 +6,11 @@ from flask_smorest import Api
 
 from engine.runtime import Engine
 
-from . import auth, errors, observe
-from .routes import definitions, instances, system, tasks, users
-from .json_provider import OrjsonProvider
-from .schemas import ErrorSchema
-from .services import Services
+from api import auth, errors, observe
+from api.routes import definitions, instances, system, tasks, users
+from api.json_provider import OrjsonProvider
+from api.schemas.workflow import ErrorSchema
+from api.services import Services
 
 DESCRIPTION = (
     "Followup runs customer follow-up SOPs drawn as BPMN 2.0. Designers deploy diagrams, agents work the "
@@ -55,9 +55,9 @@ def create_app(engine: Engine | None = None, settings=None) -> Flask:
     for blueprint in (definitions.deployments, definitions.blp, instances.blp, instances.messages, tasks.blp,
                       users.blp, system.blp):
         api.register_blueprint(blueprint)
-    from .routes.reports import blp as reports_blueprint  # the SOP reports (issue 6)
+    from api.routes.reports import blp as reports_blueprint  # the SOP reports (issue 6)
     api.register_blueprint(reports_blueprint)
-    from .customers_routes import blueprints as customer_blueprints  # the customer data hub (issue 5)
+    from api.routes.customers import blueprints as customer_blueprints  # the customer data hub (issue 5)
     for blueprint in customer_blueprints:
         api.register_blueprint(blueprint)
 

@@ -12,8 +12,8 @@ from flask import current_app, g, request
 
 from engine.identity import hash_token
 
-from .errors import BadInput, Unauthorized
-from .services import services
+from api.errors import BadInput, Unauthorized
+from api.services import services
 
 PUBLIC_ENDPOINTS = {"system.health", "system.docs", "api-docs.openapi_json", "static"}
 

@@ -2,7 +2,7 @@
 from flask import current_app, g
 
 from engine.identity import IdentityStore
-from engine.process_groups import ProcessGroups
+from engine.instances.process_groups import ProcessGroups
 
 
 class Services:

@@ -21,10 +21,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from engine.config import load_settings  # noqa: E402
-from engine.parsing import SourceFile, parse_files  # noqa: E402
+from engine.workflow.parsing import SourceFile, parse_files  # noqa: E402
 from engine.runtime import Engine  # noqa: E402
 from engine.storage.database import create_db_engine  # noqa: E402
-from engine.workflow import new_workflow  # noqa: E402
+from engine.workflow.state import new_workflow  # noqa: E402
 
 DEFAULT_BPMN = ROOT / "tests" / "bpmn" / "first_contact.bpmn"
 ANSWERS = {"outcome": "reached", "note": "ok", "budget": 5000, "severity": "low", "satisfaction": 5}

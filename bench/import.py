@@ -18,7 +18,7 @@ import sqlalchemy as sa
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from engine.config import load_settings  # noqa: E402
-from engine.customers.identity import credit_check_char, CREDIT_CHARS  # noqa: E402
+from engine.customers.normalize import credit_check_char, CREDIT_CHARS  # noqa: E402
 from engine.customers.importer import import_customers  # noqa: E402
 from engine.runtime import Engine  # noqa: E402
 from engine.storage.database import create_db_engine  # noqa: E402

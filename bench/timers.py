@@ -33,7 +33,7 @@ import sqlalchemy as sa  # noqa: E402
 from engine import clock  # noqa: E402
 from engine.config import load_settings  # noqa: E402
 from engine.runtime import Engine  # noqa: E402
-from engine.scheduler import TimerPolicy, claim_due, sweep  # noqa: E402
+from engine.background.timers import TimerPolicy, claim_due, sweep  # noqa: E402
 from engine.storage.database import create_db_engine  # noqa: E402
 from engine.storage.schema import audit_events, human_task_groups, human_tasks, instances, timers  # noqa: E402
 

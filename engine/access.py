@@ -15,10 +15,9 @@ tests/test_api_access.py checks that both agree on every case of the matrix.
 """
 import sqlalchemy as sa
 
-from .errors import Forbidden, NotFound
-from .identity import User
-from .storage.schema import (human_task_groups, human_tasks, instances, task_count_groups, task_counts, user_groups,
-                             users)
+from engine.errors import Forbidden, NotFound
+from engine.identity import User
+from engine.storage.schema import (human_task_groups, human_tasks, instances, task_count_groups, task_counts, user_groups, users)
 
 # Actions
 TASK_VIEW, TASK_CLAIM, TASK_UNCLAIM, TASK_COMPLETE, TASK_ASSIGN = (

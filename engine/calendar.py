@@ -16,8 +16,8 @@ import os
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
-from . import clock
-from . import holidays_cn
+from engine import clock
+from engine import holidays_cn
 
 DEFAULT_HOURS = ((time(9, 0), time(12, 0)), (time(13, 0), time(18, 0)))
 _MAX_DAYS_SEARCHED = 3660  # a calendar with no working day at all must fail, not loop

@@ -10,10 +10,10 @@ from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 
-from . import clock
-from .errors import Conflict, InvalidInput, NotFound
-from .readonly import reader
-from .storage.schema import api_tokens, user_groups, users
+from engine import clock
+from engine.errors import Conflict, InvalidInput, NotFound
+from engine.storage.database import reader
+from engine.storage.schema import api_tokens, user_groups, users
 
 ROLES = ("agent", "supervisor", "designer", "admin")
 TOKEN_PREFIX = "fu_"
@@ -182,6 +182,6 @@ def _users_from_rows(rows) -> list[User]:
 
 
 def _utc(value):
-    from .instances import utc
+    from engine.instances.store import utc
 
     return utc(value)

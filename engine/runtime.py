@@ -7,19 +7,21 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 
-from . import access, clock, outbox, steps
-from .calendar import helpers as calendar_helpers, load_calendar
-from .config import Settings, load_settings
-from .definitions import DefinitionStore
-from .errors import Conflict, NotFound
-from .identity import User
-from .instances import InstanceStore, task_dict, utc
-from .parsing import SourceFile
-from .readonly import reader
-from .sandbox import SandboxScriptEngine
-from .storage.database import create_db_engine, migrate, retrying
-from .storage.schema import audit_events, human_tasks, instances, message_waits, timers
-from .timer_values import make_timer_value
+from engine import access, clock
+from engine.background import outbox
+from engine.instances import steps
+from engine.calendar import helpers as calendar_helpers, load_calendar
+from engine.config import Settings, load_settings
+from engine.instances.definitions import DefinitionStore
+from engine.errors import Conflict, NotFound
+from engine.identity import User
+from engine.instances.store import InstanceStore, task_dict, utc
+from engine.workflow.parsing import SourceFile
+from engine.storage.database import reader
+from engine.workflow.sandbox import SandboxScriptEngine
+from engine.storage.database import create_db_engine, migrate, retrying
+from engine.storage.schema import audit_events, human_tasks, instances, message_waits, timers
+from engine.workflow.timer_values import make_timer_value
 
 
 class Engine:

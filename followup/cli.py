@@ -1,18 +1,19 @@
-"""The `followup` command: one entry point for deploying, serving, working and administering."""
-import sys
+"""The `followup` command: one entry point for deploying, serving, working and administering.
+
+The commands live beside this module, like rq/cli/: `users` (followup user ...), `work` (worker,
+scheduler, timers), `imports` (import customers, import revert); `helpers` opens the engine. In
+production run the app under gunicorn instead of `serve`:
+
+    followup migrate
+    gunicorn -w 4 -b 0.0.0.0:8000 --access-logfile - 'api.wsgi:app'
+"""
 from pathlib import Path
 
 import click
 
 from engine.errors import FollowupError
-
-
-def _engine():
-    from engine.runtime import Engine
-
-    engine = Engine()
-    engine.migrate()
-    return engine
+from followup import imports, users, work
+from followup.helpers import fail, open_engine
 
 
 @click.group()
@@ -21,9 +22,22 @@ def main():
 
 
 @main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--threads/--no-threads", default=True, show_default=True)
+def serve(host, port, threads):
+    """Run the HTTP API with the development server (production: gunicorn 'api.wsgi:app')."""
+    from api.app import create_app
+
+    app = create_app(open_engine())
+    click.echo(f"Followup API on http://{host}:{port}/api/docs", err=True)
+    app.run(host=host, port=port, threaded=threads, use_reloader=False, debug=False)
+
+
+@main.command()
 def migrate():
     """Bring the database schema up to date."""
-    _engine()
+    open_engine()
     click.echo("database schema is up to date")
 
 
@@ -31,12 +45,11 @@ def migrate():
 @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def deploy(files):
     """Deploy BPMN and DMN FILES as one deployment (new versions only where content changed)."""
-    engine = _engine()
+    engine = open_engine()
     try:
         deployed = engine.deploy([(f.name, f.read_bytes()) for f in files], actor="cli")
     except FollowupError as err:
-        click.echo(f"error: {err}", err=True)
-        sys.exit(1)
+        fail(err)
     for process in deployed:
         state = "deployed" if process.changed else "unchanged"
         click.echo(f"{process.key} v{process.version} {state}  ({process.name})")
@@ -76,13 +89,12 @@ def demo(host, port, bpmn_dir):
     from engine.identity import IdentityStore
     from workers.inprocess import start_background
 
-    engine = _engine()
+    engine = open_engine()
     try:
         for process in deploy_bundled(engine, bpmn_dir):
             click.echo(f"  process {process.key} v{process.version}  {process.name}")
     except FollowupError as err:
-        click.echo(f"error: {err}", err=True)
-        sys.exit(1)
+        fail(err)
     identity = IdentityStore(engine.db)
     click.echo("\nDemo users (a new token each run; use it as 'Authorization: Bearer <token>'):")
     for name, role, groups, display in DEMO_USERS:
@@ -104,16 +116,9 @@ def demo(host, port, bpmn_dir):
         background.stop()
 
 
-def _register(module_name):
-    import importlib
-
-    for command in importlib.import_module(module_name).commands:
-        main.add_command(command)
-
-
-_register("api.cli")
-_register("workers.cli")
-_register("followup.customers_cli")
+main.add_command(users.user)
+for command in (work.worker, work.scheduler, work.timers, imports.import_group):
+    main.add_command(command)
 
 if __name__ == "__main__":
     main()

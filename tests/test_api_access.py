@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from api_fixtures import *  # noqa: F401,F403
 from engine import access
-from engine.process_groups import ProcessGroups
+from engine.instances.process_groups import ProcessGroups
 from engine.storage.schema import human_tasks, instances
 
 ROLES = {"agent": "li", "supervisor": "boss", "designer": "dora", "admin": "ada"}
@@ -105,7 +105,7 @@ def test_the_python_and_sql_forms_of_task_reach_agree(world, engine, identity, r
     with engine.db.connect() as conn:
         rows = conn.execute(sa.select(human_tasks)).all()
         in_sql = set(conn.execute(sa.select(human_tasks.c.id).where(access.task_reach_sql(user))).scalars())
-    from engine.instances import task_dict
+    from engine.instances.store import task_dict
     in_python = {r.id for r in rows if access.task_in_reach(user, task_dict(r), identity.groups_of)}
     assert in_sql == in_python and len(rows) == 8
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from marshmallow import Schema, fields
 
-from api import schemas as s
-from engine.parsing import SourceFile, parse_files
+from api.schemas import workflow as s
+from engine.workflow.parsing import SourceFile, parse_files
 
 ROOT = Path(__file__).resolve().parent.parent
 

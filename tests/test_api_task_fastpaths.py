@@ -61,7 +61,7 @@ def test_a_claim_out_of_reach_or_of_a_gone_task_changes_nothing(team, engine):
 
 
 def _after_completion(engine, user_name, identity, instance_id):
-    from engine import queries
+    from engine.instances import queries
     with engine.db.connect() as conn:
         return queries.after_completion(conn, identity.user(user_name), instance_id)
 
@@ -117,7 +117,8 @@ def test_the_inbox_pages_are_those_of_the_plain_reach_condition(team, engine, id
     page of the plain condition, for a supervisor (three alternatives, tasks matching several)."""
     import sqlalchemy as sa
 
-    from engine import access, queries
+    from engine import access
+    from engine.instances import queries
     from engine.storage.schema import human_tasks
 
     team.designer.deploy("first_contact.bpmn", "api_review.bpmn")

@@ -60,7 +60,7 @@ def test_import_over_http(engine, team):
 
 
 def test_a_customer_shows_its_health_score_once_computed(engine, team, client):
-    from engine.operations_watch import refresh_health
+    from engine.sop.watch import refresh_health
 
     seed_defaults(engine)
     customer = team.li.post("/api/customers", json={"name": "甲公司"}).json["customer"]

@@ -4,7 +4,7 @@ import pytest
 
 from engine.customers import create_customer, update_customer
 from engine.customers.common import history
-from engine.customers.identity import credit_check_char, normalize_credit_code, normalize_name, normalize_phone
+from engine.customers.normalize import credit_check_char, normalize_credit_code, normalize_name, normalize_phone
 from engine.customers.ownership import ownership_history
 from engine.customers.vocab import add_term, update_term
 from engine.errors import Conflict, InvalidInput

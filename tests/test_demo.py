@@ -11,7 +11,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from engine.parsing import SourceFile, parse_files
+from engine.workflow.parsing import SourceFile, parse_files
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -190,8 +190,8 @@ def test_a_loop_of_two_thousand_iterations_runs_to_its_end(engine):
 def test_persistence_changes_nothing_a_user_sees(engine):
     """The same inputs, run once with a save and load between every step (the engine) and once in memory,
     end with the same variables and the same path."""
-    from engine.parsing import SourceFile, parse_files
-    from engine.workflow import new_workflow, variables_of
+    from engine.workflow.parsing import SourceFile, parse_files
+    from engine.workflow.state import new_workflow, variables_of
 
     name, content = bpmn_file("first_contact.bpmn")
     spec, subs = parse_files([SourceFile(name, content)]).spec_for("first_contact")
@@ -254,7 +254,7 @@ def test_a_bare_except_is_refused_at_deploy_time(engine):
 
 
 def load_state_variables(engine, state):
-    from engine.workflow import load_state, variables_of
+    from engine.workflow.state import load_state, variables_of
     spec, subprocess_specs = engine.definitions.specs.get(None, engine.definition("first_contact"))
     return variables_of(load_state(state, spec, subprocess_specs, None))
 

@@ -8,7 +8,7 @@ from sop_support import complete, deploy_library, events, lead, messages, move, 
 
 from engine.customers import list_customers
 from engine.customers.records import get_record
-from engine.operations_assign import set_availability
+from engine.sop.assign import set_availability
 
 
 @pytest.fixture

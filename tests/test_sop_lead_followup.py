@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sop_support import complete, customer, deploy_library, events, lead, messages, move, tasks, team_setup
 
 from engine.customers import get_customer, list_customers
-from engine.customers.identity import credit_check_char
+from engine.customers.normalize import credit_check_char
 from engine.customers.interactions import record_lead_interaction
 from engine.customers.records import convert_lead, create_record, get_record, list_records
 from engine.customers.schema import interactions

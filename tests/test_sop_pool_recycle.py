@@ -6,7 +6,7 @@ from sop_support import customer, deploy_library, events, instances_of, tasks, t
 
 from engine import clock
 from engine.customers import get_customer, record_interaction
-from engine.launchers import Launchers
+from engine.background.launchers import Launchers
 
 
 @pytest.fixture

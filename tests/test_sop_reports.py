@@ -5,7 +5,8 @@ from datetime import timedelta
 import pytest
 from sop_support import complete, customer, deploy_library, lead, move, move_to, tasks, team_setup, users
 
-from engine import clock, reports
+from engine import clock
+from engine.sop import reports
 from engine.customers.records import create_record
 
 

@@ -11,9 +11,9 @@ from engine import clock
 from engine.customers.checkins import create_checkin, define_template
 from engine.customers.interactions import record_interaction
 from engine.customers.records import get_record
-from engine.instances import utc
-from engine.launchers import Launchers
-from engine.operations_watch import health
+from engine.instances.store import utc
+from engine.background.launchers import Launchers
+from engine.sop.watch import health
 
 
 @pytest.fixture

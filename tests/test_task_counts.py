@@ -15,7 +15,7 @@ from api_fixtures import *  # noqa: F401,F403
 from api_fixtures import start
 from conftest import bpmn_file
 from engine import access, clock
-from engine.instances import task_dict
+from engine.instances.store import task_dict
 from engine.storage.schema import human_tasks
 
 SCOPES = ("all", "mine", "group", "unassigned")

@@ -15,7 +15,7 @@ from timer_support import fire_due, outbox_rows
 
 from engine import clock
 from engine.errors import Conflict
-from engine.webhooks import Channel, sender
+from engine.background.webhooks import Channel, sender
 
 
 class Robot:

@@ -7,7 +7,7 @@ from conftest import bpmn_file
 from timer_support import advance_to, timer_rows
 
 from engine import clock
-from engine.scheduler import TimerPolicy, claim_due, sweep
+from engine.background.timers import TimerPolicy, claim_due, sweep
 from engine.storage.schema import timers
 
 POLICY = TimerPolicy(lease=10, batch_size=7)

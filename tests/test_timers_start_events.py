@@ -6,7 +6,7 @@ from conftest import bpmn_file
 from timer_support import advance_to, fire_due
 
 from engine import clock
-from engine.launchers import Launchers
+from engine.background.launchers import Launchers
 from engine.storage.schema import instances, timer_launchers
 
 

@@ -4,7 +4,7 @@ from datetime import timedelta
 import sqlalchemy as sa
 
 from engine import clock
-from engine.scheduler import TimerPolicy
+from engine.background.timers import TimerPolicy
 from engine.storage.schema import audit_events, outbox, timers
 from workers.config import WorkerConfig
 from workers.inprocess import run_due

@@ -2,8 +2,8 @@
 import os
 from dataclasses import dataclass, field
 
-from engine.outbox import OutboxPolicy
-from engine.scheduler import TimerPolicy
+from engine.background.outbox import OutboxPolicy
+from engine.background.timers import TimerPolicy
 
 TIMER_QUEUE = "followup-timers"
 OUTBOX_QUEUE = "followup-outbox"

@@ -7,8 +7,8 @@ of the serving process, the same code as `followup scheduler` + `followup worker
 """
 import threading
 
-from .config import WorkerConfig
-from .scheduler import InlineDispatch, Scheduler
+from workers.config import WorkerConfig
+from workers.scheduler import InlineDispatch, Scheduler
 
 
 class BackgroundHandle:

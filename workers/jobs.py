@@ -4,12 +4,12 @@ import time
 
 from rq import get_current_job
 
-from engine import outbox as outbox_store
-from engine.timer_jobs import run_timers
-from engine.webhooks import load_channels, sender
+from engine.background import outbox as outbox_store
+from engine.background.firing import run_timers
+from engine.background.webhooks import load_channels, sender
 
-from .config import WorkerConfig
-from .queues import ALIVE_PREFIX
+from workers.config import WorkerConfig
+from workers.queues import ALIVE_PREFIX
 
 log = logging.getLogger(__name__)
 _state = {}

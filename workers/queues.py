@@ -3,7 +3,7 @@ import redis
 from rq import Queue
 from rq.job import Job
 
-from .config import OUTBOX_QUEUE, TIMER_QUEUE
+from workers.config import OUTBOX_QUEUE, TIMER_QUEUE
 
 ALIVE_PREFIX = "followup:alive:"
 WAITING_STATUSES = {b"queued", b"deferred", b"scheduled"}

@@ -11,36 +11,36 @@ import threading
 import time
 
 from engine import clock
-from engine import outbox as outbox_store
-from engine.launchers import Launchers
-from engine.scheduler import claim_due, sweep
-from engine.timer_jobs import run_timers
+from engine.background import outbox as outbox_store
+from engine.background.launchers import Launchers
+from engine.background.timers import claim_due, sweep
+from engine.background.firing import run_timers
 
-from .config import WorkerConfig
+from workers.config import WorkerConfig
 
 log = logging.getLogger(__name__)
 
 
 class RqDispatch:
     def __init__(self, connection):
-        from .queues import outbox_queue, timer_queue
+        from workers.queues import outbox_queue, timer_queue
 
         self.connection = connection
         self.timer_queue = timer_queue(connection)
         self.outbox_queue = outbox_queue(connection)
 
     def timers(self, batches):
-        from .queues import enqueue
+        from workers.queues import enqueue
 
         enqueue(self.timer_queue, "workers.jobs.fire_timers", [(b.job_id, b.timer_ids) for b in batches])
 
     def messages(self, jobs):
-        from .queues import enqueue
+        from workers.queues import enqueue
 
         enqueue(self.outbox_queue, "workers.jobs.deliver_messages", jobs, timeout=120)
 
     def live(self, job_ids):
-        from .queues import live_jobs
+        from workers.queues import live_jobs
 
         return live_jobs(self.connection, job_ids)
 
@@ -60,7 +60,7 @@ class InlineDispatch:
         if not jobs:
             return
         if self._send is None:
-            from engine.webhooks import load_channels, sender
+            from engine.background.webhooks import load_channels, sender
 
             self._send = sender(load_channels())
         for _, ids in jobs:

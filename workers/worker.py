@@ -9,9 +9,9 @@ import threading
 
 from rq import SimpleWorker
 
-from .config import OUTBOX_QUEUE, TIMER_QUEUE, WorkerConfig
-from .jobs import set_engine
-from .queues import connect
+from workers.config import OUTBOX_QUEUE, TIMER_QUEUE, WorkerConfig
+from workers.jobs import set_engine
+from workers.queues import connect
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +27,7 @@ def run_worker(engine, redis_url, queues=(TIMER_QUEUE, OUTBOX_QUEUE), burst=Fals
     connection = connect(redis_url)
     stop = threading.Event()
     if with_scheduler:
-        from .scheduler import RqDispatch, Scheduler
+        from workers.scheduler import RqDispatch, Scheduler
 
         scheduler = Scheduler(engine, RqDispatch(connect(redis_url)), config)
         threading.Thread(target=scheduler.run, args=(stop,), name="followup-scheduler", daemon=True).start()

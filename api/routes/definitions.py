@@ -6,9 +6,9 @@ from marshmallow import Schema, fields
 from engine import access
 from engine.errors import DeploymentError
 
-from .. import schemas as s
-from ..services import current_user, services
-from .common import Blueprint, paged
+from api.schemas import workflow as s
+from api.services import current_user, services
+from api.routes.common import Blueprint, paged
 
 deployments = Blueprint("deployments", __name__, url_prefix="/api/deployments",
                         description="Deploy BPMN and DMN files as new process versions")

@@ -1,11 +1,12 @@
 """Process instances: start, list, inspect, audit trail, cancel/suspend/resume/retry; and messages."""
 from flask import url_for
 
-from engine import access, queries
+from engine import access
+from engine.instances import queries
 
-from .. import schemas as s
-from ..services import current_user, services
-from .common import Blueprint, paged
+from api.schemas import workflow as s
+from api.services import current_user, services
+from api.routes.common import Blueprint, paged
 
 blp = Blueprint("instances", __name__, url_prefix="/api/instances", description="Start and monitor process instances")
 messages = Blueprint("messages", __name__, url_prefix="/api/messages",

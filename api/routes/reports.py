@@ -5,11 +5,12 @@ and `until` (ISO 8601; default the last 30 days)."""
 from flask import abort
 from marshmallow import EXCLUDE, Schema, fields
 
-from engine import access, reports
+from engine import access
+from engine.sop import reports
 from engine.errors import Forbidden
 
-from ..services import current_user, services
-from .common import Blueprint
+from api.services import current_user, services
+from api.routes.common import Blueprint
 
 blp = Blueprint("reports", __name__, url_prefix="/api/reports", description="Reports the SOPs feed")
 

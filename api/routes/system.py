@@ -1,12 +1,13 @@
 """Health (no auth), Prometheus metrics, and the offline docs page."""
 from flask import Response, current_app
 
-from engine import access, queries
+from engine import access
+from engine.instances import queries
 
-from .. import schemas as s
-from ..docs import render_docs
-from ..services import current_user, services
-from .common import Blueprint
+from api.schemas import workflow as s
+from api.docs import render_docs
+from api.services import current_user, services
+from api.routes.common import Blueprint
 
 blp = Blueprint("system", __name__, description="Health, metrics and documentation")
 

@@ -1,10 +1,11 @@
 """The task inbox: list, read, claim, unclaim, assign, complete."""
-from engine import access, queries
+from engine import access
+from engine.instances import queries
 from engine.errors import Conflict, InvalidInput, NotFound
 
-from .. import schemas as s
-from ..services import current_user, services
-from .common import Blueprint, paged
+from api.schemas import workflow as s
+from api.services import current_user, services
+from api.routes.common import Blueprint, paged
 
 blp = Blueprint("tasks", __name__, url_prefix="/api/tasks", description="The task inbox of agents and supervisors")
 

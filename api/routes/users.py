@@ -4,10 +4,10 @@ from flask import current_app, url_for
 from engine import access
 from engine.errors import Conflict
 
-from .. import schemas as s
-from ..auth import bearer_token
-from ..services import current_user, services
-from .common import Blueprint, paged
+from api.schemas import workflow as s
+from api.auth import bearer_token
+from api.services import current_user, services
+from api.routes.common import Blueprint, paged
 
 blp = Blueprint("users", __name__, url_prefix="/api", description="Users, groups, roles and API tokens")
 

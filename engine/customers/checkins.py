@@ -9,12 +9,12 @@ import sqlalchemy as sa
 from engine import clock
 from engine.errors import InvalidInput, NotFound
 
-from .common import row_dict
-from .fields import describe
-from .geo import distance_m
-from .interactions import touch
-from .schema import checkin_files, checkin_templates, checkins, customers
-from .settings import get_settings
+from engine.customers.common import row_dict
+from engine.customers.fields import describe
+from engine.customers.geo import distance_m
+from engine.customers.interactions import touch
+from engine.customers.schema import checkin_files, checkin_templates, checkins, customers
+from engine.customers.settings import get_settings
 
 TYPES = ("text", "number", "single", "multi", "date", "location", "photo", "signature")
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,49}$")

@@ -7,7 +7,7 @@ import sqlalchemy as sa
 
 from engine.storage.schema import user_groups, users
 
-from .schema import record_changes
+from engine.customers.schema import record_changes
 
 
 def utc(value):

@@ -7,12 +7,12 @@ import sqlalchemy as sa
 from engine import clock
 from engine.errors import Conflict, InvalidInput, NotFound
 
-from . import fields
-from .common import diff, log_change, row_dict, user_info
-from .identity import normalize_credit_code, normalize_name, normalize_phone
-from .ownership import set_owner
-from .schema import contacts, customers
-from .vocab import Vocabularies
+from engine.customers import fields
+from engine.customers.common import diff, log_change, row_dict, user_info
+from engine.customers.normalize import normalize_credit_code, normalize_name, normalize_phone
+from engine.customers.ownership import set_owner
+from engine.customers.schema import contacts, customers
+from engine.customers.vocab import Vocabularies
 
 KINDS = {"company": "company", "企业": "company", "公司": "company", "单位": "company",
          "person": "person", "个人": "person"}

@@ -8,8 +8,8 @@ import sqlalchemy as sa
 from engine import clock
 from engine.errors import InvalidInput, NotFound
 
-from .schema import checkin_files
-from .settings import get_settings
+from engine.customers.schema import checkin_files
+from engine.customers.settings import get_settings
 
 SIGNATURES = ((b"\xff\xd8\xff", "image/jpeg", "jpg"), (b"\x89PNG\r\n\x1a\n", "image/png", "png"))
 

@@ -15,14 +15,13 @@ from engine import clock
 from engine.errors import Conflict, InvalidInput, NotFound
 from engine.storage.schema import audit_events
 
-from . import fields
-from .common import diff, json_value, log_change, user_info
-from .customers import EDITABLE, check_owner, name_key_for, spec
-from .ownership import ownership_rows, set_owner
-from .schema import (checkins, contacts, contracts, customers, import_batches, interactions, leads, opportunities,
-                     ownership_changes, payments, record_changes, tickets)
-from .tabular import read_table, write_csv
-from .vocab import Vocabularies
+from engine.customers import fields
+from engine.customers.common import diff, json_value, log_change, user_info
+from engine.customers.customers import EDITABLE, check_owner, name_key_for, spec
+from engine.customers.ownership import ownership_rows, set_owner
+from engine.customers.schema import (checkins, contacts, contracts, customers, import_batches, interactions, leads, opportunities, ownership_changes, payments, record_changes, tickets)
+from engine.customers.tabular import read_table, write_csv
+from engine.customers.vocab import Vocabularies
 
 MODES = {"create": "create", "create-only": "create", "upsert": "upsert", "create-or-update": "upsert",
          "update": "update", "update-only": "update"}

@@ -6,7 +6,7 @@ from engine import clock
 from engine.errors import InvalidInput, NotFound
 
 
-from .schema import customers, interactions, leads
+from engine.customers.schema import customers, interactions, leads
 
 KINDS = ("call", "visit", "meeting", "message", "task", "checkin")
 

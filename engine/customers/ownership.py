@@ -6,8 +6,8 @@ from engine import clock
 from engine.errors import InvalidInput, NotFound
 from engine.storage.schema import audit_events
 
-from .common import user_info
-from .schema import customers, ownership_changes
+from engine.customers.common import user_info
+from engine.customers.schema import customers, ownership_changes
 
 REASONS = ("assigned", "claimed", "recycled", "moved", "released")
 

@@ -8,19 +8,19 @@ from engine import clock
 from engine.errors import Conflict, Forbidden, NotFound
 from engine.storage.schema import outbox, user_groups, users
 
-from .common import row_dict, user_info
-from .identity import mask_phone
-from .ownership import set_owner
-from .records import OPEN_STAGES
-from .schema import customers, opportunities, ownership_changes
-from .settings import get_settings
-from .vocab import Vocabularies
+from engine.customers.common import row_dict, user_info
+from engine.customers.normalize import mask_phone
+from engine.customers.ownership import set_owner
+from engine.customers.records import OPEN_STAGES
+from engine.customers.schema import customers, opportunities, ownership_changes
+from engine.customers.settings import get_settings
+from engine.customers.vocab import Vocabularies
 
 WARNING_TOPIC = "customer.pool_warning"
 
 
 def _aware(value):
-    from .common import utc
+    from engine.customers.common import utc
     return utc(value)
 
 

@@ -6,11 +6,11 @@ import sqlalchemy as sa
 from engine import clock
 from engine.errors import Conflict, InvalidInput, NotFound
 
-from . import fields
-from .common import diff, log_change, row_dict, user_info
-from .identity import normalize_phone
-from .schema import contacts, contracts, customers, interactions, leads, opportunities, payments, tickets
-from .vocab import Vocabularies
+from engine.customers import fields
+from engine.customers.common import diff, log_change, row_dict, user_info
+from engine.customers.normalize import normalize_phone
+from engine.customers.schema import (contacts, contracts, customers, interactions, leads, opportunities, payments, tickets)
+from engine.customers.vocab import Vocabularies
 
 STAGES = {"initial_contact": "initial_contact", "初步接触": "initial_contact",
           "needs_analysis": "needs_analysis", "需求分析": "needs_analysis",
@@ -255,9 +255,9 @@ def convert_lead_in(conn, store, lead_id, actor, now, customer_data=None, link_e
     unless it sits in the public pool, in which case the lead's owner takes it. `opportunity` (fields of
     an opportunity; owner and team default to the lead's) opens one for the customer and links it too.
     Returns (customer, warnings, {"matched_by", "opportunity"})."""
-    from .customers import create_customer_in, spec
-    from .interactions import touch
-    from .ownership import set_owner
+    from engine.customers.customers import create_customer_in, spec
+    from engine.customers.interactions import touch
+    from engine.customers.ownership import set_owner
 
     lead = conn.execute(sa.select(leads).where(leads.c.id == lead_id).with_for_update()).first()
     if lead is None:
@@ -302,7 +302,7 @@ def convert_lead_in(conn, store, lead_id, actor, now, customer_data=None, link_e
 
 def _matching_customer(conn, data, customer_spec):
     """(customer row, 'credit_code' | 'name' | 'phone') the data would duplicate, or (None, None)."""
-    from .identity import normalize_name
+    from engine.customers.normalize import normalize_name
 
     def clean(name):
         try:

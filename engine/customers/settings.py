@@ -4,8 +4,8 @@ import sqlalchemy as sa
 from engine import clock
 from engine.errors import InvalidInput
 
-from .defaults import SETTINGS
-from .schema import customer_settings
+from engine.customers.defaults import SETTINGS
+from engine.customers.schema import customer_settings
 
 
 def get_settings(conn) -> dict:

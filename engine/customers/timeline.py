@@ -10,8 +10,8 @@ import sqlalchemy as sa
 from engine.errors import NotFound
 from engine.storage.schema import audit_events, human_tasks, instances
 
-from .common import json_value, utc
-from .schema import checkins, customers, interactions, ownership_changes, record_changes
+from engine.customers.common import json_value, utc
+from engine.customers.schema import checkins, customers, interactions, ownership_changes, record_changes
 
 
 def _business_keys(customer_id):

@@ -4,9 +4,9 @@ import sqlalchemy as sa
 
 from engine.errors import Conflict, InvalidInput, NotFound
 
-from .common import row_dict
-from .defaults import default_terms
-from .schema import vocab_terms
+from engine.customers.common import row_dict
+from engine.customers.defaults import default_terms
+from engine.customers.schema import vocab_terms
 
 VOCABULARIES = ("level", "source", "region", "industry", "tag")
 

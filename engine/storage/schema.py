@@ -238,4 +238,4 @@ timer_launchers = sa.Table(
 )
 
 from engine.customers import schema as _customer_tables  # noqa: E402,F401  (registers the customer hub's tables)
-from engine import operations_schema as _operation_tables  # noqa: E402,F401  (the SOP operations' tables)
+from engine.sop import schema as _operation_tables  # noqa: E402,F401  (the SOP operations' tables)

@@ -1,0 +1,137 @@
+"""The outbox: messages for the outside world (robot webhooks, notifications) written in the same
+transaction as the change that caused them, and handed to a delivery job only once that commit is done.
+
+Scripts call `notify(channel, text)`; the message waits in a per-change buffer (a context variable)
+that `InstanceStore` writes into the `outbox` table together with the instance's new state, or throws
+away if the change does not commit. A scheduler then claims committed rows (`claim`, the same lease
+pattern as timers) and a worker delivers them (`deliver`): sent rows get `sent_at`; a failed try is
+counted and retried after a backoff; after the last try `next_attempt_at` is cleared and the row stays
+with its `last_error` for someone to look at. Delivery is at least once: a robot may see a message
+twice if a worker dies between the HTTP call and the commit.
+"""
+import uuid
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
+from datetime import timedelta
+
+import sqlalchemy as sa
+
+from engine import clock
+from engine.storage.schema import outbox
+
+NOTIFY = "notify"
+_buffer: ContextVar[list | None] = ContextVar("outbox_buffer", default=None)
+
+
+@dataclass(frozen=True)
+class OutboxPolicy:
+    lease: float = 60.0
+    max_attempts: int = 6
+    backoff: tuple = (5.0, 30.0, 120.0, 600.0, 1800.0)
+
+    def delay(self, attempts):
+        return self.backoff[min(attempts, len(self.backoff)) - 1]
+
+
+# ---- writing, inside a change ----------------------------------------------------------------------
+def discard() -> None:
+    """Start a change with an empty buffer (a retried change must not send twice)."""
+    _buffer.set([])
+
+
+@contextmanager
+def separate_buffer():
+    """A change nested in another (an instance started by a service task) buffers its own messages."""
+    token = _buffer.set([])
+    try:
+        yield
+    finally:
+        _buffer.reset(token)
+
+
+@contextmanager
+def savepoint():
+    """Messages buffered inside the block are dropped if it raises (like the rows of a rolled-back
+    savepoint: a failed service-task operation sends nothing)."""
+    buffered = _buffer.get()
+    if buffered is None:
+        buffered = []
+        _buffer.set(buffered)
+    mark = len(buffered)
+    try:
+        yield
+    except BaseException:
+        del buffered[mark:]
+        raise
+
+
+def notify(channel, text, mentions=None):
+    """Script helper: send `text` to the configured `channel` (a WeCom or DingTalk robot, a webhook)
+    once this change commits."""
+    if not isinstance(channel, str) or not isinstance(text, str):
+        raise ValueError("notify(channel, text) needs two strings")
+    buffered = _buffer.get()
+    if buffered is None:
+        buffered = []
+        _buffer.set(buffered)
+    buffered.append((NOTIFY, {"channel": channel, "text": text, "mentions": list(mentions or [])}))
+    return True
+
+
+def flush(conn, instance_id, now=None) -> int:
+    """Write the buffered messages in `conn`'s transaction (called by InstanceStore when it saves)."""
+    buffered = _buffer.get()
+    if not buffered:
+        return 0
+    _buffer.set([])
+    for topic, payload in buffered:
+        add(conn, topic, payload, instance_id, now)
+    return len(buffered)
+
+
+def add(conn, topic, payload, instance_id=None, now=None) -> int:
+    """Queue a message in `conn`'s transaction: it is delivered only if that transaction commits."""
+    now = now or clock.now()
+    return conn.execute(outbox.insert().values(topic=topic, payload=payload, instance_id=instance_id,
+                                               created_at=now, next_attempt_at=now)
+                        .returning(outbox.c.id)).scalar_one()
+
+
+# ---- delivering -------------------------------------------------------------------------------------
+def claim(db, now, policy: OutboxPolicy, limit=200) -> list[tuple[str, list[int]]]:
+    """Claim messages whose next try is due: (job id, [message ids]) per job, one message each."""
+    with db.begin() as conn:
+        ids = [r.id for r in conn.execute(
+            sa.select(outbox.c.id).where(outbox.c.next_attempt_at <= now, outbox.c.sent_at.is_(None))
+            .order_by(outbox.c.next_attempt_at).limit(limit).with_for_update(skip_locked=True))]
+        jobs = []
+        for message_id in ids:
+            job_id = f"outbox-{message_id}-{uuid.uuid4().hex[:8]}"
+            conn.execute(outbox.update().where(outbox.c.id == message_id).values(
+                next_attempt_at=now + timedelta(seconds=policy.lease), job_id=job_id))
+            jobs.append((job_id, [message_id]))
+    return jobs
+
+
+def deliver(db, message_id, send, policy: OutboxPolicy) -> str:
+    """Send one message with `send(topic, payload)`; record the outcome. Returns sent/retry/dead/done."""
+    with db.connect() as conn:
+        row = conn.execute(sa.select(outbox).where(outbox.c.id == message_id)).first()
+    if row is None or row.sent_at is not None:
+        return "done"
+    try:
+        send(row.topic, row.payload)
+    except Exception as err:  # noqa: BLE001 - any failure is a failed try
+        now = clock.now()
+        attempts = row.attempts + 1
+        dead = attempts >= policy.max_attempts
+        with db.begin() as conn:
+            conn.execute(outbox.update().where(outbox.c.id == message_id).values(
+                attempts=attempts, last_error=f"{type(err).__name__}: {err}"[:2000], job_id=None,
+                next_attempt_at=None if dead else now + timedelta(seconds=policy.delay(attempts))))
+        return "dead" if dead else "retry"
+    with db.begin() as conn:
+        conn.execute(outbox.update().where(outbox.c.id == message_id).values(
+            sent_at=clock.now(), attempts=row.attempts + 1, next_attempt_at=None, last_error=None))
+    return "sent"

@@ -1,0 +1,269 @@
+"""Reading BPMN and DMN files: safely, with both spiffworkflow and Camunda extensions, and with errors
+that name the file, the line and the element.
+
+`parse_files` is the one entry point: it returns a `ParsedBundle` holding a SpiffWorkflow parser that has
+every file of a deployment, from which specs are built per process key.
+"""
+import hashlib
+import re
+from dataclasses import dataclass, field
+
+from lxml import etree
+from SpiffWorkflow.bpmn.parser.BpmnParser import full_tag
+from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
+from SpiffWorkflow.exceptions import SpiffWorkflowException
+from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
+from SpiffWorkflow.spiff.parser.task_spec import BusinessRuleTaskParser, SpiffTaskParser, UserTaskParser
+from SpiffWorkflow.spiff.specs.defaults import BusinessRuleTask, UserTask
+
+from engine.errors import DeploymentError, ScriptRefused
+from engine.workflow.sandbox import check_source
+from engine.workflow.service_tasks import FollowupServiceTaskParser, OperationServiceTask, check_operations
+
+BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
+CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
+SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
+DMN_NAMESPACES = (
+    "http://www.omg.org/spec/DMN/20151101/dmn.xsd",
+    "https://www.omg.org/spec/DMN/20191111/MODEL/",
+    "http://www.omg.org/spec/DMN/20180521/MODEL/",
+    "https://www.omg.org/spec/DMN/20230324/MODEL/",
+)
+MAX_FILE_BYTES = 5 * 1024 * 1024
+
+# No DTDs, no entities, no network: BPMN never needs them and they are how XML parsers get attacked.
+_SAFE_XML = etree.XMLParser(
+    resolve_entities=False, no_network=True, load_dtd=False, dtd_validation=False, huge_tree=False,
+    remove_comments=False,
+)
+
+_ISO_DURATION = re.compile(r"^P(?=\d|T\d)(\d+(\.\d+)?Y)?(\d+(\.\d+)?M)?(\d+(\.\d+)?W)?(\d+(\.\d+)?D)?"
+                           r"(T(?=\d)(\d+(\.\d+)?H)?(\d+(\.\d+)?M)?(\d+(\.\d+)?S)?)?$", re.I)
+_ISO_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$")
+_ISO_CYCLE = re.compile(r"^R\d*/", re.I)
+
+
+def is_iso_literal(text: str) -> bool:
+    """A timer body written the way Camunda Modeler writes it: `PT2H`, `2026-12-01T09:00:00+08:00`,
+    `R3/PT1H`. SpiffWorkflow would evaluate these as Python and fail at run time."""
+    text = text.strip()
+    return bool(_ISO_DURATION.match(text) or _ISO_DATETIME.match(text) or _ISO_CYCLE.match(text))
+
+
+def timer_expression(text: str) -> str:
+    """The Python expression the engine evaluates for a timer body: literals are quoted, and every value
+    passes through `timer_value` (dates in the deployment's time zone, timedeltas as durations)."""
+    text = (text or "").strip()
+    inner = repr(text) if is_iso_literal(text) else text
+    return f"timer_value({inner})"
+
+
+@dataclass
+class SourceFile:
+    name: str
+    content: bytes
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.content).hexdigest()
+
+
+@dataclass
+class ProcessInfo:
+    key: str
+    name: str
+    file: str
+    content_hash: str = ""
+
+
+@dataclass
+class ParsedBundle:
+    parser: "FollowupParser"
+    processes: dict[str, ProcessInfo] = field(default_factory=dict)
+    decisions: list[str] = field(default_factory=list)
+
+    def spec_for(self, key):
+        spec = self.parser.get_spec(key)
+        return spec, self.parser.get_subprocess_specs(key)
+
+
+class FollowupUserTaskParser(UserTaskParser):
+    """Spiff user task, plus what Camunda Modeler writes: form fields, candidate groups, assignee."""
+
+    def create_task(self):
+        task = super().create_task()
+        groups = self.node.get(f"{{{CAMUNDA_NS}}}candidateGroups") or ""
+        task.candidate_groups = [g.strip() for g in groups.split(",") if g.strip()]
+        task.assignee_expression = self.node.get(f"{{{CAMUNDA_NS}}}assignee")
+        task.form_fields = read_camunda_form(self.node)
+        return task
+
+
+class FollowupBusinessRuleTaskParser(BusinessRuleTaskParser):
+    """Spiff's `calledDecisionId` extension or Camunda's `decisionRef` attribute."""
+
+    @staticmethod
+    def get_decision_ref(node):
+        return SpiffTaskParser._parse_extensions(node).get("calledDecisionId") or node.get(
+            f"{{{CAMUNDA_NS}}}decisionRef")
+
+
+class FollowupParser(SpiffBpmnParser):
+    OVERRIDE_PARSER_CLASSES = {
+        **SpiffBpmnParser.OVERRIDE_PARSER_CLASSES,
+        full_tag("userTask"): (FollowupUserTaskParser, UserTask),
+        full_tag("businessRuleTask"): (FollowupBusinessRuleTaskParser, BusinessRuleTask),
+        full_tag("serviceTask"): (FollowupServiceTaskParser, OperationServiceTask),  # engine/operations_parsing.py
+    }
+
+
+def read_camunda_form(node):
+    """Form fields from `camunda:formData`, as plain dicts the API and the validator share."""
+    fields = []
+    for xml_field in node.iter(f"{{{CAMUNDA_NS}}}formField"):
+        spec = {
+            "id": xml_field.get("id"),
+            "label": xml_field.get("label") or xml_field.get("id"),
+            "type": xml_field.get("type") or "string",
+            "default": xml_field.get("defaultValue"),
+            "required": False,
+            "enum": None,
+        }
+        options = [(v.get("id"), v.get("name")) for v in xml_field.iter(f"{{{CAMUNDA_NS}}}value")]
+        if spec["type"] == "enum":
+            spec["enum"] = [{"id": o[0], "name": o[1] or o[0]} for o in options]
+        for constraint in xml_field.iter(f"{{{CAMUNDA_NS}}}constraint"):
+            name, config = constraint.get("name"), constraint.get("config")
+            if name == "required":
+                spec["required"] = config in (None, "", "true", "True")
+            elif name in ("min", "max", "minlength", "maxlength"):
+                try:
+                    spec[name] = float(config) if name in ("min", "max") else int(config)
+                except (TypeError, ValueError):
+                    spec[name] = None
+            elif name == "readonly":
+                spec["readonly"] = True
+        fields.append(spec)
+    return fields
+
+
+def _nearest_id(node):
+    while node is not None:
+        if node.get("id"):
+            return node.get("id")
+        node = node.getparent()
+    return None
+
+
+def _read_xml(source: SourceFile):
+    if len(source.content) > MAX_FILE_BYTES:
+        raise DeploymentError(f"file is larger than {MAX_FILE_BYTES // 1024 // 1024} MB", file=source.name)
+    doctype = re.search(rb"<!(DOCTYPE|ENTITY)", source.content, re.I)
+    if doctype:
+        line = source.content.count(b"\n", 0, doctype.start()) + 1
+        raise DeploymentError("a DOCTYPE (DTD or entity declaration) is not allowed in BPMN or DMN files",
+                              file=source.name, line=line)
+    try:
+        root = etree.fromstring(source.content, _SAFE_XML)
+    except etree.XMLSyntaxError as err:
+        line = err.lineno or (err.position[0] if err.position else None)
+        raise DeploymentError(f"the XML is broken: {err.msg}", file=source.name, line=line) from None
+    return root
+
+
+_SCRIPT_TAGS = {
+    f"{{{BPMN_NS}}}script": "exec",
+    f"{{{BPMN_NS}}}conditionExpression": "eval",
+    f"{{{BPMN_NS}}}loopCondition": "eval",
+    f"{{{BPMN_NS}}}completionCondition": "eval",
+    f"{{{BPMN_NS}}}loopCardinality": "eval",
+    f"{{{SPIFF_NS}}}preScript": "exec",
+    f"{{{SPIFF_NS}}}postScript": "exec",
+    f"{{{BPMN_NS}}}timeDate": "eval",
+    f"{{{BPMN_NS}}}timeDuration": "eval",
+    f"{{{BPMN_NS}}}timeCycle": "eval",
+}
+_TIMER_TAGS = {f"{{{BPMN_NS}}}timeDate", f"{{{BPMN_NS}}}timeDuration", f"{{{BPMN_NS}}}timeCycle"}
+
+
+def _prepare_bpmn(root, filename):
+    """Rewrite timer bodies and check every script and condition against the sandbox's rules."""
+    for node in root.iter(*_SCRIPT_TAGS):
+        text = node.text or ""
+        if node.tag in _TIMER_TAGS:
+            if not text.strip():
+                raise DeploymentError("the timer has no expression", file=filename, line=node.sourceline,
+                                      element=_nearest_id(node))
+            text = node.text = timer_expression(text)
+        if not text.strip():
+            continue
+        try:
+            check_source(text.strip() if _SCRIPT_TAGS[node.tag] == "eval" else text, _SCRIPT_TAGS[node.tag])
+        except ScriptRefused as err:
+            raise DeploymentError(f"script refused: {err}", file=filename,
+                                  line=node.sourceline, element=_nearest_id(node)) from None
+
+
+def _is_dmn(root):
+    return etree.QName(root).namespace in DMN_NAMESPACES
+
+
+def parse_files(sources: list[SourceFile]) -> ParsedBundle:
+    """Parse and validate a deployment's files; raise DeploymentError on the first problem."""
+    if not sources:
+        raise DeploymentError("a deployment needs at least one .bpmn or .dmn file")
+    parser = FollowupParser()
+    bundle = ParsedBundle(parser)
+    bpmn_roots = []
+    for source in sources:
+        root = _read_xml(source)
+        if _is_dmn(root):
+            try:
+                parser.add_dmn_xml(root, filename=source.name)
+            except (ValidationException, SpiffWorkflowException) as err:
+                raise _from_validation(err, source.name) from None
+            except Exception as err:  # noqa: BLE001 - the library raises bare errors on bad tables
+                raise DeploymentError(f"the decision table cannot be read: {err}", file=source.name) from None
+            bundle.decisions.append(root.find("{*}decision").get("id") if root.find("{*}decision") is not None else "")
+        elif etree.QName(root).namespace == BPMN_NS and etree.QName(root).localname == "definitions":
+            _prepare_bpmn(root, source.name)
+            bpmn_roots.append((root, source))
+        else:
+            raise DeploymentError("not a BPMN 2.0 or DMN document (unexpected root element "
+                                  f"'{etree.QName(root).localname}')", file=source.name, line=root.sourceline)
+    for root, source in bpmn_roots:
+        try:
+            parser.add_bpmn_xml(root, filename=source.name)
+        except ValidationException as err:
+            raise _from_validation(err, source.name) from None
+        for process in root.iter(f"{{{BPMN_NS}}}process"):
+            if process.get("isExecutable", "true") != "false":
+                key = process.get("id")
+                bundle.processes[key] = ProcessInfo(key=key, name=process.get("name") or key, file=source.name)
+    if not bundle.processes:
+        raise DeploymentError("no executable process found in the deployment",
+                              file=", ".join(s.name for s in sources))
+    by_name = {s.name: s for s in sources}
+    dmn_hash = "".join(sorted(s.sha256 for s in sources if s.name not in {p.file for p in bundle.processes.values()}))
+    for key, info in bundle.processes.items():
+        try:
+            spec, subprocess_specs = bundle.spec_for(key)
+        except ValidationException as err:
+            raise _from_validation(err, info.file) from None
+        except SpiffWorkflowException as err:
+            raise DeploymentError(str(err), file=info.file, element=key) from None
+        files = {info.file} | {bundle.processes[k].file for k in subprocess_specs if k in bundle.processes}
+        digest = hashlib.sha256()
+        for name in sorted(files):
+            digest.update(by_name[name].content)
+        digest.update(dmn_hash.encode())
+        info.content_hash = digest.hexdigest()
+    check_operations(bundle, sources)  # unknown service-task operations are refused, naming the element
+    return bundle
+
+
+def _from_validation(err, filename):
+    message = str(err.args[0]) if err.args else str(err)
+    return DeploymentError(message, file=getattr(err, "file_name", None) or filename,
+                           line=getattr(err, "line_number", None) or None,
+                           element=getattr(err, "id", None) or None)

@@ -1,0 +1,114 @@
+"""Service tasks in both dialects, read into one spec class.
+
+- SpiffWorkflow's `spiffworkflow:serviceTaskOperator id="assign_lead"` with `spiffworkflow:parameter`s
+  (parsed by SpiffWorkflow itself);
+- Camunda Modeler's external tasks: `camunda:type="external" camunda:topic="assign_lead"` with
+  `camunda:inputOutput`: each `camunda:inputParameter name="team"` holds a Python expression (a `${...}`
+  wrapper is accepted and removed, so `${team}` and `team` mean the same); quote literals: `'sales'`.
+  Each `camunda:outputParameter name="agent"` holds an expression over `result` (the operation's
+  answer), e.g. `result["agent"]`; without output parameters the answer lands in `<element id>_result`.
+
+Unknown operation names, unknown or missing parameters and refused expressions are deploy errors that
+name the element (`check_operations`, called by `parsing.parse_files`).
+"""
+import json
+import keyword
+
+from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
+from SpiffWorkflow.spiff.parser.task_spec import ServiceTaskParser
+from SpiffWorkflow.spiff.specs.defaults import ServiceTask
+
+CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
+
+
+def unwrap(text):
+    text = (text or "").strip()
+    if text.startswith("${") and text.endswith("}"):
+        text = text[2:-1].strip()
+    return text
+
+
+class OperationServiceTask(ServiceTask):
+    """A service task that may also map the answer onto variables (Camunda output parameters)."""
+
+    def __init__(self, wf_spec, name, outputs=None, **kwargs):
+        super().__init__(wf_spec, name, **kwargs)
+        self.output_mappings = outputs or {}
+
+    def evaluate_params(self, task):
+        """A parameter that is just a variable name gets None when the variable is unset: an optional form
+        field left empty is not in the task data, and Camunda would hand it on as null."""
+        unset = {p["value"].strip(): None for p in self.operation_params.values()
+                 if str(p["value"]).strip().isidentifier() and not keyword.iskeyword(p["value"].strip())
+                 and p["value"].strip() not in task.data
+                 and p["value"].strip() not in task.workflow.script_engine.environment.globals}
+        return {name: {"value": task.workflow.script_engine.evaluate(task, param["value"], external_context=unset)
+                       if param["value"].strip() not in unset else None, "type": param["type"]}
+                for name, param in self.operation_params.items()}
+
+    def _execute(self, task):
+        result = json.loads(task.workflow.script_engine.call_service(
+            task, operation_name=self.operation_name, operation_params=self.evaluate_params(task)))
+        if not self.output_mappings:
+            task.data[self.result_variable] = result
+        for variable, expression in self.output_mappings.items():
+            task.data[variable] = task.workflow.script_engine.evaluate(task, expression, external_context={
+                "result": result})
+        return True
+
+
+class FollowupServiceTaskParser(ServiceTaskParser):
+    def create_task(self):
+        if self.node.get(f"{{{CAMUNDA_NS}}}type") != "external":
+            return super().create_task()
+        topic = (self.node.get(f"{{{CAMUNDA_NS}}}topic") or "").strip()
+        if not topic:
+            raise ValidationException("an external service task needs camunda:topic (the operation's name)",
+                                      node=self.node, file_name=self.filename)
+        params, outputs = {}, {}
+        for io in self.node.iter(f"{{{CAMUNDA_NS}}}inputParameter", f"{{{CAMUNDA_NS}}}outputParameter"):
+            if len(io):
+                raise ValidationException(f"parameter '{io.get('name')}': only a plain expression is supported "
+                                          "(no camunda:list, camunda:map or camunda:script)",
+                                          node=self.node, file_name=self.filename)
+            name, text = io.get("name"), unwrap(io.text)
+            if io.tag.endswith("inputParameter"):
+                params[name] = {"value": text or "None", "type": "any"}
+            else:
+                outputs[name] = text or "result"
+        extensions = self.parse_extensions()
+        return self.spec_class(self.spec, self.bpmn_id, operation_name=topic, operation_params=params,
+                               result_variable=f"{self.bpmn_id}_result", outputs=outputs,
+                               prescript=extensions.get("preScript"), postscript=extensions.get("postScript"),
+                               **self.bpmn_attributes)
+
+
+def check_operations(bundle, sources):
+    """Refuse service tasks that call unknown operations or pass parameters they do not take."""
+    from engine.errors import DeploymentError, ScriptRefused
+    from engine.sop.registry import REGISTRY
+    from engine.workflow.sandbox import check_source
+
+    for key, info in bundle.processes.items():
+        spec, subprocess_specs = bundle.spec_for(key)
+        for process in [spec, *subprocess_specs.values()]:
+            for task_spec in process.task_specs.values():
+                name = getattr(task_spec, "operation_name", None)
+                if name is None:
+                    continue
+                element = task_spec.bpmn_id
+                operation = REGISTRY.get(name)
+                if operation is None:
+                    raise DeploymentError(f"the service task calls the unknown operation '{name}' (known: "
+                                          f"{', '.join(sorted(REGISTRY))})", file=info.file, element=element)
+                problem = operation.check_params(set(task_spec.operation_params))
+                if problem:
+                    raise DeploymentError(f"operation '{name}': {problem}", file=info.file, element=element)
+                expressions = [p["value"] for p in task_spec.operation_params.values()]
+                expressions += list(getattr(task_spec, "output_mappings", {}).values())
+                for expression in expressions:
+                    try:
+                        check_source(str(expression).strip(), "eval")
+                    except ScriptRefused as err:
+                        raise DeploymentError(f"parameter expression refused: {err}", file=info.file,
+                                              element=element) from None

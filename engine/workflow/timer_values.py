@@ -1,0 +1,44 @@
+"""`timer_value`, through which every timer body passes (see `parsing.timer_expression`).
+
+It turns what a designer writes or computes into what SpiffWorkflow's timers read: ISO strings with an
+offset. Dates and times without an offset are read in the deployment's time zone (FOLLOWUP_TIMEZONE),
+never in the server's.
+"""
+from datetime import date, datetime, time, timedelta
+
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+
+from engine.workflow.parsing import _ISO_CYCLE, _ISO_DURATION
+
+
+def make_timer_value(zone):
+    def localize(moment: datetime) -> str:
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=zone)
+        return moment.isoformat()
+
+    def timer_value(value):
+        if isinstance(value, timedelta):
+            return f"PT{int(value.total_seconds())}S"
+        if isinstance(value, datetime):
+            return localize(value)
+        if isinstance(value, date):
+            return localize(datetime.combine(value, time(0, 0)))
+        if not isinstance(value, str):
+            raise ValueError(f"a timer needs a date, a duration or a cycle, not {value!r}")
+        text = value.strip()
+        if _ISO_DURATION.match(text):
+            return text
+        if _ISO_CYCLE.match(text):
+            parts = text.split("/")
+            return "/".join(p if _ISO_DURATION.match(p) or p.upper().startswith("R") else timer_value(p)
+                            for p in parts)
+        try:
+            return localize(datetime.fromisoformat(text))
+        except ValueError:
+            raise ValueError(f"'{text}' is not an ISO 8601 date, duration or cycle") from None
+
+    return timer_value
+
+
+__all__ = ["make_timer_value", "TimerEventDefinition"]
