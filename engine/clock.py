@@ -34,4 +34,11 @@ class _ClockDatetime(datetime):
         return current if tz is None or tz is timezone.utc else current.astimezone(tz)
 
 
+def utc(value):
+    """A datetime read back from the database as UTC (SQLite hands back naive values)."""
+    if isinstance(value, datetime) and value.tzinfo is None:
+        return value.replace(tzinfo=timezone.utc)
+    return value
+
+
 _spiff_timer.datetime = _ClockDatetime

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 
 from engine import clock
+from engine.clock import utc
 from engine.errors import Conflict, InvalidInput, NotFound
 from engine.storage.database import reader
 from engine.storage.schema import api_tokens, user_groups, users
@@ -136,7 +137,7 @@ class IdentityStore:
             user_id = self._user_id(conn, name)
             rows = conn.execute(sa.select(api_tokens.c.id, api_tokens.c.created_at, api_tokens.c.revoked_at)
                                 .where(api_tokens.c.user_id == user_id).order_by(api_tokens.c.id)).all()
-        return [{"id": r.id, "created_at": _utc(r.created_at), "revoked_at": _utc(r.revoked_at)} for r in rows]
+        return [{"id": r.id, "created_at": utc(r.created_at), "revoked_at": utc(r.revoked_at)} for r in rows]
 
     def revoke_token(self, name, token_id) -> None:
         if not 0 < token_id < 2**31:
@@ -180,8 +181,3 @@ def _users_from_rows(rows) -> list[User]:
     return [User(r.id, r.name, r.role, frozenset(groups.get(i, ())), r.display_name or "", bool(r.active))
             for i, r in by_id.items()]
 
-
-def _utc(value):
-    from engine.instances.store import utc
-
-    return utc(value)

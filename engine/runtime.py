@@ -1,26 +1,35 @@
-"""`Engine`: the one object the API, the workers and the CLI use.
+"""`Engine`: the one object the API, the workers and the CLI use, and the composition root.
 
-It owns the database connection, the definition store and the instance store, and offers every
-operation as a method that runs in its own transaction.
+It owns the database connection, the definition store, the instance store and the task claims, and
+offers every operation as a method that runs in its own transaction. It is the only module that wires
+the SOP code (`engine.sop.OPERATIONS`, handed to the parser and the script engine) and the customer
+hub (the task-completed hook, handed to the instance store) into the generic runtime below them.
+Methods that take a `user` apply the access rule (engine/access.py) as well: routes parse, call one of
+them and answer.
 """
 from datetime import timedelta
 
 import sqlalchemy as sa
 
 from engine import access, clock
-from engine.background import outbox
-from engine.instances import steps
 from engine.calendar import helpers as calendar_helpers, load_calendar
+from engine.clock import utc
 from engine.config import Settings, load_settings
-from engine.instances.definitions import DefinitionStore
+from engine.context import notify
+from engine.customers.interactions import record_task_completion
 from engine.errors import Conflict, NotFound
-from engine.identity import User
-from engine.instances.store import InstanceStore, task_dict, utc
-from engine.workflow.parsing import SourceFile
-from engine.storage.database import reader
-from engine.workflow.sandbox import SandboxScriptEngine
-from engine.storage.database import create_db_engine, migrate, retrying
+from engine.identity import IdentityStore, User
+from engine.instances import queries, steps
+from engine.instances.definitions import DefinitionStore
+from engine.instances.process_groups import ProcessGroups
+from engine.instances.store import InstanceStore
+from engine.instances.tasks import Tasks
+from engine.sop import OPERATIONS
+from engine.storage.backend import backend_for
+from engine.storage.database import create_db_engine, migrate, reader
 from engine.storage.schema import audit_events, human_tasks, instances, message_waits, timers
+from engine.workflow.parsing import SourceFile
+from engine.workflow.sandbox import SandboxScriptEngine
 from engine.workflow.timer_values import make_timer_value
 
 
@@ -28,12 +37,17 @@ class Engine:
     def __init__(self, settings: Settings | None = None, db=None):
         self.settings = settings or load_settings()
         self.db = db if db is not None else create_db_engine(self.settings.database_url)
+        self.backend = backend_for(self.db)
         self.calendar = load_calendar(self.settings.timezone)
         self.script_engine = SandboxScriptEngine({"timer_value": make_timer_value(self.settings.timezone),
-                                                  "notify": outbox.notify, **calendar_helpers(self.calendar)})
-        self.definitions = DefinitionStore(self.db)
-        self.instances = InstanceStore(self.db, self.definitions, self.script_engine)
-        self._claim_statements = {}
+                                                  "notify": notify, **calendar_helpers(self.calendar)},
+                                                 operations=OPERATIONS)
+        self.definitions = DefinitionStore(self.db, OPERATIONS)
+        self.instances = InstanceStore(self.db, self.definitions, self.script_engine,
+                                       on_task_completed=[record_task_completion])
+        self.tasks = Tasks(self.db)
+        self.identity = IdentityStore(self.db)
+        self.process_groups = ProcessGroups(self.definitions)
 
     def migrate(self):
         migrate(self.db)
@@ -75,7 +89,7 @@ class Engine:
         open tasks). `check(task)`: called with the task (its row, as `task()` returns it) under the
         instance's lock, before anything else; raising refuses (the API's access check)."""
         apply = steps.complete_task(self.instances, task_id, variables, actor)
-        missing = lambda conn: self._task_missing(conn, task_id)  # noqa: E731
+        missing = lambda conn: self.tasks.missing(conn, task_id)  # noqa: E731
         if check is None:
             return self.instances.change(_INSTANCE_OF_TASK, actor, apply, missing=missing, locked=True,
                                          params={"c_task": task_id})
@@ -87,14 +101,6 @@ class Engine:
             return apply(conn, loaded)
         return self.instances.change(_COMPLETE_WITH_TASK, actor, checked, missing=missing, locked=True,
                                      params={"c_task": task_id})
-
-    def _task_missing(self, conn, task_id):
-        done = conn.execute(sa.select(audit_events.c.actor, audit_events.c.at).where(
-            audit_events.c.task_id == task_id, audit_events.c.action == "task_completed")).first()
-        if done is not None:
-            raise Conflict(f"task '{task_id}' was already completed by {done.actor or 'the engine'} "
-                           f"at {utc(done.at).isoformat()}")
-        raise NotFound(f"no open task with id '{task_id}'")
 
     def _instance_change(self, instance_id, apply, actor=None, retry=True):
         def missing(conn):
@@ -164,66 +170,24 @@ class Engine:
                            "resume one and send it again")
         return delivered
 
-    # ---- tasks -----------------------------------------------------------------------------------
+    # ---- tasks ------------------------------------------------------------------------------------
     def task(self, task_id) -> dict:
-        with reader(self.db).connect() as conn:
-            row = conn.execute(sa.select(human_tasks).where(human_tasks.c.id == task_id)).first()
-            if row is None:
-                self._task_missing(conn, task_id)
-            return task_dict(row)
+        return self.tasks.get(task_id)
 
     def claim(self, task_id, user, actor=None):
         """Take an open task. Someone else holding it: Conflict."""
-        return self._set_assignee(task_id, user, actor or user, "claimed",
-                                  sa.or_(human_tasks.c.assignee.is_(None), human_tasks.c.assignee == user))
+        return self.tasks.claim(task_id, user, actor)
 
     def claim_for(self, task_id, user: User) -> dict | None:
-        """The agent loop's claim in ONE statement, its own transaction (PostgreSQL): the task is taken
-        when it is open, in the user's reach (`access.task_reach_sql`) and free or already theirs; the
-        same statement writes the audit event. Returns the task, or None when any of that does not hold
-        (and always on SQLite): the caller then goes the long way, which tells which error it is. The
-        caller checks the right to claim first."""
-        if self.db.dialect.name != "postgresql":
-            return None
-        key = (user.name, user.role, user.groups)
-        statement = self._claim_statements.get(key)
-        if statement is None:
-            if len(self._claim_statements) > 1000:
-                self._claim_statements.clear()
-            statement = self._claim_statements[key] = _claim_statement(user)
-        def claim():
-            with reader(self.db).connect() as conn:
-                return conn.execute(statement, {"c_task": task_id, "c_now": clock.now()}).first()
-        row = retrying(claim)
-        return task_dict(row) if row is not None else None
+        """The agent loop's claim in one statement (see `Tasks.claim_in_one_statement`); None: go the long way."""
+        return self.tasks.claim_in_one_statement(task_id, user)
 
     def unclaim(self, task_id, user, actor=None):
-        return self._set_assignee(task_id, None, actor or user, "unclaimed", human_tasks.c.assignee == user)
+        return self.tasks.unclaim(task_id, user, actor)
 
     def assign(self, task_id, user, actor):
         """A supervisor's move: give the task to `user` whoever holds it now."""
-        return self._set_assignee(task_id, user, actor, "assigned", sa.true())
-
-    def _set_assignee(self, task_id, user, actor, action, condition):
-        return retrying(lambda: self._set_assignee_once(task_id, user, actor, action, condition))
-
-    def _set_assignee_once(self, task_id, user, actor, action, condition):
-        now = clock.now()
-        with self.db.begin() as conn:
-            row = conn.execute(human_tasks.update().where(human_tasks.c.id == task_id, condition)
-                               .values(assignee=user, claimed_at=now if user else None)
-                               .returning(*human_tasks.c)).first()
-            if row is None:
-                holder = conn.execute(sa.select(human_tasks.c.assignee).where(human_tasks.c.id == task_id)).first()
-                if holder is None:
-                    self._task_missing(conn, task_id)
-                if action == "unclaimed":
-                    raise Conflict(f"task '{task_id}' is not held by {user}")
-                raise Conflict(f"task '{task_id}' is already claimed by {holder.assignee}", assignee=holder.assignee)
-            conn.execute(audit_events.insert().values(instance_id=row.instance_id, at=now, actor=actor,
-                                                      action=f"task_{action}", task_id=task_id,
-                                                      element_id=row.element_id, detail={"assignee": user}))
-            return task_dict(row)
+        return self.tasks.assign(task_id, user, actor)
 
     def events(self, instance_id, page=1, page_size=50):
         with reader(self.db).connect() as conn:
@@ -233,6 +197,106 @@ class Engine:
             rows = conn.execute(base.order_by(audit_events.c.id).offset((page - 1) * page_size).limit(page_size))
             return [{"id": r.id, "at": utc(r.at), "actor": r.actor, "action": r.action, "task_id": r.task_id,
                      "element_id": r.element_id, "detail": r.detail} for r in rows], total
+
+    # ---- as a user: the access rule applied (what the API and the pages call) ----------------------
+    def task_for(self, user: User, action, task_id) -> dict:
+        """The open task, if `user` reaches it and has the right for `action` (else NotFound/Forbidden;
+        Conflict for a task completed already)."""
+        with reader(self.db).connect() as conn:
+            task = queries.open_task(conn, task_id)
+        if task is None:
+            task = self.tasks.get(task_id)  # raises: NotFound, or Conflict for a task completed already
+        access.require_task(user, action, task, self.identity.groups_of)
+        return task
+
+    def instance_for(self, user: User, action, instance_id) -> dict:
+        """The instance as `instance()` describes it, if `user` reaches it and has the right for `action`."""
+        instance = self.instance(instance_id)
+        with reader(self.db).connect() as conn:
+            groups = self.process_groups.of_process(conn, instance["process_key"])
+        tasks_in_reach = any(access.task_in_reach(user, t, self.identity.groups_of) for t in instance["tasks"])
+        access.require_instance(user, action, instance, groups, tasks_in_reach)
+        return instance
+
+    def start_as(self, user: User, process_key, business_key=None, variables=None) -> dict:
+        """Start the latest version of `process_key` if `user` may (agents and supervisors: the processes
+        of their groups). Returns the new instance as `instance()` describes it."""
+        self.definition(process_key)  # 404 before the rights question: definitions are public
+        with reader(self.db).connect() as conn:
+            groups = self.process_groups.of_process(conn, process_key)
+        access.require_start(user, process_key, groups)
+        return self.instance(self.start(process_key, business_key, variables, actor=user.name))
+
+    def list_tasks(self, user: User, page=1, page_size=50, **filters):
+        """(tasks, total) of the tasks `user` reaches (see `queries.list_tasks` for the filters)."""
+        with reader(self.db).connect() as conn:
+            return queries.list_tasks(conn, user, page=page, page_size=page_size, **filters)
+
+    def list_instances(self, user: User, page=1, page_size=50, **filters):
+        """(instances, total) of the instances `user` reaches, newest first."""
+        with reader(self.db).connect() as conn:
+            processes = [] if user.role in access.SEES_ALL_INSTANCES else self.process_groups.processes_of(
+                conn, user.groups)
+            return queries.list_instances(conn, user, processes, page=page, page_size=page_size, **filters)
+
+    def claim_as(self, user: User, task_id) -> dict:
+        """`user` takes the task: the common case in one statement where the backend can; any refusal
+        goes the long way, which tells which error it is (404, 403, 409)."""
+        if access.allowed(user, access.TASK_CLAIM):
+            task = self.claim_for(task_id, user)
+            if task is not None:
+                return task
+        self.task_for(user, access.TASK_CLAIM, task_id)
+        return self.tasks.claim(task_id, user.name)
+
+    def unclaim_as(self, user: User, task_id) -> dict:
+        """Give the task back; a supervisor may also release a task someone else holds."""
+        task = self.task_for(user, access.TASK_UNCLAIM, task_id)
+        if task["assignee"] not in (None, user.name) and access.allowed(user, access.TASK_ASSIGN):
+            return self.tasks.assign(task_id, None, actor=user.name)
+        return self.tasks.unclaim(task_id, user.name)
+
+    def complete_as(self, user: User, task_id, variables=None) -> dict:
+        """`user` completes the task with form values. Answers the task, its instance's new status and
+        the next tasks of that instance in `user`'s reach."""
+        if self.backend.checks_under_lock:
+            def check(task):  # under the instance's lock, instead of a read of the task before
+                access.require_task(user, access.TASK_COMPLETE, task, self.identity.groups_of)
+            step = self.complete_task(task_id, variables, actor=user.name, check=check)
+        else:  # SQLite: a second connection (a supervisor's check reads groups) would wait for this writer
+            self.task_for(user, access.TASK_COMPLETE, task_id)
+            step = self.complete_task(task_id, variables, actor=user.name)
+        if not step.open_tasks:  # nothing left to do in this instance: the answer is what was just saved
+            status, next_tasks = step.status, []
+        else:
+            with reader(self.db).connect() as conn:
+                status, next_tasks = queries.after_completion(conn, user, step.instance_id)
+        return {"task_id": task_id, "instance_id": step.instance_id, "instance_status": status,
+                "next_tasks": next_tasks}
+
+    # ---- definitions, described ---------------------------------------------------------------------
+    def describe_definition(self, definition) -> dict:
+        """A definition as the API shows it: its fields and the groups its user tasks name."""
+        data = vars(definition).copy()
+        data["deployment_id"] = definition.deployment_id
+        with reader(self.db).connect() as conn:
+            data["groups"] = sorted(self.process_groups.of_definition(conn, definition.id))
+        return data
+
+    # ---- the service itself -------------------------------------------------------------------------
+    def stats(self) -> dict:
+        """Instances by status, ready and overdue tasks, pending timers and the timer lag (for /metrics)."""
+        with reader(self.db).connect() as conn:
+            return queries.stats(conn)
+
+    def check_database(self) -> dict:
+        """Is the database reachable: {"ok": bool, "detail": the backend's name or why not}."""
+        try:
+            with self.db.connect() as conn:
+                conn.exec_driver_sql("SELECT 1")
+            return {"ok": True, "detail": self.backend.name}
+        except Exception as err:  # noqa: BLE001 - any failure means "not reachable"
+            return {"ok": False, "detail": f"not reachable: {type(err).__name__}"}
 
 
 # Constant statements (bound parameters, not values): SQLAlchemy finds them compiled already.
@@ -249,22 +313,6 @@ _COMPLETE_WITH_TASK = (
               human_tasks.c.candidate_groups.label("_task_groups"))
     .select_from(instances.join(human_tasks, human_tasks.c.instance_id == instances.c.id))
     .where(human_tasks.c.id == sa.bindparam("c_task")).with_for_update(of=instances))
-
-
-def _claim_statement(user: User):
-    """Built once per user (building it costs more than running it); the task id and time are bound."""
-    now = sa.bindparam("c_now", type_=human_tasks.c.claimed_at.type)
-    claimed = (human_tasks.update()
-               .where(human_tasks.c.id == sa.bindparam("c_task"),
-                      sa.or_(human_tasks.c.assignee.is_(None), human_tasks.c.assignee == user.name),
-                      access.task_reach_sql(user))
-               .values(assignee=user.name, claimed_at=now).returning(*human_tasks.c).cte("claimed"))
-    audited = audit_events.insert().from_select(
-        ["instance_id", "at", "actor", "action", "task_id", "element_id", "detail"],
-        sa.select(claimed.c.instance_id, now, sa.literal(user.name, audit_events.c.actor.type),
-                  sa.literal("task_claimed"), claimed.c.id, claimed.c.element_id,
-                  sa.literal({"assignee": user.name}, audit_events.c.detail.type))).cte("audited")
-    return sa.select(claimed).add_cte(audited)
 
 
 def _sources(files):

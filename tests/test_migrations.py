@@ -4,8 +4,7 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-import engine.runtime  # noqa: F401 - imports every module that declares tables
-from engine.storage.schema import metadata
+from engine.tables import metadata
 
 
 def _relevant(diff):

@@ -8,7 +8,7 @@ from sop_support import (complete, customer, deploy_library, events, instances_o
 
 from engine import clock
 from engine.customers.records import list_records
-from engine.instances.store import utc
+from engine.clock import utc
 
 
 @pytest.fixture

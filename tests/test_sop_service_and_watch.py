@@ -11,7 +11,7 @@ from engine import clock
 from engine.customers.checkins import create_checkin, define_template
 from engine.customers.interactions import record_interaction
 from engine.customers.records import get_record
-from engine.instances.store import utc
+from engine.clock import utc
 from engine.background.launchers import Launchers
 from engine.sop.watch import health
 

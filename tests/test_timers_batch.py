@@ -3,7 +3,7 @@ from datetime import timedelta
 
 from conftest import bpmn_file
 from engine import clock
-from engine.instances import store as instances_module
+from engine.instances import writes as instances_module
 
 
 def test_a_timer_failing_halfway_through_its_save_is_undone_alone(engine, monkeypatch):

@@ -322,8 +322,7 @@ def update_term(data, vocabulary, code):
 @customers_blp.errors(401)
 def get_hub_settings():
     """Pool rules and check-in limits in force."""
-    with _engine().db.connect() as conn:
-        return hub_settings.get_settings(conn)
+    return hub_settings.current(_engine())
 
 
 @customers_blp.route("/customer-settings/<key>", methods=["POST"])

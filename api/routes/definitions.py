@@ -63,13 +63,6 @@ def validate(_files):
     return {"valid": True, "processes": [{"key": p.key, "name": p.name, "file": p.file} for p in processes]}
 
 
-def _definition_dict(conn, definition):
-    data = vars(definition).copy()
-    data["deployment_id"] = definition.deployment_id
-    data["groups"] = sorted(services().process_groups.of_definition(conn, definition.id))
-    return data
-
-
 @blp.route("", methods=["GET"])
 @blp.arguments(s.PageArgs, location="query", as_kwargs=True)
 @blp.response(200, s.DefinitionPageSchema)
@@ -78,8 +71,7 @@ def list_definitions(page, page_size):
     """The latest version of every deployed process, by key."""
     engine = services().engine
     items, total = engine.list_definitions(page, page_size)
-    with engine.db.connect() as conn:
-        return paged([_definition_dict(conn, d) for d in items], total, page, page_size)
+    return paged([engine.describe_definition(d) for d in items], total, page, page_size)
 
 
 @blp.route("/<key>", methods=["GET"])
@@ -89,9 +81,7 @@ def list_definitions(page, page_size):
 def get_definition(args, key):
     """A process definition: the latest version, or `?version=N`."""
     engine = services().engine
-    definition = engine.definition(key, args.get("version"))
-    with engine.db.connect() as conn:
-        return _definition_dict(conn, definition)
+    return engine.describe_definition(engine.definition(key, args.get("version")))
 
 
 @blp.route("/<key>/xml", methods=["GET"])

@@ -2,7 +2,6 @@
 from flask import url_for
 
 from engine import access
-from engine.instances import queries
 
 from api.schemas import workflow as s
 from api.services import current_user, services
@@ -15,13 +14,7 @@ messages = Blueprint("messages", __name__, url_prefix="/api/messages",
 
 def _instance_for(action, instance_id):
     """The instance as the engine describes it, if the user reaches it and has the right for `action`."""
-    user, svc = current_user(), services()
-    instance = svc.engine.instance(instance_id)
-    with svc.engine.db.connect() as conn:
-        groups = svc.process_groups.of_process(conn, instance["process_key"])
-    tasks_in_reach = any(access.task_in_reach(user, t, svc.identity.groups_of) for t in instance["tasks"])
-    access.require_instance(user, action, instance, groups, tasks_in_reach)
-    return instance
+    return services().engine.instance_for(current_user(), action, instance_id)
 
 
 @blp.route("", methods=["POST"])
@@ -31,15 +24,9 @@ def _instance_for(action, instance_id):
 def start(args):
     """Start an instance of the latest version of a process. Agents and supervisors start the processes of
     their groups; designers and admins any."""
-    user, svc = current_user(), services()
-    engine = svc.engine
-    engine.definition(args["process_key"])  # 404 before the rights question: definitions are public
-    with engine.db.connect() as conn:
-        groups = svc.process_groups.of_process(conn, args["process_key"])
-    access.require_start(user, args["process_key"], groups)
-    instance_id = engine.start(args["process_key"], args.get("business_key"), args["variables"], actor=user.name)
-    return engine.instance(instance_id), 201, {"Location": url_for("instances.get_instance",
-                                                                   instance_id=instance_id)}
+    instance = services().engine.start_as(current_user(), args["process_key"], args.get("business_key"),
+                                          args["variables"])
+    return instance, 201, {"Location": url_for("instances.get_instance", instance_id=instance["id"])}
 
 
 @blp.route("", methods=["GET"])
@@ -48,11 +35,7 @@ def start(args):
 @blp.errors(401, 422)
 def list_instances(page, page_size, **filters):
     """Instances I can see, newest first."""
-    user, svc = current_user(), services()
-    with queries.reader(svc.engine.db).connect() as conn:
-        processes = [] if user.role in access.SEES_ALL_INSTANCES else svc.process_groups.processes_of(
-            conn, user.groups)
-        items, total = queries.list_instances(conn, user, processes, page=page, page_size=page_size, **filters)
+    items, total = services().engine.list_instances(current_user(), page=page, page_size=page_size, **filters)
     return paged(items, total, page, page_size)
 
 

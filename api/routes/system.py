@@ -2,7 +2,6 @@
 from flask import Response, current_app
 
 from engine import access
-from engine.instances import queries
 
 from api.schemas import workflow as s
 from api.docs import render_docs
@@ -10,15 +9,6 @@ from api.services import current_user, services
 from api.routes.common import Blueprint
 
 blp = Blueprint("system", __name__, description="Health, metrics and documentation")
-
-
-def _check_database():
-    try:
-        with services().engine.db.connect() as conn:
-            conn.exec_driver_sql("SELECT 1")
-        return {"ok": True, "detail": services().engine.db.dialect.name}
-    except Exception as err:  # noqa: BLE001 - any failure means "not reachable"
-        return {"ok": False, "detail": f"not reachable: {type(err).__name__}"}
 
 
 def _check_redis():
@@ -44,7 +34,7 @@ def _check_redis():
 @blp.doc(security=[])
 def health():
     """Is the service able to work: database and Redis reachability. No token needed."""
-    database, redis_check = _check_database(), _check_redis()
+    database, redis_check = services().engine.check_database(), _check_redis()
     ok = database["ok"] and redis_check["ok"]
     return {"status": "ok" if ok else "unavailable", "database": database, "redis": redis_check}, 200 if ok else 503
 
@@ -58,8 +48,7 @@ def metrics():
     request latency (supervisors and admins, or anyone with FOLLOWUP_METRICS_PUBLIC=true)."""
     if not current_app.config["FOLLOWUP_METRICS_PUBLIC"]:
         access.require(current_user(), access.METRICS_VIEW)
-    with services().engine.db.connect() as conn:
-        stats = queries.stats(conn)
+    stats = services().engine.stats()
     lines = ["# HELP followup_instances Process instances by status.", "# TYPE followup_instances gauge"]
     for status in s.STATUSES:
         lines.append(f'followup_instances{{status="{status}"}} {stats["instances"].get(status, 0)}')

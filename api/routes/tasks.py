@@ -1,6 +1,5 @@
 """The task inbox: list, read, claim, unclaim, assign, complete."""
 from engine import access
-from engine.instances import queries
 from engine.errors import Conflict, InvalidInput, NotFound
 
 from api.schemas import workflow as s
@@ -12,13 +11,7 @@ blp = Blueprint("tasks", __name__, url_prefix="/api/tasks", description="The tas
 
 def _task_for(action, task_id):
     """The open task, if the user reaches it and has the right for `action`."""
-    user, svc = current_user(), services()
-    with queries.reader(svc.engine.db).connect() as conn:
-        task = queries.open_task(conn, task_id)
-    if task is None:
-        task = svc.engine.task(task_id)  # raises: NotFound, or Conflict for a task completed already
-    access.require_task(user, action, task, svc.identity.groups_of)
-    return task
+    return services().engine.task_for(current_user(), action, task_id)
 
 
 @blp.route("", methods=["GET"])
@@ -30,8 +23,7 @@ def list_tasks(page, page_size, **filters):
 
     `scope`: `mine` (assigned to me), `group` (offered to one of my groups), `unassigned`, `all`.
     `total=false`: no count of every matching task (`total` is null unless this page tells it)."""
-    with queries.reader(services().engine.db).connect() as conn:
-        items, total = queries.list_tasks(conn, current_user(), page=page, page_size=page_size, **filters)
+    items, total = services().engine.list_tasks(current_user(), page=page, page_size=page_size, **filters)
     return paged(items, total, page, page_size)
 
 
@@ -54,13 +46,7 @@ def get_task(task_id):
 @blp.errors(401, 403, 404, 409)
 def claim(task_id):
     """Take the task. 409 when someone else holds it."""
-    user, engine = current_user(), services().engine
-    if access.allowed(user, access.TASK_CLAIM):  # the common case in one statement; any refusal: below
-        task = engine.claim_for(task_id, user)
-        if task is not None:
-            return task
-    _task_for(access.TASK_CLAIM, task_id)
-    return engine.claim(task_id, user.name)
+    return services().engine.claim_as(current_user(), task_id)
 
 
 @blp.route("/<task_id>/unclaim", methods=["POST"])
@@ -68,11 +54,7 @@ def claim(task_id):
 @blp.errors(401, 403, 404, 409)
 def unclaim(task_id):
     """Give the task back. A supervisor may also release a task someone else holds."""
-    task = _task_for(access.TASK_UNCLAIM, task_id)
-    user, engine = current_user(), services().engine
-    if task["assignee"] not in (None, user.name) and access.allowed(user, access.TASK_ASSIGN):
-        return engine.assign(task_id, None, actor=user.name)
-    return engine.unclaim(task_id, user.name)
+    return services().engine.unclaim_as(current_user(), task_id)
 
 
 @blp.route("/<task_id>/assign", methods=["POST"])
@@ -100,20 +82,4 @@ def assign(args, task_id):
 def complete(args, task_id):
     """Complete the task with its form values (checked against the form: 422 lists every bad field).
     409 when someone else holds it or it was completed already."""
-    user, svc = current_user(), services()
-    engine = svc.engine
-    if engine.db.dialect.name == "postgresql":
-        def check(task):  # under the instance's lock, instead of a read of the task before
-            access.require_task(user, access.TASK_COMPLETE, task, svc.identity.groups_of)
-        step = engine.complete_task(task_id, args["variables"], actor=user.name, check=check)
-    else:  # SQLite: a second connection (a supervisor's check reads groups) would wait for this writer
-        _task_for(access.TASK_COMPLETE, task_id)
-        step = engine.complete_task(task_id, args["variables"], actor=user.name)
-    instance_id = step.instance_id
-    if not step.open_tasks:  # nothing left to do in this instance: the answer is what was just saved
-        status, next_tasks = step.status, []
-    else:
-        with queries.reader(engine.db).connect() as conn:
-            status, next_tasks = queries.after_completion(conn, user, instance_id)
-    return {"task_id": task_id, "instance_id": instance_id, "instance_status": status,
-            "next_tasks": next_tasks}
+    return services().engine.complete_as(current_user(), task_id, args["variables"])

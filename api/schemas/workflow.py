@@ -8,8 +8,9 @@ from marshmallow.utils import get_value
 
 from engine.identity import ROLES
 from engine.instances.queries import SCOPES
+from engine.status import InstanceStatus
 
-STATUSES = ("waiting", "user_input", "complete", "cancelled", "suspended", "error")
+STATUSES = tuple(status.value for status in InstanceStatus)
 MAX_PAGE_SIZE = 500
 
 

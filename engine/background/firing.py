@@ -15,13 +15,12 @@ from datetime import timedelta
 import sqlalchemy as sa
 
 from engine import clock
-from engine.instances.store import Step
+from engine.instances.steps import Step
+from engine.status import FINAL, PARKED, InstanceStatus
 from engine.background.timers import TimerPolicy
 from engine.storage.schema import audit_events, instances, timers
 
 log = logging.getLogger(__name__)
-
-PARKED_STATUSES = ("suspended", "error")
 
 
 def run_timers(engine, timer_ids, policy: TimerPolicy, heartbeat=None) -> dict:
@@ -70,7 +69,7 @@ def _not_fired(engine, timer_id) -> str:
             return "gone"
         if row.enqueued_at is None:  # a cycle timer re-armed by the same step; the scheduler has it
             return "rearmed"
-        if row.status in PARKED_STATUSES:
+        if row.status in PARKED:
             conn.execute(timers.update().where(timers.c.id == timer_id).values(
                 lease_until=None, job_id=None, last_error=f"instance is {row.status}; waits until it is active"))
             return "parked"
@@ -112,10 +111,11 @@ def _park_failed(conn, timer_id, attempts, message):
 
 def _raise_incident(engine, row, incident, attempts, message):
     def apply(conn, loaded):
-        if loaded.row.status in ("complete", "cancelled"):
+        if loaded.row.status in FINAL:
             return None
         _park_failed(conn, row.id, attempts, message)
-        return Step("timer_failed", row.id, row.element_id, detail={"incident": incident, "attempts": attempts})
+        return Step("timer_failed", row.id, row.element_id, detail={"attempts": attempts},
+                    incident=incident)
 
     try:
         engine.instances.change(sa.select(instances).where(instances.c.id == row.instance_id), "timer", apply,
@@ -126,8 +126,8 @@ def _raise_incident(engine, row, incident, attempts, message):
     now = clock.now()
     with engine.db.begin() as conn:
         conn.execute(instances.update().where(instances.c.id == row.instance_id,
-                                              instances.c.status.notin_(("complete", "cancelled")))
-                     .values(status="error", incident=incident, updated_at=now, revision=instances.c.revision + 1))
+                                              instances.c.status.notin_(sorted(FINAL)))
+                     .values(status=InstanceStatus.ERROR, incident=incident, updated_at=now, revision=instances.c.revision + 1))
         _park_failed(conn, row.id, attempts, message)
         conn.execute(audit_events.insert().values(instance_id=row.instance_id, at=now, actor="timer",
                                                   action="timer_failed", task_id=row.id, element_id=row.element_id,

@@ -24,7 +24,7 @@ from SpiffWorkflow.util.task import TaskState
 
 from engine import clock
 from engine.instances.definitions import Definition
-from engine.instances.store import utc
+from engine.clock import utc
 from engine.storage.schema import definitions, timer_launchers
 from engine.workflow.state import all_tasks
 

@@ -1,19 +1,14 @@
 """Small shared helpers: time stamps, JSON-safe values, the change log and user look-ups."""
 import json
-from datetime import date, datetime, timezone
+from datetime import date, datetime
 from decimal import Decimal
 
 import sqlalchemy as sa
 
+from engine.clock import utc  # noqa: F401 - re-exported for the customer hub's modules
 from engine.storage.schema import user_groups, users
 
 from engine.customers.schema import record_changes
-
-
-def utc(value):
-    if isinstance(value, datetime) and value.tzinfo is None:
-        return value.replace(tzinfo=timezone.utc)
-    return value
 
 
 def json_value(value):

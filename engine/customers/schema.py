@@ -6,7 +6,7 @@ ownership changes land in `ownership_changes` with their reason.
 """
 import sqlalchemy as sa
 
-from engine.storage.schema import UtcDateTime, metadata
+from engine.storage.metadata import UtcDateTime, metadata
 
 Id = sa.BigInteger().with_variant(sa.Integer, "sqlite")
 Money = sa.Numeric(16, 2)

@@ -15,6 +15,12 @@ def get_settings(conn) -> dict:
     return values
 
 
+def current(engine) -> dict:
+    """The settings in force, on a connection of its own (what the API shows)."""
+    with engine.db.connect() as conn:
+        return get_settings(conn)
+
+
 def set_setting(engine, key, value, actor=None):
     """An admin's change of one setting (only known keys)."""
     if key not in SETTINGS:

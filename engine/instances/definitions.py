@@ -67,23 +67,27 @@ class SpecCache:
 
 
 class DefinitionStore:
-    def __init__(self, db):
+    def __init__(self, db, operations=None):
         self.db = db
+        self.operations = operations  # the registry service tasks are checked against at deploy
         self.specs = SpecCache()
         self._by_id = {}
+        self.derived = {}  # caches of what is derived per definition id (process groups), cleared with ours
 
     def clear_caches(self):
         """Forget cached definitions and specs (they assume ids are never reused; emptied tables reuse them)."""
         self._by_id.clear()
         self.specs = SpecCache()
+        for cache in self.derived.values():
+            cache.clear()
 
     def validate(self, sources: list[SourceFile]):
         """Parse and check without storing; returns the processes found."""
-        return list(parse_files(sources).processes.values())
+        return list(parse_files(sources, self.operations).processes.values())
 
     def deploy(self, sources: list[SourceFile], actor=None) -> list[DeployedProcess]:
         """Store changed processes as new versions. Identical content changes nothing."""
-        bundle = parse_files(sources)
+        bundle = parse_files(sources, self.operations)
         now = clock.now()
         result = []
         try:

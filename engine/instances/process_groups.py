@@ -26,7 +26,9 @@ def groups_of_spec(spec, subprocess_specs) -> frozenset:
 class ProcessGroups:
     def __init__(self, definition_store):
         self.definitions = definition_store
-        self._by_definition: dict[int, tuple[str, frozenset]] = {}
+        # Kept with the definition store's caches, so that emptying those (tests) empties this too.
+        self._by_definition: dict[int, tuple[str, frozenset]] = definition_store.derived.setdefault(
+            "process_groups", {})
         self._lock = threading.Lock()
 
     def _refresh(self, conn):

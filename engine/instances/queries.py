@@ -12,8 +12,9 @@ from sqlalchemy.sql.elements import BooleanClauseList
 
 from engine import access, clock
 from engine.identity import User
-from engine.storage.database import reader  # noqa: F401 - re-exported for the API
-from engine.instances.store import task_dict, utc
+from engine.clock import utc
+from engine.instances.views import task_dict
+from engine.status import InstanceStatus
 from engine.storage.schema import definitions, human_tasks, instances, task_counts, timers
 
 SCOPES = ("mine", "group", "unassigned", "all")
@@ -154,7 +155,8 @@ def list_instances(conn, user: User, processes_of_groups, process_key=None, stat
     if started_before is not None:
         conditions.append(instances.c.started_at < started_before)
     if has_incident is not None:
-        conditions.append(instances.c.status == "error" if has_incident else instances.c.status != "error")
+        conditions.append(instances.c.status == InstanceStatus.ERROR if has_incident
+                          else instances.c.status != InstanceStatus.ERROR)
     if overdue is not None:
         late = sa.exists().where(human_tasks.c.instance_id == instances.c.id, human_tasks.c.due_at < now)
         conditions.append(late if overdue else ~late)

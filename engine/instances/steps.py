@@ -7,19 +7,60 @@ import uuid
 from SpiffWorkflow.bpmn.util import BpmnEvent
 from SpiffWorkflow.util.task import TaskState
 
+from dataclasses import dataclass, field
+
 from engine import clock
-from engine.workflow import forms
-from engine.customers.interactions import record_task_completion
 from engine.errors import Conflict
-from engine.instances.store import FINAL_STATUSES, Loaded, Step, data_changes
+from engine.instances.views import json_safe
+from engine.status import FINAL, PARKED, InstanceStatus
+from engine.workflow import forms
+from engine.workflow.snapshot import Snapshot, take
 from engine.workflow.state import all_tasks, variables_of
+
+
+@dataclass
+class Step:
+    """What a change did, for the audit trail."""
+    action: str
+    task_id: str | None = None
+    element_id: str | None = None
+    detail: dict = field(default_factory=dict)
+    completed: tuple | None = None  # (task id, actor) of the human task this step completes
+    instance_id: str | None = None  # once saved: the instance it changed
+    status: str | None = None  # ... its new status
+    open_tasks: tuple = ()     # once saved: ids of its open human tasks
+    # What the step decides beyond the workflow's own state (not written to the audit detail):
+    incident: dict | None = None   # an incident this step raised (the instance goes to error)
+    clears_incident: bool = False  # the incident is over (retry)
+    sets_status: InstanceStatus | None = None  # CANCELLED or SUSPENDED, whatever the workflow says
+    resumes: bool = False          # a suspended instance moves again
+
+
+def data_changes(before: dict, after: dict) -> dict:
+    changes = {}
+    for key in before.keys() | after.keys():
+        old, new = before.get(key), after.get(key)
+        if old != new:
+            changes[key] = [old, new]
+    return json_safe(changes)
+
+
+class Loaded:
+    """An instance row and its workflow, as loaded inside a transaction."""
+
+    def __init__(self, row, workflow, snapshot: Snapshot):
+        self.row = row
+        self.workflow = workflow
+        self.before = snapshot
+
+
 
 
 def _require_active(loaded: Loaded, allow_suspended=False):
     status = loaded.row.status
-    if status in FINAL_STATUSES:
+    if status in FINAL:
         raise Conflict(f"process instance '{loaded.row.id}' is {status}")
-    if status == "suspended" and not allow_suspended:
+    if status == InstanceStatus.SUSPENDED and not allow_suspended:
         raise Conflict(f"process instance '{loaded.row.id}' is suspended; resume it first")
 
 
@@ -30,7 +71,7 @@ def _run_recording(store, loaded: Loaded, step: Step, action=None) -> Step:
     if changes:
         step.detail["changes"] = changes
     if incident:
-        step.detail["incident"] = incident
+        step.incident = incident
     return step
 
 
@@ -49,7 +90,8 @@ def complete_task(store, task_id, values, actor):
             task.run()
 
         _run_recording(store, loaded, step, complete)
-        record_task_completion(conn, loaded.row.business_key, task_id, task_row["name"], actor, clock.now())
+        for hook in store.on_task_completed:  # handed down by Engine (the customer timeline records it)
+            hook(conn, loaded.row.business_key, task_id, task_row["name"], actor, clock.now())
         return step
     return apply
 
@@ -58,14 +100,14 @@ def fire_timer(store, timer_id):
     """Fire the instance's due timers. Idempotent: a timer that already fired, or whose task is gone,
     or that is not due yet, changes nothing (returns None)."""
     def apply(conn, loaded: Loaded):
-        if loaded.row.status in FINAL_STATUSES + ("suspended", "error"):
+        if loaded.row.status in FINAL | PARKED:
             return None
         timer = loaded.before.timers.get(timer_id)
         if timer is None or timer["due_at"] > clock.now():
             return None
         step = Step("timer_fired", timer_id, timer["element_id"], detail={"due_at": timer["due_at"].isoformat()})
         _run_recording(store, loaded, step, loaded.workflow.refresh_timers)
-        if timer_id in store_snapshot_timers(loaded) and not step.detail.get("incident"):
+        if timer_id in store_snapshot_timers(loaded) and not step.incident:
             # SpiffWorkflow did not see it as due (clock skew of a few microseconds); try again later.
             return None
         return step
@@ -74,8 +116,6 @@ def fire_timer(store, timer_id):
 
 def store_snapshot_timers(loaded: Loaded):
     """Timer task ids still waiting with an unchanged due time after the step."""
-    from engine.workflow.snapshot import take
-
     after = take(loaded.workflow, loaded.row._mapping, clock.now()).timers
     return {k for k, v in after.items() if loaded.before.timers.get(k, {}).get("due_at") == v["due_at"]}
 
@@ -83,7 +123,7 @@ def store_snapshot_timers(loaded: Loaded):
 def deliver_message(store, name, variables, actor):
     """Deliver to this instance if it waits for `name`; a suspended or finished one is skipped (None)."""
     def apply(conn, loaded: Loaded):
-        if loaded.row.status in FINAL_STATUSES + ("suspended",):
+        if loaded.row.status in FINAL | {InstanceStatus.SUSPENDED}:
             return None
         waiting = [t for t in loaded.workflow.event_manager.tasks.values()
                    if t.state == TaskState.WAITING and loaded.before.messages.get(str(t.id)) == name]
@@ -108,22 +148,22 @@ def cancel(store, reason=None):
     def apply(conn, loaded: Loaded):
         _require_active(loaded, allow_suspended=True)
         loaded.workflow.cancel()
-        return Step("cancelled", detail={"cancelled": True, "reason": reason} if reason else {"cancelled": True})
+        return Step("cancelled", detail={"reason": reason} if reason else {}, sets_status=InstanceStatus.CANCELLED)
     return apply
 
 
 def suspend(store):
     def apply(conn, loaded: Loaded):
         _require_active(loaded)
-        return Step("suspended", detail={"suspend": True})
+        return Step("suspended", sets_status=InstanceStatus.SUSPENDED)
     return apply
 
 
 def resume(store):
     def apply(conn, loaded: Loaded):
-        if loaded.row.status != "suspended":
+        if loaded.row.status != InstanceStatus.SUSPENDED:
             raise Conflict(f"process instance '{loaded.row.id}' is not suspended (it is {loaded.row.status})")
-        step = Step("resumed", detail={"resume": True})
+        step = Step("resumed", resumes=True)
         return _run_recording(store, loaded, step, loaded.workflow.refresh_timers)
     return apply
 
@@ -131,10 +171,10 @@ def resume(store):
 def retry(store):
     """Run the failed task again (after the cause was fixed, e.g. a redeployed script or data)."""
     def apply(conn, loaded: Loaded):
-        if loaded.row.status != "error":
+        if loaded.row.status != InstanceStatus.ERROR:
             raise Conflict(f"process instance '{loaded.row.id}' has no incident to retry (it is {loaded.row.status})")
         failed = [t for t in all_tasks(loaded.workflow) if t.state == TaskState.ERROR]
-        step = Step("retried", detail={"incident": None})
+        step = Step("retried", clears_incident=True)
 
         def rerun():
             for task in failed:

@@ -5,106 +5,41 @@ Concurrency is optimistic: the instance row carries a `revision`; a write that f
 retried from a fresh load when that is safe (the step re-checks what it needs, e.g. that the task is
 still ready), else it ends in `Conflict`.
 """
-import json
 import traceback
 import uuid
-from dataclasses import dataclass, field
-from datetime import timezone
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState
 
-from engine import clock, context as operations_context
-from engine.workflow import forms
-from engine.background import outbox
+from engine import clock, context
+from engine.clock import utc
 from engine.errors import Conflict, NotFound
-from engine.workflow.snapshot import Snapshot, active_element_ids, take
+from engine.instances.steps import Loaded, Step, data_changes
+from engine.instances.views import json_safe, task_dict
+from engine.instances.writes import (_DELETE_COMPLETED_TASK, _INSERT_AUDIT, RowWrites, _refuse_completion, _Stale,
+                                     audit_row, write_messages)
+from engine.status import FINAL, PARKED, InstanceStatus
+from engine.storage.backend import backend_for
 from engine.storage.database import is_transient
-from engine.storage.schema import audit_events, human_task_groups, human_tasks, instances, message_waits, timers
+from engine.storage.schema import human_task_groups, human_tasks, instances, message_waits, timers
+from engine.workflow import forms
+from engine.workflow.snapshot import Snapshot, active_element_ids, take
 from engine.workflow.state import dump_state, load_state, new_workflow, variables_of
 
 RETRIES = 5
-FINAL_STATUSES = ("complete", "cancelled")
-
-
-# Statements of the hot path, built once: constructing SQLAlchemy expressions per call costs about as much
-# as the database round trip itself.
-_UPDATE_INSTANCE = instances.update().where(instances.c.id == sa.bindparam("b_id"),
-                                            instances.c.revision == sa.bindparam("b_revision"))
-_DELETE_COMPLETED_TASK = human_tasks.delete().where(
-    human_tasks.c.id == sa.bindparam("b_id"),
-    sa.or_(human_tasks.c.assignee.is_(None), human_tasks.c.assignee == sa.bindparam("b_actor")))
-_INSERT_AUDIT = audit_events.insert()
-_TABLES_WITH_GONE_ROWS = {t.name: t for t in (human_tasks, timers, message_waits)}
-_DELETE_BY_ID = {name: table.delete().where(table.c.id.in_(sa.bindparam("ids", expanding=True)))
-                 for name, table in _TABLES_WITH_GONE_ROWS.items()}
-
-
-def _delete_by_id_array(table, param):
-    """PostgreSQL: DELETE ... WHERE id = ANY(array), one statement text whatever the number of ids (an
-    expanding IN is rendered again on every call)."""
-    return table.delete().where(table.c.id == sa.any_(sa.bindparam(param, type_=postgresql.ARRAY(table.c.id.type))))
-
-
-_DELETE_BY_ID_ARRAY = {name: _delete_by_id_array(table, "ids") for name, table in _TABLES_WITH_GONE_ROWS.items()}
-_INSERT = {table.name: table.insert() for table in (human_tasks, human_task_groups, timers, message_waits)}
-_UPDATE_TIMER_DUE = timers.update().where(timers.c.id == sa.bindparam("b_id")).values(
-    due_at=sa.bindparam("due_at"), attempts=0, enqueued_at=None)
-
-
-class _Stale(Exception):
-    """The instance changed under us; load again."""
-
-
-@dataclass
-class Step:
-    """What a change did, for the audit trail."""
-    action: str
-    task_id: str | None = None
-    element_id: str | None = None
-    detail: dict = field(default_factory=dict)
-    completed: tuple | None = None  # (task id, actor) of the human task this step completes
-    instance_id: str | None = None  # once saved: the instance it changed
-    status: str | None = None  # ... its new status
-    open_tasks: tuple = ()     # once saved: ids of its open human tasks
-
-
-def utc(value):
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=timezone.utc)
-    return value
-
-
-def _json_safe(value):
-    """`value` as JSON columns can hold it: unknown types as text, NaN and Infinity as their names."""
-    return json.loads(json.dumps(value, default=str, ensure_ascii=False), parse_constant=str)
-
-
-def data_changes(before: dict, after: dict) -> dict:
-    changes = {}
-    for key in before.keys() | after.keys():
-        old, new = before.get(key), after.get(key)
-        if old != new:
-            changes[key] = [old, new]
-    return _json_safe(changes)
-
-
-class Loaded:
-    """An instance row and its workflow, as loaded inside a transaction."""
-
-    def __init__(self, row, workflow, snapshot: Snapshot):
-        self.row = row
-        self.workflow = workflow
-        self.before = snapshot
 
 
 class InstanceStore:
-    def __init__(self, db, definitions, script_engine):
+    """`on_task_completed`: callables `(conn, business_key, task_id, task_name, actor, at)` run inside a
+    completion's transaction (handed down by `Engine`: the customer timeline records the completion)."""
+
+    def __init__(self, db, definitions, script_engine, on_task_completed=()):
         self.db = db
+        self.backend = backend_for(db)
         self.definitions = definitions
         self.script_engine = script_engine
+        self.on_task_completed = tuple(on_task_completed)
 
     # ---- reading -------------------------------------------------------------------------------
     def _specs(self, conn, definition_id):
@@ -136,7 +71,7 @@ class InstanceStore:
         return {
             "id": row.id, "process_key": row.process_key, "version": definition.version,
             "business_key": row.business_key, "status": row.status,
-            "variables": _json_safe(variables_of(workflow)),
+            "variables": json_safe(variables_of(workflow)),
             "tasks": [task_dict(t) for t in tasks],
             "timers": [{"id": t.id, "element_id": t.element_id, "due_at": utc(t.due_at)} for t in pending],
             "active_element_ids": active_element_ids(workflow),
@@ -153,11 +88,10 @@ class InstanceStore:
         variables = forms.validate([], variables or {})
         instance_id = instance_id or str(uuid.uuid4())
         if conn is not None:
-            with outbox.separate_buffer(), operations_context.scope(self) as ops, conn.begin_nested():
+            with context.scope(self) as ops, conn.begin_nested():
                 self._start_in(conn, ops, definition, business_key, variables, actor, instance_id, prepare)
             return instance_id
-        outbox.discard()
-        with operations_context.scope(self) as ops, self.db.begin() as conn:
+        with context.scope(self) as ops, self.db.begin() as conn:
             self._start_in(conn, ops, definition, business_key, variables, actor, instance_id, prepare)
         return instance_id
 
@@ -175,15 +109,15 @@ class InstanceStore:
         step = Step("started", detail={"changes": data_changes({}, variables)})
         incident = self._run(workflow, step)
         snap = take(workflow, identity, now)
-        status = "error" if incident else snap.status
+        status = InstanceStatus.ERROR if incident else snap.status
         conn.execute(instances.insert().values(
             id=instance_id, definition_id=definition.id, process_key=definition.key,
             business_key=business_key, status=status, revision=1, state=dump_state(workflow),
             incident=incident, started_by=actor, started_at=now, updated_at=now,
-            ended_at=now if status in FINAL_STATUSES else None))
+            ended_at=now if status in FINAL else None))
         self._sync_rows(conn, identity, Snapshot("new"), snap)
         self._audit(conn, instance_id, actor, step, now)
-        outbox.flush(conn, instance_id, now)
+        write_messages(conn, instance_id, now)
 
     def change(self, select_row, actor, apply, retry=True, missing=None, locked=False, params=None):
         """Lock and load the row `select_row` picks (with `params` for its bound parameters),
@@ -195,9 +129,8 @@ class InstanceStore:
         """
         lock = select_row if locked else select_row.with_for_update()
         for attempt in range(RETRIES):
-            outbox.discard()
             try:
-                with operations_context.scope(self) as ops, self.db.begin() as conn:
+                with context.scope(self) as ops, self.db.begin() as conn:
                     row = conn.execute(lock, params).first()
                     if row is None:
                         missing(conn)
@@ -245,14 +178,13 @@ class InstanceStore:
 
     def _change_batch(self, first_key, actor, make_apply):
         results = {}
-        writes = RowWrites()
+        writes = RowWrites(self.backend)
         with self.db.begin() as conn:
             rows = conn.execute(sa.select(instances).where(instances.c.id.in_(sorted(first_key)))
                                 .order_by(instances.c.id).with_for_update()).all()
             for row in rows:
                 key = first_key[row.id]
-                outbox.discard()
-                with operations_context.scope(self) as ops:
+                with context.scope(self) as ops:
                     loaded = self._load(conn, row)
                     ops.attach(conn, row.id, row.business_key, row.process_key, actor)
                     step = make_apply(key)(conn, loaded)
@@ -284,35 +216,35 @@ class InstanceStore:
         """Write the instance's new state with its derived rows and one audit event. With `writes`, the
         row changes are collected there (a batch flushes them together); else they go out at once."""
         flush_now = writes is None
-        writes = writes if writes is not None else RowWrites(one=conn.dialect.name == "postgresql")
+        writes = writes if writes is not None else RowWrites(self.backend, one=self.backend.one_statement_save)
         now = clock.now()
         row, workflow = loaded.row, loaded.workflow
         snap = take(workflow, row._mapping, now)
         status = snap.status
-        if "incident" in step.detail:
-            incident = step.detail.pop("incident")
+        if step.incident is not None or step.clears_incident:
+            incident = step.incident
         else:
-            incident = row.incident if status == "error" else None
-        if incident and status not in FINAL_STATUSES:
-            status = "error"
-        if step.detail.pop("cancelled", False):
-            status, incident = "cancelled", None
-        elif step.detail.pop("suspend", False):
-            status = "suspended"
-        elif row.status == "suspended" and not step.detail.pop("resume", False) and status != "error":
-            status = "suspended"
-        ended_at = now if status in FINAL_STATUSES and row.ended_at is None else row.ended_at
+            incident = row.incident if status == InstanceStatus.ERROR else None
+        if incident and status not in FINAL:
+            status = InstanceStatus.ERROR
+        if step.sets_status == InstanceStatus.CANCELLED:
+            status, incident = InstanceStatus.CANCELLED, None
+        elif step.sets_status == InstanceStatus.SUSPENDED:
+            status = InstanceStatus.SUSPENDED
+        elif row.status == InstanceStatus.SUSPENDED and not step.resumes and status != InstanceStatus.ERROR:
+            status = InstanceStatus.SUSPENDED
+        ended_at = now if status in FINAL and row.ended_at is None else row.ended_at
         writes.instance_updates.append({
             "state": dump_state(workflow), "status": status, "revision": row.revision + 1, "updated_at": now,
             "incident": incident, "ended_at": ended_at, "b_id": row.id, "b_revision": row.revision})
-        if status == "cancelled":
+        if status == InstanceStatus.CANCELLED:
             snap = Snapshot(status)
         step.instance_id, step.status, step.open_tasks = row.id, status, tuple(snap.human_tasks)
         self._sync_rows(conn, row._mapping, loaded.before, snap, step.completed, writes)
         writes.audit(row.id, actor, step, now)
-        outbox.flush(conn, row.id, now)
-        if row.status in ("suspended", "error") and status not in ("suspended", "error"):
-            # Timers parked while the instance could not move go back to the scheduler (engine/scheduler.py).
+        write_messages(conn, row.id, now)
+        if row.status in PARKED and status not in PARKED:
+            # Timers parked while the instance could not move go back to the scheduler (background/timers.py).
             conn.execute(timers.update().where(timers.c.instance_id == row.id, timers.c.enqueued_at.is_not(None))
                          .values(enqueued_at=None, lease_until=None, job_id=None, attempts=0))
         if flush_now:
@@ -320,7 +252,7 @@ class InstanceStore:
 
     def _sync_rows(self, conn, identity, before: Snapshot, after: Snapshot, completed=None, writes=None):
         flush_now = writes is None
-        writes = writes if writes is not None else RowWrites()
+        writes = writes if writes is not None else RowWrites(self.backend)
         gone = before.human_tasks.keys() - after.human_tasks.keys()
         if completed is not None:
             # The task being completed must still be unclaimed or held by its completer: checked by the
@@ -361,120 +293,3 @@ class InstanceStore:
         conn.execute(_INSERT_AUDIT, audit_row(instance_id, actor, step, now))
 
 
-def _refuse_completion(conn, task_id):
-    holder = conn.execute(sa.select(human_tasks.c.assignee).where(human_tasks.c.id == task_id)).scalar()
-    raise Conflict(f"task '{task_id}' is claimed by {holder}; only they can complete it", assignee=holder)
-
-
-def _save_one_statement(completing: bool, deleting=()):
-    """One instance's save in ONE statement (PostgreSQL): the audit INSERT, the DELETEs of the rows that
-    are gone from the tables named in `deleting` (tasks, timers, message waits) and, for a completion, the
-    DELETE of the completed task (only if unclaimed or held by the completer) ride as CTEs on the
-    instance's UPDATE, which returns a row only when the revision still matches, with how many tasks the
-    completion's DELETE removed."""
-    audit = audit_events.insert().values(
-        {c: sa.bindparam(f"a_{c}", type_=audit_events.c[c].type)
-         for c in ("instance_id", "at", "actor", "action", "task_id", "element_id", "detail")}).cte("audit")
-    update = _UPDATE_INSTANCE.values(
-        {c: sa.bindparam(c, type_=instances.c[c].type)
-         for c in ("state", "status", "revision", "updated_at", "incident", "ended_at")}).add_cte(audit)
-    for name in deleting:
-        update = update.add_cte(_delete_by_id_array(_TABLES_WITH_GONE_ROWS[name], f"d_{name}").cte(f"gone_{name}"))
-    if not completing:
-        return update.returning(instances.c.id)
-    done = (human_tasks.delete().where(human_tasks.c.id == sa.bindparam("c_id"),
-                                       sa.or_(human_tasks.c.assignee.is_(None),
-                                              human_tasks.c.assignee == sa.bindparam("c_actor")))
-            .returning(human_tasks.c.id).cte("done"))
-    return update.add_cte(done).returning(
-        instances.c.id, sa.select(sa.func.count()).select_from(done).scalar_subquery().label("done"))
-
-
-_save_statements = {}
-
-
-def _save_one(completing: bool, deleting: tuple):
-    key = (completing, deleting)
-    statement = _save_statements.get(key)
-    if statement is None:  # at most 2 x 8 shapes
-        statement = _save_statements[key] = _save_one_statement(completing, deleting)
-    return statement
-
-
-def audit_row(instance_id, actor, step: Step, now) -> dict:
-    return {"instance_id": instance_id, "at": now, "actor": actor, "action": step.action, "task_id": step.task_id,
-            "element_id": step.element_id, "detail": _json_safe(step.detail) if step.detail else None}
-
-
-class RowWrites:
-    """The row changes of one or many instance saves, sent as one statement per kind of change.
-
-    A batch of timer firings collects every instance's writes here and flushes once: a handful of
-    statements for fifty instances instead of seven each.
-    """
-
-    def __init__(self, one=False):
-        self.one = one  # one instance's save on PostgreSQL: update, audit and completion in one statement
-        self.completed = None  # (task id, actor), with `one`: the completed task's delete, sent with the update
-        self.instance_updates = []
-        self.deletes = {t.name: [] for t in (human_tasks, timers, message_waits)}
-        self.inserts = {t.name: [] for t in (human_tasks, human_task_groups, timers, message_waits)}
-        self.timer_updates = []
-        self.audits = []
-
-    def audit(self, instance_id, actor, step, now):
-        self.audits.append(audit_row(instance_id, actor, step, now))
-
-    def flush(self, conn):
-        if self.one and len(self.instance_updates) == 1 and len(self.audits) == 1:
-            params = {**self.instance_updates[0], **{f"a_{k}": v for k, v in self.audits[0].items()}}
-            if self.completed is not None:
-                params["c_id"], params["c_actor"] = self.completed
-            deleting = tuple(name for name, ids in self.deletes.items() if ids)
-            for name in deleting:
-                params[f"d_{name}"] = list(self.deletes[name])
-                self.deletes[name] = []
-            saved = conn.execute(_save_one(self.completed is not None, deleting), params).first()
-            if saved is None:
-                raise _Stale()
-            if self.completed is not None and saved.done != 1:
-                _refuse_completion(conn, self.completed[0])
-            self.instance_updates, self.audits, self.completed = [], [], None
-        elif self.completed is not None:  # not the one-statement shape after all: as before, first
-            done = conn.execute(_DELETE_COMPLETED_TASK, {"b_id": self.completed[0], "b_actor": self.completed[1]})
-            if done.rowcount != 1:
-                _refuse_completion(conn, self.completed[0])
-        if self.instance_updates:
-            done = conn.execute(_UPDATE_INSTANCE, self.instance_updates)
-            if done.rowcount != len(self.instance_updates):
-                raise _Stale()
-        deletes = _DELETE_BY_ID_ARRAY if conn.dialect.name == "postgresql" else _DELETE_BY_ID
-        for name, ids in self.deletes.items():
-            if ids:
-                conn.execute(deletes[name], {"ids": list(ids)})
-        for name in (human_tasks.name, human_task_groups.name, timers.name, message_waits.name):
-            if self.inserts[name]:
-                conn.execute(_INSERT[name], self.inserts[name])
-        if self.timer_updates:
-            conn.execute(_UPDATE_TIMER_DUE, self.timer_updates)
-        if self.audits:
-            conn.execute(_INSERT_AUDIT, self.audits)
-        self.__init__(self.one)
-
-
-_TASK_COLUMNS = tuple(human_tasks.c.keys())  # a row of `select(human_tasks)` starts with these, in order
-
-
-def task_dict(row) -> dict:
-    """A human task row (of `select(human_tasks)`, possibly with more columns after) as a dict."""
-    if row._fields[:len(_TASK_COLUMNS)] != _TASK_COLUMNS:
-        row = tuple(getattr(row, name) for name in _TASK_COLUMNS)  # another shape: by name
-    (task_id, instance_id, process_key, business_key, element_id, name, lane, candidate_groups, assignee, form,
-     due_at, created_at, claimed_at) = row[:len(_TASK_COLUMNS)]  # by position: far cheaper than by name
-    return {
-        "id": task_id, "name": name, "element_id": element_id, "instance_id": instance_id,
-        "process_key": process_key, "business_key": business_key, "lane": lane,
-        "candidate_groups": list(candidate_groups or []), "assignee": assignee,
-        "due_at": utc(due_at), "created_at": utc(created_at), "claimed_at": utc(claimed_at),
-        "form": form or [],
-    }

@@ -17,6 +17,7 @@ from engine.customers.ownership import set_owner
 from engine.customers.schema import customers, interactions, leads
 from engine.sop.registry import OperationError, audit, customer_of, lead_of, operation, zone_of
 from engine.sop.schema import agent_availability, assignment_pointers
+from engine.storage.backend import backend_for
 from engine.storage.schema import audit_events, human_tasks, instances, user_groups, users
 
 STRATEGIES = ("round_robin", "least_loaded")
@@ -24,12 +25,7 @@ OPEN_LEAD_STATUSES = ("new", "contacted", "qualified")
 
 
 def _lock_pointer(conn, team, now):
-    if conn.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    conn.execute(insert(assignment_pointers).values(team=team, turns=0, updated_at=now)
-                 .on_conflict_do_nothing(index_elements=["team"]))
+    conn.execute(backend_for(conn).insert_ignore(assignment_pointers, team=team, turns=0, updated_at=now))
     return conn.execute(sa.select(assignment_pointers).where(assignment_pointers.c.team == team)
                         .with_for_update()).one()
 

@@ -2,7 +2,7 @@
 
 import sqlalchemy as sa
 
-from engine.background import outbox
+from engine import context
 from engine.customers.schema import customers
 from engine.errors import NotFound
 from engine.sop.registry import OperationError, audit, customer_of, operation
@@ -17,7 +17,7 @@ LEVEL_NAMES = {"agent": "坐席", "supervisor": "主管", "manager": "经理"}
 @operation()
 def notify(ctx, channel, text, mentions=None):
     """A robot message (WeCom/DingTalk/webhook channel), sent only if this change commits."""
-    outbox.notify(str(channel), str(text), mentions)
+    context.notify(str(channel), str(text), mentions)
     audit(ctx, "notified", {"channel": channel, "text": text})
     return {"channel": channel}
 
@@ -91,7 +91,7 @@ def escalate(ctx, stage, level=0, team=None, agent=None, channel=None, subject="
     channel = channel or group
     text = (f"【升级提醒】{subject or ctx.process_key}：「{stage}」环节超时未完成"
             f"（责任人 {agent or '未分配'}），已升级至{LEVEL_NAMES[role]} {handler or group}。")
-    outbox.notify(str(channel), text)
+    context.notify(str(channel), text)
     detail = {"stage": stage, "from_level": current, "level": new, "role": role, "handler": handler,
               "team": team, "agent": agent}
     audit(ctx, "escalated", detail)

@@ -2,14 +2,18 @@
 
 A diagram names an operation (`camunda:topic="assign_lead"` or `spiffworkflow:serviceTaskOperator
 id="assign_lead"`) and passes parameters as sandboxed expressions; deploying a diagram that names an
-unknown operation, or a parameter the operation does not take, is refused (operations_parsing.py).
+unknown operation, or a parameter the operation does not take, is refused (workflow/service_tasks.py,
+which is handed `OPERATIONS` by `Engine`).
 
 Each operation is `func(ctx, **params) -> JSON-able answer`. It runs inside the instance's own
-transaction (`ctx.conn`, see operations_context.py) and inside a savepoint: an operation that raises
+transaction (`ctx.conn`, see engine/context.py) and inside a savepoint: an operation that raises
 leaves no rows behind, its notifications are dropped and the instance gets an incident naming the
 operation and the reason, which `retry` runs again once the cause is fixed.
 
-The operations live in operations_*.py by subject; importing this module registers them all.
+The operations live beside this module by subject (assign, flow, records, watch), each registered with
+`@operation()` on the one `OPERATIONS` registry, like routes on a Flask Blueprint; importing `engine.sop`
+imports them all. `Engine` hands `OPERATIONS` to the parser and the script engine: nothing below sop/
+imports it.
 """
 import inspect
 import json
@@ -18,8 +22,7 @@ from datetime import timezone
 
 from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 
-from engine import clock, context as operations_context
-from engine.background import outbox
+from engine import clock, context
 from engine.customers.common import json_value
 from engine.customers.interactions import customer_id_of
 from engine.storage.schema import audit_events
@@ -49,20 +52,42 @@ class Operation:
         return "; ".join(problems) or None
 
 
-REGISTRY: dict[str, Operation] = {}
+class Registry:
+    """Operations by name. What the parser checks service tasks against (`get`, iteration over the
+    names) and what the script engine runs them with (`call`)."""
+
+    def __init__(self):
+        self.operations: dict[str, Operation] = {}
+
+    def operation(self, name=None):
+        """Register `func(ctx, ...)` under `name` (default: the function's name)."""
+        def register(func):
+            params = list(inspect.signature(func).parameters.values())[1:]
+            required = frozenset(p.name for p in params if p.default is p.empty and p.kind == p.KEYWORD_ONLY
+                                 or p.default is p.empty and p.kind == p.POSITIONAL_OR_KEYWORD)
+            optional = frozenset(p.name for p in params if p.default is not p.empty)
+            open_ended = any(p.kind == p.VAR_KEYWORD for p in params)
+            key = name or func.__name__
+            self.operations[key] = Operation(key, func, required, optional, open_ended)
+            return func
+        return register
+
+    def get(self, name) -> Operation | None:
+        return self.operations.get(name)
+
+    def __iter__(self):
+        return iter(self.operations)
+
+    def __contains__(self, name):
+        return name in self.operations
+
+    def call(self, task, name, params) -> str:
+        """What `SandboxScriptEngine.call_service` does: run the operation, answer JSON."""
+        return call_service(self, task, name, params)
 
 
-def operation(name=None):
-    """Register `func(ctx, ...)` under `name` (default: the function's name)."""
-    def register(func):
-        params = list(inspect.signature(func).parameters.values())[1:]
-        required = frozenset(p.name for p in params if p.default is p.empty and p.kind == p.KEYWORD_ONLY
-                             or p.default is p.empty and p.kind == p.POSITIONAL_OR_KEYWORD)
-        optional = frozenset(p.name for p in params if p.default is not p.empty)
-        open_ended = any(p.kind == p.VAR_KEYWORD for p in params)
-        REGISTRY[name or func.__name__] = Operation(name or func.__name__, func, required, optional, open_ended)
-        return func
-    return register
+OPERATIONS = Registry()
+operation = OPERATIONS.operation
 
 
 # ---- helpers for operations ------------------------------------------------------------------------
@@ -101,18 +126,17 @@ def lead_of(ctx, lead_id=None):
 
 
 # ---- dispatch ---------------------------------------------------------------------------------------
-def call_service(task, name, params) -> str:
-    """What `SandboxScriptEngine.call_service` does: run the operation, answer JSON."""
-    operation = REGISTRY.get(name)
+def call_service(registry, task, name, params) -> str:
+    operation = registry.get(name)
     if operation is None:
         raise WorkflowTaskException(f"unknown operation '{name}'", task=task)
-    ctx = operations_context.current()
+    ctx = context.current()
     if ctx is None or ctx.conn is None:
         raise WorkflowTaskException(f"operation '{name}' can only run inside an engine change", task=task)
     values = {key: param["value"] for key, param in params.items()}
     ctx.task = task
     try:
-        with outbox.savepoint(), ctx.conn.begin_nested():
+        with context.savepoint(), ctx.conn.begin_nested():
             result = operation.func(ctx, **values)
     except Exception as err:  # noqa: BLE001 - every failure becomes the instance's incident
         reason = err.message if hasattr(err, "message") else str(err)
@@ -121,5 +145,3 @@ def call_service(task, name, params) -> str:
         ctx.task = None
     return json.dumps(result, default=json_value, ensure_ascii=False)
 
-
-from engine.sop import (assign as operations_assign, flow as operations_flow, records as operations_records, watch as operations_watch)  # noqa: E402,F401

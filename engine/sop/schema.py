@@ -2,7 +2,7 @@
 pointer per team and the customers' health scores."""
 import sqlalchemy as sa
 
-from engine.storage.schema import UtcDateTime, metadata
+from engine.storage.metadata import UtcDateTime, metadata
 
 # Who may get new work: leave periods (dates in the deployment's zone, inclusive) and a cap on open items.
 agent_availability = sa.Table(

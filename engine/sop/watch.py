@@ -105,7 +105,7 @@ def checkin_watch(ctx, days=3, negative_share=0.05, window_days=1, channel="supe
     from the oldest open service ticket when there is none) get an
     alert task for their owner (once per `days`); teams whose share of negative check-in feedback in the
     last `window_days` passes `negative_share` are flagged to `channel`."""
-    from engine.background import outbox
+    from engine import context
 
     conn, now = ctx.conn, clock.now()
     under_service = (sa.select(tickets.c.customer_id, sa.func.min(tickets.c.created_at).label("since"))
@@ -138,7 +138,7 @@ def checkin_watch(ctx, days=3, negative_share=0.05, window_days=1, channel="supe
     for team, (total, bad) in sorted(per_team.items(), key=lambda kv: str(kv[0])):
         if total and bad / total > float(negative_share):
             flagged[team] = round(bad / total, 4)
-            outbox.notify(channel, f"【打卡预警】团队 {team or '未分组'} 近 {window_days} 天负面反馈占比 "
+            context.notify(channel, f"【打卡预警】团队 {team or '未分组'} 近 {window_days} 天负面反馈占比 "
                                    f"{bad / total:.1%}（{bad}/{total}），超过 {float(negative_share):.0%}。")
             audit(ctx, "team_flagged", {"team": team, "share": round(bad / total, 4), "negative": bad, "total": total})
     return {"alerted": alerted, "flagged_teams": flagged}

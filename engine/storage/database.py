@@ -5,6 +5,7 @@ import sqlalchemy as sa
 from sqlalchemy import event
 
 from engine import fastjson
+from engine.storage.backend import backend_for
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 
@@ -114,7 +115,5 @@ def reader(db):
     so reads never queue behind writers or block them."""
     found = _readers.get(id(db))
     if found is None or found[0] is not db:
-        options = ({"isolation_level": "AUTOCOMMIT"} if db.dialect.name == "postgresql"
-                   else {"followup_read_only": True})
-        found = _readers[id(db)] = (db, db.execution_options(**options))
+        found = _readers[id(db)] = (db, db.execution_options(**backend_for(db).reader_options))
     return found[1]

@@ -1,46 +1,12 @@
-"""The database tables. SQLAlchemy Core: the hot path issues a handful of plain statements per change.
+"""The runtime's tables (users, definitions, instances, tasks, timers, audit, outbox...). SQLAlchemy Core:
+the hot path issues a handful of plain statements per change.
 
-Alembic migrations in `migrations/` create these tables; `metadata` here is what they are checked
-against (tests/test_migrations.py), never `create_all` in a production path.
+They sit on the one `metadata` of storage/metadata.py, with the customer hub's and the SOP operations'
+tables; `engine/tables.py` gathers all of them for Alembic and tests/test_migrations.py.
 """
-from datetime import timezone
-
 import sqlalchemy as sa
 
-metadata = sa.MetaData(naming_convention={
-    "ix": "ix_%(column_0_label)s",
-    "uq": "uq_%(table_name)s_%(column_0_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-    "pk": "pk_%(table_name)s",
-})
-
-class UtcDateTime(sa.types.TypeDecorator):
-    """A moment in UTC, time-zone aware on the way out on every backend: PostgreSQL keeps the offset,
-    SQLite keeps none (stored as naive UTC, read back as UTC)."""
-
-    impl = sa.DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value, dialect):
-        if value is not None and dialect.name == "sqlite" and value.tzinfo is not None:
-            value = value.astimezone(timezone.utc).replace(tzinfo=None)
-        return value
-
-    def process_result_value(self, value, dialect):
-        if value is not None and value.tzinfo is None:
-            value = value.replace(tzinfo=timezone.utc)
-        return value
-
-    # PostgreSQL's timestamptz needs neither conversion: no Python call per value (an inbox page has 60).
-    def bind_processor(self, dialect):
-        if dialect.name == "postgresql":
-            return self.impl_instance.bind_processor(dialect)
-        return super().bind_processor(dialect)
-
-    def result_processor(self, dialect, coltype):
-        if dialect.name == "postgresql":
-            return self.impl_instance.result_processor(dialect, coltype)
-        return super().result_processor(dialect, coltype)
+from engine.storage.metadata import UtcDateTime, metadata
 
 users = sa.Table(
     "users", metadata,
@@ -236,6 +202,3 @@ timer_launchers = sa.Table(
     sa.Column("last_error", sa.Text),
     sa.Index("ix_timer_launchers_due", "next_due_at"),
 )
-
-from engine.customers import schema as _customer_tables  # noqa: E402,F401  (registers the customer hub's tables)
-from engine.sop import schema as _operation_tables  # noqa: E402,F401  (the SOP operations' tables)

@@ -208,8 +208,9 @@ def _is_dmn(root):
     return etree.QName(root).namespace in DMN_NAMESPACES
 
 
-def parse_files(sources: list[SourceFile]) -> ParsedBundle:
-    """Parse and validate a deployment's files; raise DeploymentError on the first problem."""
+def parse_files(sources: list[SourceFile], operations=None) -> ParsedBundle:
+    """Parse and validate a deployment's files; raise DeploymentError on the first problem. With
+    `operations` (a registry: `get(name)`, names by iteration), service tasks are checked against it."""
     if not sources:
         raise DeploymentError("a deployment needs at least one .bpmn or .dmn file")
     parser = FollowupParser()
@@ -258,7 +259,8 @@ def parse_files(sources: list[SourceFile]) -> ParsedBundle:
             digest.update(by_name[name].content)
         digest.update(dmn_hash.encode())
         info.content_hash = digest.hexdigest()
-    check_operations(bundle, sources)  # unknown service-task operations are refused, naming the element
+    if operations is not None:
+        check_operations(bundle, operations)  # unknown service-task operations are refused, naming the element
     return bundle
 
 

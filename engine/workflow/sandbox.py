@@ -23,6 +23,7 @@ import time
 from contextlib import contextmanager
 from functools import lru_cache
 
+from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine, TaskDataEnvironment
 
 from engine.errors import ScriptRefused
@@ -249,13 +250,15 @@ class SandboxEnvironment(TaskDataEnvironment):
 class SandboxScriptEngine(PythonScriptEngine):
     """Turns a refused script into a task error, like any other script failure."""
 
-    def __init__(self, extra_globals=None, time_limit=DEFAULT_TIME_LIMIT):
+    def __init__(self, extra_globals=None, time_limit=DEFAULT_TIME_LIMIT, operations=None):
         super().__init__(environment=SandboxEnvironment(extra_globals, time_limit))
+        self.operations = operations  # what service tasks call: a registry with `call(task, name, params)`
 
     def validate(self, expression):
         check_source(expression)
 
     def call_service(self, task, operation_name=None, operation_params=None, **kwargs):
-        """Service tasks run a named operation of the registry (engine/operations.py)."""
-        from engine.sop.registry import call_service
-        return call_service(task, operation_name, operation_params or {})
+        """Service tasks run a named operation of the registry handed in (engine/sop/, by `Engine`)."""
+        if self.operations is None:
+            raise WorkflowTaskException(f"no operations are available to run '{operation_name}'", task=task)
+        return self.operations.call(task, operation_name, operation_params or {})

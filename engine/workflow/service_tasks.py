@@ -9,7 +9,7 @@
   answer), e.g. `result["agent"]`; without output parameters the answer lands in `<element id>_result`.
 
 Unknown operation names, unknown or missing parameters and refused expressions are deploy errors that
-name the element (`check_operations`, called by `parsing.parse_files`).
+name the element (`check_operations`, called by `parsing.parse_files` with the registry it is handed).
 """
 import json
 import keyword
@@ -17,6 +17,9 @@ import keyword
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.spiff.parser.task_spec import ServiceTaskParser
 from SpiffWorkflow.spiff.specs.defaults import ServiceTask
+
+from engine.errors import DeploymentError, ScriptRefused
+from engine.workflow.sandbox import check_source
 
 CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
 
@@ -83,12 +86,9 @@ class FollowupServiceTaskParser(ServiceTaskParser):
                                **self.bpmn_attributes)
 
 
-def check_operations(bundle, sources):
-    """Refuse service tasks that call unknown operations or pass parameters they do not take."""
-    from engine.errors import DeploymentError, ScriptRefused
-    from engine.sop.registry import REGISTRY
-    from engine.workflow.sandbox import check_source
-
+def check_operations(bundle, operations):
+    """Refuse service tasks that call unknown operations (not in the registry `operations`) or pass
+    parameters they do not take."""
     for key, info in bundle.processes.items():
         spec, subprocess_specs = bundle.spec_for(key)
         for process in [spec, *subprocess_specs.values()]:
@@ -97,10 +97,10 @@ def check_operations(bundle, sources):
                 if name is None:
                     continue
                 element = task_spec.bpmn_id
-                operation = REGISTRY.get(name)
+                operation = operations.get(name)
                 if operation is None:
                     raise DeploymentError(f"the service task calls the unknown operation '{name}' (known: "
-                                          f"{', '.join(sorted(REGISTRY))})", file=info.file, element=element)
+                                          f"{', '.join(sorted(operations))})", file=info.file, element=element)
                 problem = operation.check_params(set(task_spec.operation_params))
                 if problem:
                     raise DeploymentError(f"operation '{name}': {problem}", file=info.file, element=element)

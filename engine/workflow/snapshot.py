@@ -12,6 +12,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDef
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.util.task import TaskState
 
+from engine.status import InstanceStatus
 from engine.workflow.state import all_tasks
 
 ACTIVE_STATES = TaskState.READY | TaskState.WAITING | TaskState.STARTED | TaskState.ERROR
@@ -100,7 +101,7 @@ def human_task_row(task, instance, now):
 
 def take(workflow, instance, now) -> Snapshot:
     """`instance` needs id, process_key and business_key."""
-    snap = Snapshot(status="waiting")
+    snap = Snapshot(status=InstanceStatus.WAITING)
     for task in all_tasks(workflow):
         state = task.state
         if state == TaskState.READY and task.task_spec.manual:
@@ -119,11 +120,11 @@ def take(workflow, instance, now) -> Snapshot:
         if names:
             snap.messages[str(task.id)] = names[0]
     if snap.error_task is not None:
-        snap.status = "error"
+        snap.status = InstanceStatus.ERROR
     elif workflow.completed:
-        snap.status = "complete"
+        snap.status = InstanceStatus.COMPLETE
     elif snap.human_tasks:
-        snap.status = "user_input"
+        snap.status = InstanceStatus.USER_INPUT
     return snap
 
 

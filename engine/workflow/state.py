@@ -15,7 +15,7 @@ from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 from SpiffWorkflow.util.task import TaskState
 
 from engine import fastjson
-from engine.background import outbox
+from engine import context
 
 _specs_for_restore: ContextVar = ContextVar("specs_for_restore")
 
@@ -47,7 +47,7 @@ class FollowupWorkflow(BpmnWorkflow):
                 task = pending.pop(0)
                 if task.state != TaskState.READY:  # an earlier task in this pass may have cancelled it
                     continue
-                with outbox.savepoint():  # a task that fails sends nothing (it runs again on retry)
+                with context.savepoint():  # a task that fails sends nothing (it runs again on retry)
                     task.run()
                 count += 1
                 pending[:0] = [c for c in task.children

@@ -1,7 +1,7 @@
 from alembic import context
 from sqlalchemy import engine_from_config, pool
 
-from engine.storage.schema import metadata
+from engine.tables import metadata
 
 config = context.config
 

@@ -1,0 +1,60 @@
+"""What differs between PostgreSQL and SQLite, decided once per database (like rq/timeouts.py picks a
+death penalty once, and viewflow's flow picks its lock): everyone else asks the `Backend`, nobody asks
+`dialect.name`.
+
+- `one_statement_save`: an instance's save (update, audit, deletes, a completed task's delete) rides as
+  CTEs on one statement, and a claim is one UPDATE ... RETURNING with its audit row (PostgreSQL);
+- `checks_under_lock`: an access check may read other rows while the instance is locked (PostgreSQL;
+  SQLite has one writer, and a second connection would wait for it);
+- `delete_by_ids(table)`: DELETE by a list of ids in one statement text (`= ANY(array)` on PostgreSQL, an
+  expanding IN elsewhere), bound as `ids`;
+- `insert_ignore(table)`: INSERT ... ON CONFLICT DO NOTHING in the database's own dialect;
+- `reader_options`: execution options of read-only connections (autocommit on PostgreSQL; a DEFERRED
+  read transaction on SQLite, see database.py).
+"""
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+
+@dataclass(frozen=True)
+class Backend:
+    name: str
+
+    @property
+    def postgresql(self) -> bool:
+        return self.name == "postgresql"
+
+    @property
+    def one_statement_save(self) -> bool:
+        return self.postgresql
+
+    @property
+    def checks_under_lock(self) -> bool:
+        return self.postgresql
+
+    @property
+    def reader_options(self) -> dict:
+        return {"isolation_level": "AUTOCOMMIT"} if self.postgresql else {"followup_read_only": True}
+
+    def delete_by_ids(self, table, param="ids"):
+        if self.postgresql:  # one statement text whatever the number of ids (an expanding IN is re-rendered)
+            return table.delete().where(table.c.id == sa.any_(sa.bindparam(param, type_=postgresql.ARRAY(table.c.id.type))))
+        return table.delete().where(table.c.id.in_(sa.bindparam(param, expanding=True)))
+
+    def insert_ignore(self, table, **values):
+        insert = postgresql.insert if self.postgresql else sqlite.insert
+        return insert(table).values(**values).on_conflict_do_nothing()
+
+
+_backends = {}
+
+
+def backend_for(bind) -> Backend:
+    """The Backend of a SQLAlchemy Engine or Connection."""
+    name = bind.dialect.name
+    found = _backends.get(name)
+    if found is None:
+        found = _backends[name] = Backend(name)
+    return found
