@@ -40,7 +40,8 @@ def scheduler(redis_url):
     """Find due timers, timer start events and outbox messages, and enqueue them for the workers.
     Several may run at once."""
     from workers.queues import connect
-    from workers.scheduler import RqDispatch, Scheduler
+    from workers.queues import RqDispatch
+    from workers.scheduler import Scheduler
 
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     connection = connect(_redis_url(redis_url))

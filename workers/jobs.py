@@ -44,7 +44,7 @@ def _heartbeat(ttl):
 
 
 def fire_timers(timer_ids):
-    """Fire a batch of claimed timers (see engine.timer_jobs)."""
+    """Fire a batch of claimed timers (see engine.background.firing)."""
     engine, config = _engine()
     beat = _heartbeat(config.heartbeat_ttl)
     outcomes = run_timers(engine, timer_ids, config.timers, heartbeat=beat)

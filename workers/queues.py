@@ -46,3 +46,21 @@ def live_jobs(connection, job_ids) -> set:
         if status in WAITING_STATUSES or (status == b"started" and alive):
             live.add(job_id)
     return live
+
+
+class RqDispatch:
+    """The scheduler's dispatcher on RQ: batches of timers and outbox messages become jobs."""
+
+    def __init__(self, connection):
+        self.connection = connection
+        self.timer_queue = timer_queue(connection)
+        self.outbox_queue = outbox_queue(connection)
+
+    def timers(self, batches):
+        enqueue(self.timer_queue, "workers.jobs.fire_timers", [(b.job_id, b.timer_ids) for b in batches])
+
+    def messages(self, jobs):
+        enqueue(self.outbox_queue, "workers.jobs.deliver_messages", jobs, timeout=120)
+
+    def live(self, job_ids):
+        return live_jobs(self.connection, job_ids)

@@ -3,7 +3,7 @@
 launches due ones; and it hands out committed outbox messages.
 
 Run as many as you like (`followup scheduler`, or `followup worker --with-scheduler`): claims skip rows
-another scheduler holds. The dispatcher is RQ (`RqDispatch`) or, in the embedded mode, this very
+another scheduler holds. The dispatcher is RQ (`workers.queues.RqDispatch`) or, in the embedded mode, this very
 thread (`InlineDispatch`, see workers.inprocess).
 """
 import logging
@@ -19,30 +19,6 @@ from engine.background.firing import run_timers
 from workers.config import WorkerConfig
 
 log = logging.getLogger(__name__)
-
-
-class RqDispatch:
-    def __init__(self, connection):
-        from workers.queues import outbox_queue, timer_queue
-
-        self.connection = connection
-        self.timer_queue = timer_queue(connection)
-        self.outbox_queue = outbox_queue(connection)
-
-    def timers(self, batches):
-        from workers.queues import enqueue
-
-        enqueue(self.timer_queue, "workers.jobs.fire_timers", [(b.job_id, b.timer_ids) for b in batches])
-
-    def messages(self, jobs):
-        from workers.queues import enqueue
-
-        enqueue(self.outbox_queue, "workers.jobs.deliver_messages", jobs, timeout=120)
-
-    def live(self, job_ids):
-        from workers.queues import live_jobs
-
-        return live_jobs(self.connection, job_ids)
 
 
 class InlineDispatch:

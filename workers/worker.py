@@ -27,7 +27,8 @@ def run_worker(engine, redis_url, queues=(TIMER_QUEUE, OUTBOX_QUEUE), burst=Fals
     connection = connect(redis_url)
     stop = threading.Event()
     if with_scheduler:
-        from workers.scheduler import RqDispatch, Scheduler
+        from workers.queues import RqDispatch
+        from workers.scheduler import Scheduler
 
         scheduler = Scheduler(engine, RqDispatch(connect(redis_url)), config)
         threading.Thread(target=scheduler.run, args=(stop,), name="followup-scheduler", daemon=True).start()

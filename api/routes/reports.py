@@ -1,4 +1,4 @@
-"""`GET /api/reports/<name>`: the SOP reports (engine/reports.py) for supervisors and admins.
+"""`GET /api/reports/<name>`: the SOP reports (engine/sop/reports.py) for supervisors and admins.
 
 Each takes `team` (a supervisor may only ask for one of their own groups and must name one), `since`
 and `until` (ISO 8601; default the last 30 days)."""

@@ -45,7 +45,7 @@ def create_db_engine(url: str, **kwargs) -> sa.Engine:
         def _sqlite_begin(conn):
             # An explicit `db.begin()` (every write) takes the write lock at once with IMMEDIATE, so two
             # writers queue instead of failing late; a transaction begun implicitly by a read on
-            # `db.connect()`, or on a reader (engine/readonly.py), is DEFERRED and never holds it.
+            # `db.connect()`, or on a reader (`reader` below), is DEFERRED and never holds it.
             read_only = getattr(conn, "followup_implicit", False) or conn.get_execution_options().get(
                 "followup_read_only")
             conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")

@@ -113,7 +113,7 @@ class FollowupParser(SpiffBpmnParser):
         **SpiffBpmnParser.OVERRIDE_PARSER_CLASSES,
         full_tag("userTask"): (FollowupUserTaskParser, UserTask),
         full_tag("businessRuleTask"): (FollowupBusinessRuleTaskParser, BusinessRuleTask),
-        full_tag("serviceTask"): (FollowupServiceTaskParser, OperationServiceTask),  # engine/operations_parsing.py
+        full_tag("serviceTask"): (FollowupServiceTaskParser, OperationServiceTask),  # engine/workflow/service_tasks.py
     }
 
 
