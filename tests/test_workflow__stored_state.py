@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from engine.storage.schema import instances
 from engine.workflow.state import dump_state, load_state
 
-CAPTURED = json.loads((Path(__file__).parent / "data" / "state_before_layout.json").read_text())
+CAPTURED = json.loads((Path(__file__).parent / "fixtures" / "state_before_layout.json").read_text())
 
 
 def test_a_state_stored_before_the_layout_change_loads_and_runs_on(engine, deploy):
