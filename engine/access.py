@@ -26,17 +26,18 @@ INSTANCE_VIEW, INSTANCE_START, INSTANCE_CANCEL, INSTANCE_SUSPEND, INSTANCE_RESUM
     "instance:view", "instance:start", "instance:cancel", "instance:suspend", "instance:resume",
     "instance:retry")
 DEFINITION_VIEW, DEFINITION_DEPLOY = "definition:view", "definition:deploy"
+INSTANCE_MIGRATE, INSTANCE_REPAIR = "instance:migrate", "instance:repair"
 MESSAGE_SEND, USER_MANAGE, METRICS_VIEW = "message:send", "user:manage", "metrics:view"
 
 _WORK = {TASK_VIEW, TASK_CLAIM, TASK_UNCLAIM, TASK_COMPLETE, INSTANCE_VIEW, INSTANCE_START, DEFINITION_VIEW}
 _OVERSEE = {TASK_ASSIGN, INSTANCE_CANCEL, INSTANCE_SUSPEND, INSTANCE_RESUME, INSTANCE_RETRY, MESSAGE_SEND,
-            METRICS_VIEW}
-ALL_ACTIONS = frozenset(_WORK | _OVERSEE | {DEFINITION_DEPLOY, USER_MANAGE})
+            METRICS_VIEW, INSTANCE_REPAIR}
+ALL_ACTIONS = frozenset(_WORK | _OVERSEE | {DEFINITION_DEPLOY, INSTANCE_MIGRATE, USER_MANAGE})
 
 RIGHTS = {
     "agent": frozenset(_WORK),
     "supervisor": frozenset(_WORK | _OVERSEE),
-    "designer": frozenset(_WORK | {DEFINITION_DEPLOY, INSTANCE_RETRY}),
+    "designer": frozenset(_WORK | {DEFINITION_DEPLOY, INSTANCE_RETRY, INSTANCE_MIGRATE}),
     "admin": ALL_ACTIONS,
 }
 

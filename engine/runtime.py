@@ -21,6 +21,7 @@ from engine.errors import Conflict, NotFound
 from engine.identity import IdentityStore, User
 from engine.instances import queries, steps
 from engine.instances.definitions import DefinitionStore
+from engine.instances.migration import Migrations
 from engine.instances.process_groups import ProcessGroups
 from engine.instances.store import InstanceStore
 from engine.instances.tasks import Tasks
@@ -48,6 +49,7 @@ class Engine:
         self.tasks = Tasks(self.db)
         self.identity = IdentityStore(self.db)
         self.process_groups = ProcessGroups(self.definitions)
+        self.migrations = Migrations(self.db, self.instances, self.definitions)
 
     def migrate(self):
         migrate(self.db)
@@ -70,6 +72,11 @@ class Engine:
     def definition_xml(self, key, version=None) -> bytes:
         with reader(self.db).connect() as conn:
             return self.definitions.xml(conn, self.definitions.get(conn, key, version))
+
+    def versions(self, key) -> list[dict]:
+        """Every version of process `key`, newest first, with how many instances run on each."""
+        with reader(self.db).connect() as conn:
+            return self.definitions.versions(conn, key)
 
     def list_definitions(self, page=1, page_size=50):
         with reader(self.db).connect() as conn:
@@ -169,6 +176,22 @@ class Engine:
             raise Conflict(f"every process instance waiting for the message '{name}' is suspended; "
                            "resume one and send it again")
         return delivered
+
+    # ---- changing an SOP while it runs (engine/instances/migration.py) ----------------------------
+    def plan_migration(self, key, to_version, from_version=None, mapping=None) -> dict:
+        """The dry run: what moving the running instances of `key` to `to_version` would do to each."""
+        return self.migrations.plan(key, to_version, from_version, mapping)
+
+    def start_migration(self, key, to_version, from_version=None, mapping=None, actor=None) -> dict:
+        """Queue a migration batch: the scheduler hands it to a worker (or the in-process runner)."""
+        return self.migrations.start(key, to_version, from_version, mapping, actor)
+
+    def migration(self, batch_id) -> dict:
+        return self.migrations.batch(batch_id)
+
+    def repair(self, instance_id, action, element_id, to_element_id=None, reason=None, actor=None):
+        """Skip the task at `element_id`, or move its token to `to_element_id`; audited with `reason`."""
+        return self.migrations.repair(instance_id, action, element_id, to_element_id, reason, actor)
 
     # ---- tasks ------------------------------------------------------------------------------------
     def task(self, task_id) -> dict:

@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 
 from engine.errors import FollowupError
-from followup import imports, users, work
+from followup import imports, instances, users, work
 from followup.helpers import fail, open_engine
 
 
@@ -117,7 +117,7 @@ def demo(host, port, bpmn_dir):
 
 
 main.add_command(users.user)
-for command in (work.worker, work.scheduler, work.timers, imports.import_group):
+for command in (work.worker, work.scheduler, work.timers, imports.import_group, instances.instances):
     main.add_command(command)
 
 if __name__ == "__main__":

@@ -44,9 +44,9 @@ RIGHTS = {  # role -> actions granted, written out so a change to access.RIGHTS 
               "definition:view"},
     "supervisor": {"task:view", "task:claim", "task:unclaim", "task:complete", "task:assign", "instance:view",
                    "instance:start", "instance:cancel", "instance:suspend", "instance:resume", "instance:retry",
-                   "message:send", "metrics:view", "definition:view"},
+                   "message:send", "metrics:view", "definition:view", "instance:repair"},
     "designer": {"task:view", "task:claim", "task:unclaim", "task:complete", "instance:view", "instance:start",
-                 "instance:retry", "definition:view", "definition:deploy"},
+                 "instance:retry", "definition:view", "definition:deploy", "instance:migrate"},
     "admin": set(access.ALL_ACTIONS),
 }
 

@@ -60,3 +60,9 @@ def deliver_messages(message_ids):
     if "send" not in _state:
         _state["send"] = sender(load_channels())
     return {str(i): outbox_store.deliver(engine.db, i, _state["send"], config.outbox) for i in message_ids}
+
+
+def run_migrations(batch_ids):
+    """Move the running instances of queued migration batches (engine/instances/migration.py)."""
+    engine, _ = _engine()
+    return {str(i): engine.migrations.run(i)["migrated"] for i in batch_ids}

@@ -62,5 +62,9 @@ class RqDispatch:
     def messages(self, jobs):
         enqueue(self.outbox_queue, "workers.jobs.deliver_messages", jobs, timeout=120)
 
+    def migrations(self, batch_ids):
+        enqueue(self.outbox_queue, "workers.jobs.run_migrations", [(f"migration-{i}", [i]) for i in batch_ids],
+                timeout=6 * 3600)
+
     def live(self, job_ids):
         return live_jobs(self.connection, job_ids)

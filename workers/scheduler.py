@@ -43,6 +43,10 @@ class InlineDispatch:
             for message_id in ids:
                 outbox_store.deliver(self.engine.db, message_id, self._send, self.config.outbox)
 
+    def migrations(self, batch_ids):
+        for batch_id in batch_ids:
+            self.engine.migrations.run(batch_id)
+
     def live(self, job_ids):
         return set()  # inline work finishes within the tick; a lease that ran out means a crash
 
@@ -69,6 +73,7 @@ class Scheduler:
             self.dispatch.timers(sweep(db, clock.now(), config.timers, self.dispatch.live, config.claim_limit))
             self.launchers.sync()
             self.launchers.launch_due()
+            self.dispatch.migrations(self.engine.migrations.claim_queued())
             if self.on_sweep is not None:
                 self.on_sweep()
         self.dispatch.messages(outbox_store.claim(db, clock.now(), config.outbox))

@@ -13,6 +13,8 @@ from api.routes.common import Blueprint, paged
 deployments = Blueprint("deployments", __name__, url_prefix="/api/deployments",
                         description="Deploy BPMN and DMN files as new process versions")
 blp = Blueprint("definitions", __name__, url_prefix="/api/definitions", description="Deployed process definitions")
+migrations = Blueprint("migrations", __name__, url_prefix="/api/migrations",
+                       description="Moving running instances to another version of their process")
 
 SUFFIXES = (".bpmn", ".dmn", ".bpmn20.xml", ".dmn11.xml", ".xml")
 
@@ -93,3 +95,46 @@ def get_definition_xml(args, key):
     """The BPMN XML of a version (to render the diagram), latest unless `?version=N`."""
     content = services().engine.definition_xml(key, args.get("version"))
     return Response(content, mimetype="application/xml")
+
+
+@blp.route("/<key>/versions", methods=["GET"])
+@blp.response(200, s.VersionSchema(many=True))
+@blp.errors(401, 404)
+def versions(key):
+    """Every version of the process, newest first, with how many instances run on each."""
+    return services().engine.versions(key)
+
+
+@blp.route("/<key>/migrations/dry-run", methods=["POST"])
+@blp.arguments(s.MigrationArgs)
+@blp.response(200, s.MigrationPlanSchema)
+@blp.errors(401, 403, 404, 422)
+def plan_migration(args, key):
+    """What moving the running instances to `to_version` would do to each (designers, admins): whether
+    it can move (and why not), where it waits, which of those elements changed, what happens to its open
+    tasks, timers and message waits. Nothing is changed."""
+    access.require(current_user(), access.INSTANCE_MIGRATE)
+    return services().engine.plan_migration(key, args["to_version"], args["from_version"], args["map"])
+
+
+@blp.route("/<key>/migrations", methods=["POST"])
+@blp.arguments(s.MigrationArgs)
+@blp.response(202, s.MigrationBatchSchema)
+@blp.errors(401, 403, 404, 422)
+def migrate(args, key):
+    """Move the running instances of the process to `to_version` (designers, admins), each in its own
+    transaction, in the background: poll `GET /api/migrations/{id}`. Instances that cannot move stay as
+    they are and are reported with the reason; running it again moves only what is left."""
+    user = current_user()
+    access.require(user, access.INSTANCE_MIGRATE)
+    return services().engine.start_migration(key, args["to_version"], args["from_version"], args["map"],
+                                             actor=user.name)
+
+
+@migrations.route("/<int:batch_id>", methods=["GET"])
+@migrations.response(200, s.MigrationBatchSchema)
+@migrations.errors(401, 403, 404)
+def get_migration(batch_id):
+    """A migration's progress and, per instance, what happened (migrated, skipped with the reason)."""
+    access.require(current_user(), access.INSTANCE_MIGRATE)
+    return services().engine.migration(batch_id)

@@ -82,6 +82,21 @@ def _lifecycle(name, action, doc):
     blp.route(f"/<instance_id>/{name}", methods=["POST"])(endpoint)
 
 
+@blp.route("/<instance_id>/repair", methods=["POST"])
+@blp.arguments(s.RepairArgs)
+@blp.response(200, s.InstanceSchema)
+@blp.errors(401, 403, 404, 409, 422)
+def repair(args, instance_id):
+    """Repair a stuck instance (supervisors, admins): `skip` the task or event at `element_id` without
+    running it, or `move` its token to `to_element_id` (cancel here, start there). Audited with `reason`.
+    409 when the instance does not wait at `element_id`."""
+    _instance_for(access.INSTANCE_REPAIR, instance_id)
+    engine = services().engine
+    engine.repair(instance_id, args["action"], args["element_id"], args["to_element_id"], args["reason"],
+                  actor=current_user().name)
+    return engine.instance(instance_id)
+
+
 _lifecycle("cancel", access.INSTANCE_CANCEL, "Cancel the instance (supervisors, admins). 409 if it has ended.")
 _lifecycle("suspend", access.INSTANCE_SUSPEND, "Pause the instance: no task completes, no timer fires.")
 _lifecycle("resume", access.INSTANCE_RESUME, "Continue a suspended instance. 409 if it is not suspended.")

@@ -419,3 +419,54 @@ class HealthSchema(Schema):
     status = fields.String(required=True, metadata={"description": "ok or unavailable"})
     database = fields.Nested(CheckSchema, required=True)
     redis = fields.Nested(CheckSchema, required=True)
+
+
+# ---- migrations and repair -------------------------------------------------------------------------
+class VersionSchema(DefinitionSchema):
+    id = fields.Integer(required=True)
+    running = fields.Integer(required=True, metadata={"description": "Instances on this version not ended"})
+    instances = fields.Integer(required=True, metadata={"description": "Instances on this version in all"})
+
+
+class MigrationArgs(Schema):
+    to_version = fields.Integer(required=True, validate=validate.Range(min=1, max=2**31 - 1))
+    from_version = fields.Integer(load_default=None, validate=validate.Range(min=1, max=2**31 - 1),
+                                  metadata={"description": "Only instances of this version (default: all others)"})
+    map = fields.Dict(keys=Text(validate=validate.Length(min=1, max=255)),
+                      values=Text(validate=validate.Length(min=1, max=255)), load_default=dict,
+                      metadata={"description": "Old element id -> new element id, for renamed or moved elements"})
+
+
+class MigrationPlanSchema(Schema):
+    process_key = fields.String(required=True)
+    to_version = fields.Integer(required=True)
+    from_version = fields.Integer(allow_none=True)
+    mapping = fields.Dict(required=True)
+    total = fields.Integer(required=True)
+    can_migrate = fields.Integer(required=True)
+    instances = fields.List(fields.Dict(), required=True,
+                            metadata={"description": "Per instance: can_migrate, reason, tokens, changed, tasks, "
+                                                     "timers, messages"})
+
+
+class MigrationBatchSchema(Schema):
+    id = fields.Integer(required=True)
+    process_key = fields.String(required=True)
+    to_version = fields.Integer(required=True)
+    from_version = fields.Integer(allow_none=True)
+    mapping = fields.Dict(required=True)
+    status = fields.String(required=True, metadata={"description": "queued, running, done"})
+    total = fields.Integer(required=True)
+    migrated = fields.Integer(required=True)
+    skipped = fields.Integer(required=True, metadata={"description": "Could not move: left untouched"})
+    outcomes = fields.List(fields.Dict(), required=True)
+    started_by = fields.String(allow_none=True)
+    started_at = _dt(required=True)
+    finished_at = _dt(allow_none=True)
+
+
+class RepairArgs(Schema):
+    action = fields.String(required=True, validate=validate.OneOf(("skip", "move")))
+    element_id = Text(required=True, validate=validate.Length(min=1, max=255))
+    to_element_id = Text(load_default=None, validate=validate.Length(min=1, max=255))
+    reason = Text(required=True, validate=validate.Length(min=1, max=1000))

@@ -9,7 +9,8 @@ import sqlalchemy as sa
 from engine import clock
 from engine.errors import Conflict, NotFound
 from engine.workflow.parsing import SourceFile, parse_files
-from engine.storage.schema import definitions, deployment_files, deployments
+from engine.status import FINAL
+from engine.storage.schema import definitions, deployment_files, deployments, instances
 
 
 @dataclass
@@ -146,6 +147,18 @@ class DefinitionStore:
         total = conn.execute(sa.select(sa.func.count()).select_from(base.subquery())).scalar_one()
         rows = conn.execute(base.order_by(definitions.c.key).offset((page - 1) * page_size).limit(page_size)).all()
         return [Definition.from_row(r) for r in rows], total
+
+    def versions(self, conn, key) -> list[dict]:
+        """Every version of `key`, newest first, with how many of its instances run (not ended) and in all."""
+        counts = (sa.select(instances.c.definition_id, sa.func.count().label("total"),
+                            sa.func.count().filter(instances.c.status.notin_(sorted(FINAL))).label("running"))
+                  .where(instances.c.process_key == key).group_by(instances.c.definition_id).subquery())
+        rows = conn.execute(sa.select(definitions, counts.c.total, counts.c.running)
+                            .select_from(definitions.outerjoin(counts, counts.c.definition_id == definitions.c.id))
+                            .where(definitions.c.key == key).order_by(definitions.c.version.desc())).all()
+        if not rows:
+            raise NotFound(f"no process definition with key '{key}'")
+        return [{**vars(Definition.from_row(r)), "running": r.running or 0, "instances": r.total or 0} for r in rows]
 
     def xml(self, conn, definition: Definition) -> bytes:
         return conn.execute(sa.select(deployment_files.c.content).where(

@@ -34,6 +34,7 @@ class Step:
     clears_incident: bool = False  # the incident is over (retry)
     sets_status: InstanceStatus | None = None  # CANCELLED or SUSPENDED, whatever the workflow says
     resumes: bool = False          # a suspended instance moves again
+    rewrites_tasks: bool = False   # open tasks kept may now read differently (a migration, a repair)
 
 
 def data_changes(before: dict, after: dict) -> dict:
@@ -56,7 +57,8 @@ class Loaded:
 
 
 
-def _require_active(loaded: Loaded, allow_suspended=False):
+def require_active(loaded: Loaded, allow_suspended=False):
+    """Refuse (Conflict) to change an instance that has ended, or is suspended unless allowed."""
     status = loaded.row.status
     if status in FINAL:
         raise Conflict(f"process instance '{loaded.row.id}' is {status}")
@@ -77,7 +79,7 @@ def _run_recording(store, loaded: Loaded, step: Step, action=None) -> Step:
 
 def complete_task(store, task_id, values, actor):
     def apply(conn, loaded: Loaded):
-        _require_active(loaded)
+        require_active(loaded)
         task_row = loaded.before.human_tasks.get(task_id)
         if task_row is None:
             raise Conflict(f"task '{task_id}' is no longer open: it was completed or cancelled")
@@ -146,7 +148,7 @@ def deliver_message(store, name, variables, actor):
 
 def cancel(store, reason=None):
     def apply(conn, loaded: Loaded):
-        _require_active(loaded, allow_suspended=True)
+        require_active(loaded, allow_suspended=True)
         loaded.workflow.cancel()
         return Step("cancelled", detail={"reason": reason} if reason else {}, sets_status=InstanceStatus.CANCELLED)
     return apply
@@ -154,7 +156,7 @@ def cancel(store, reason=None):
 
 def suspend(store):
     def apply(conn, loaded: Loaded):
-        _require_active(loaded)
+        require_active(loaded)
         return Step("suspended", sets_status=InstanceStatus.SUSPENDED)
     return apply
 

@@ -241,6 +241,8 @@ class InstanceStore:
             snap = Snapshot(status)
         step.instance_id, step.status, step.open_tasks = row.id, status, tuple(snap.human_tasks)
         self._sync_rows(conn, row._mapping, loaded.before, snap, step.completed, writes)
+        if step.rewrites_tasks:
+            _rewrite_kept_tasks(conn, loaded.before, snap)
         writes.audit(row.id, actor, step, now)
         write_messages(conn, row.id, now)
         if row.status in PARKED and status not in PARKED:
@@ -293,3 +295,20 @@ class InstanceStore:
         conn.execute(_INSERT_AUDIT, audit_row(instance_id, actor, step, now))
 
 
+_REWRITTEN = ("element_id", "name", "lane", "candidate_groups", "form", "due_at")
+
+
+def _rewrite_kept_tasks(conn, before: Snapshot, after: Snapshot):
+    """Open tasks that stay open (same id) but whose element now reads differently get their row
+    rewritten; who holds them and since when stays as it is."""
+    for task_id in before.human_tasks.keys() & after.human_tasks.keys():
+        old, new = before.human_tasks[task_id], after.human_tasks[task_id]
+        values = {k: new[k] for k in _REWRITTEN if old.get(k) != new.get(k)}
+        if not values:
+            continue
+        conn.execute(human_tasks.update().where(human_tasks.c.id == task_id).values(**values))
+        if "candidate_groups" in values:
+            conn.execute(human_task_groups.delete().where(human_task_groups.c.task_id == task_id))
+            groups = sorted(set(new["candidate_groups"]))
+            if groups:
+                conn.execute(human_task_groups.insert(), [{"task_id": task_id, "group_name": g} for g in groups])

@@ -202,3 +202,21 @@ timer_launchers = sa.Table(
     sa.Column("last_error", sa.Text),
     sa.Index("ix_timer_launchers_due", "next_due_at"),
 )
+
+# A migration of running instances to another version of their process, and its progress (0007).
+migration_batches = sa.Table(
+    "migration_batches", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("process_key", sa.String(255), nullable=False),
+    sa.Column("to_version", sa.Integer, nullable=False),
+    sa.Column("from_version", sa.Integer),               # None: every older version
+    sa.Column("mapping", sa.JSON, nullable=False),       # old element id -> new element id
+    sa.Column("status", sa.String(20), nullable=False),  # running, done
+    sa.Column("total", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("migrated", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("skipped", sa.Integer, nullable=False, server_default="0"),   # cannot move: left as they are
+    sa.Column("outcomes", sa.JSON, nullable=False),      # [{instance_id, from_version, result, reason}]
+    sa.Column("started_by", sa.String(100)),
+    sa.Column("started_at", UtcDateTime, nullable=False),
+    sa.Column("finished_at", UtcDateTime),
+)

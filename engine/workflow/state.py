@@ -122,6 +122,11 @@ def _make_serializer():
 _serializer = _make_serializer()
 
 
+def spec_registry():
+    """The serializer's registry: how SpiffWorkflow's diff compares two versions of a task spec."""
+    return _serializer.registry
+
+
 def dump_state(workflow) -> str:
     return _serializer.serialize_json(workflow)
 
