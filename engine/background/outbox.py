@@ -1,17 +1,16 @@
-"""The outbox: messages for the outside world (robot webhooks, notifications) written in the same
-transaction as the change that caused them, and handed to a delivery job only once that commit is done.
+"""The outbox's delivery: messages for the outside world (robot webhooks, notifications) are written in
+the same transaction as the change that caused them, and handed to a delivery job only once that commit
+is done.
 
-Scripts call `notify(channel, text)`; the message waits in a per-change buffer (a context variable)
-that `InstanceStore` writes into the `outbox` table together with the instance's new state, or throws
-away if the change does not commit. A scheduler then claims committed rows (`claim`, the same lease
-pattern as timers) and a worker delivers them (`deliver`): sent rows get `sent_at`; a failed try is
-counted and retried after a backoff; after the last try `next_attempt_at` is cleared and the row stays
-with its `last_error` for someone to look at. Delivery is at least once: a robot may see a message
+Scripts call `notify(channel, text)` (engine/context.py); the message waits in the change's context
+until `InstanceStore` writes it into the `outbox` table with the instance's new state
+(instances/writes.py), or is thrown away if the change does not commit. A scheduler then claims
+committed rows (`claim`, the same lease pattern as timers) and a worker delivers them (`deliver`): sent
+rows get `sent_at`; a failed try is counted and retried after a backoff; after the last try
+`next_attempt_at` is cleared and the row stays with its `last_error` for someone to look at. Delivery is at least once: a robot may see a message
 twice if a worker dies between the HTTP call and the commit.
 """
 import uuid
-from contextlib import contextmanager
-from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -19,9 +18,6 @@ import sqlalchemy as sa
 
 from engine import clock
 from engine.storage.schema import outbox
-
-NOTIFY = "notify"
-_buffer: ContextVar[list | None] = ContextVar("outbox_buffer", default=None)
 
 
 @dataclass(frozen=True)
@@ -32,70 +28,6 @@ class OutboxPolicy:
 
     def delay(self, attempts):
         return self.backoff[min(attempts, len(self.backoff)) - 1]
-
-
-# ---- writing, inside a change ----------------------------------------------------------------------
-def discard() -> None:
-    """Start a change with an empty buffer (a retried change must not send twice)."""
-    _buffer.set([])
-
-
-@contextmanager
-def separate_buffer():
-    """A change nested in another (an instance started by a service task) buffers its own messages."""
-    token = _buffer.set([])
-    try:
-        yield
-    finally:
-        _buffer.reset(token)
-
-
-@contextmanager
-def savepoint():
-    """Messages buffered inside the block are dropped if it raises (like the rows of a rolled-back
-    savepoint: a failed service-task operation sends nothing)."""
-    buffered = _buffer.get()
-    if buffered is None:
-        buffered = []
-        _buffer.set(buffered)
-    mark = len(buffered)
-    try:
-        yield
-    except BaseException:
-        del buffered[mark:]
-        raise
-
-
-def notify(channel, text, mentions=None):
-    """Script helper: send `text` to the configured `channel` (a WeCom or DingTalk robot, a webhook)
-    once this change commits."""
-    if not isinstance(channel, str) or not isinstance(text, str):
-        raise ValueError("notify(channel, text) needs two strings")
-    buffered = _buffer.get()
-    if buffered is None:
-        buffered = []
-        _buffer.set(buffered)
-    buffered.append((NOTIFY, {"channel": channel, "text": text, "mentions": list(mentions or [])}))
-    return True
-
-
-def flush(conn, instance_id, now=None) -> int:
-    """Write the buffered messages in `conn`'s transaction (called by InstanceStore when it saves)."""
-    buffered = _buffer.get()
-    if not buffered:
-        return 0
-    _buffer.set([])
-    for topic, payload in buffered:
-        add(conn, topic, payload, instance_id, now)
-    return len(buffered)
-
-
-def add(conn, topic, payload, instance_id=None, now=None) -> int:
-    """Queue a message in `conn`'s transaction: it is delivered only if that transaction commits."""
-    now = now or clock.now()
-    return conn.execute(outbox.insert().values(topic=topic, payload=payload, instance_id=instance_id,
-                                               created_at=now, next_attempt_at=now)
-                        .returning(outbox.c.id)).scalar_one()
 
 
 # ---- delivering -------------------------------------------------------------------------------------
