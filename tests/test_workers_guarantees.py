@@ -72,7 +72,8 @@ def test_timers_survive_a_redis_flush(engine, stack):
     later = _start_at(engine, clock.now() + timedelta(seconds=3), count=10, key="later")
     wait_for(lambda: sum(1 for t in pending_timers(engine) if t.enqueued_at) >= 10, 10,
              what="the due timers to be enqueued")
-    assert len(Queue(TIMER_QUEUE, connection=stack.redis)) > 0
+    # The scheduler marks timers enqueued in the database, then puts the jobs on Redis: wait for the jobs.
+    wait_for(lambda: len(Queue(TIMER_QUEUE, connection=stack.redis)) > 0, 10, what="the jobs to be on Redis")
     stack.redis.flushdb()                                 # FLUSHALL, limited to the tests' database
 
     stack.worker("w1")
