@@ -21,6 +21,7 @@ from engine.errors import Conflict, NotFound
 from engine.identity import IdentityStore, User
 from engine.instances import queries, steps
 from engine.instances.definitions import DefinitionStore
+from engine.instances.external_tasks import ExternalTasks, require_worker
 from engine.instances.process_groups import ProcessGroups
 from engine.instances.store import InstanceStore
 from engine.instances.tasks import Tasks
@@ -46,6 +47,7 @@ class Engine:
         self.instances = InstanceStore(self.db, self.definitions, self.script_engine,
                                        on_task_completed=[record_task_completion])
         self.tasks = Tasks(self.db)
+        self.external_tasks = ExternalTasks(self.db, self.instances)
         self.identity = IdentityStore(self.db)
         self.process_groups = ProcessGroups(self.definitions)
 
@@ -273,6 +275,43 @@ class Engine:
                 status, next_tasks = queries.after_completion(conn, user, step.instance_id)
         return {"task_id": task_id, "instance_id": step.instance_id, "instance_status": status,
                 "next_tasks": next_tasks}
+
+    # ---- external tasks (engine/instances/external_tasks.py): a worker's calls, as `user` -----------
+    def fetch_and_lock(self, user: User | None, worker_id, max_tasks, topics, use_priority=True) -> list[dict]:
+        require_worker(user)
+        return self.external_tasks.fetch_and_lock(worker_id, max_tasks, topics, use_priority)
+
+    def external_task(self, user: User | None, task_id) -> dict:
+        require_worker(user)
+        return self.external_tasks.get(task_id)
+
+    def list_external_tasks(self, user: User | None, **filters) -> list[dict]:
+        require_worker(user)
+        return self.external_tasks.find(**filters)
+
+    def complete_external_task(self, user: User | None, task_id, worker_id, variables=None):
+        require_worker(user)
+        return self.external_tasks.complete(task_id, worker_id, variables, actor=user.name if user else worker_id)
+
+    def fail_external_task(self, user: User | None, task_id, worker_id, error_message=None, error_details=None,
+                           retries=None, retry_timeout=0):
+        require_worker(user)
+        return self.external_tasks.failure(task_id, worker_id, error_message, error_details, retries, retry_timeout,
+                                           actor=user.name if user else worker_id)
+
+    def bpmn_error_external_task(self, user: User | None, task_id, worker_id, error_code, error_message=None,
+                                 variables=None):
+        require_worker(user)
+        return self.external_tasks.bpmn_error(task_id, worker_id, error_code, error_message, variables,
+                                              actor=user.name if user else worker_id)
+
+    def extend_external_lock(self, user: User | None, task_id, worker_id, new_duration):
+        require_worker(user)
+        return self.external_tasks.extend_lock(task_id, worker_id, new_duration)
+
+    def unlock_external_task(self, user: User | None, task_id):
+        require_worker(user)
+        return self.external_tasks.unlock(task_id)
 
     # ---- definitions, described ---------------------------------------------------------------------
     def describe_definition(self, definition) -> dict:

@@ -8,8 +8,13 @@
   Each `camunda:outputParameter name="agent"` holds an expression over `result` (the operation's
   answer), e.g. `result["agent"]`; without output parameters the answer lands in `<element id>_result`.
 
-Unknown operation names, unknown or missing parameters and refused expressions are deploy errors that
-name the element (`check_operations`, called by `parsing.parse_files` with the registry it is handed).
+A topic (or operator) that is not a built-in operation makes an *external task*: the task stays STARTED
+(the instance waits there) with its evaluated input parameters in `internal_data["external_inputs"]`,
+until an outside worker completes it (engine/instances/external_tasks.py); snapshot.py lists it.
+Which names are built in is asked of the script engine's registry when the task runs, so the parsed spec
+(shared by every instance) is never marked. Unknown or missing parameters of a built-in operation and
+refused expressions are deploy errors that name the element (`check_operations`, called by
+`parsing.parse_files` with the registry it is handed).
 """
 import json
 import keyword
@@ -49,7 +54,15 @@ class OperationServiceTask(ServiceTask):
                        if param["value"].strip() not in unset else None, "type": param["type"]}
                 for name, param in self.operation_params.items()}
 
+    def is_external(self, task) -> bool:
+        operations = getattr(task.workflow.script_engine, "operations", None)
+        return operations is None or operations.get(self.operation_name) is None
+
     def _execute(self, task):
+        if self.is_external(task):  # an outside worker does it: wait (STARTED) with the inputs evaluated
+            task.internal_data["external_inputs"] = {
+                name: param["value"] for name, param in self.evaluate_params(task).items()}
+            return None
         result = json.loads(task.workflow.script_engine.call_service(
             task, operation_name=self.operation_name, operation_params=self.evaluate_params(task)))
         if not self.output_mappings:
@@ -63,7 +76,9 @@ class OperationServiceTask(ServiceTask):
 class FollowupServiceTaskParser(ServiceTaskParser):
     def create_task(self):
         if self.node.get(f"{{{CAMUNDA_NS}}}type") != "external":
-            return super().create_task()
+            spec = super().create_task()
+            spec.priority = 0
+            return spec
         topic = (self.node.get(f"{{{CAMUNDA_NS}}}topic") or "").strip()
         if not topic:
             raise ValidationException("an external service task needs camunda:topic (the operation's name)",
@@ -80,10 +95,29 @@ class FollowupServiceTaskParser(ServiceTaskParser):
             else:
                 outputs[name] = text or "result"
         extensions = self.parse_extensions()
-        return self.spec_class(self.spec, self.bpmn_id, operation_name=topic, operation_params=params,
+        priority = (self.node.get(f"{{{CAMUNDA_NS}}}taskPriority") or "0").strip()
+        spec = self.spec_class(self.spec, self.bpmn_id, operation_name=topic, operation_params=params,
                                result_variable=f"{self.bpmn_id}_result", outputs=outputs,
                                prescript=extensions.get("preScript"), postscript=extensions.get("postScript"),
                                **self.bpmn_attributes)
+        spec.priority = int(priority) if priority.lstrip("-").isdigit() else 0
+        return spec
+
+
+def complete_external(task, variables):
+    """Finish an external task with the worker's variables: they become process variables, or, with
+    output parameters, those are evaluated over them (`result` is the whole dict)."""
+    spec = task.task_spec
+    variables = dict(variables or {})
+    mappings = getattr(spec, "output_mappings", None) or {}
+    if mappings:
+        for variable, expression in mappings.items():
+            task.data[variable] = task.workflow.script_engine.evaluate(
+                task, expression, external_context={**variables, "result": variables})
+    else:
+        task.data.update(variables)
+    task.internal_data.pop("external_inputs", None)
+    task.complete()
 
 
 def check_operations(bundle, operations):
@@ -98,10 +132,7 @@ def check_operations(bundle, operations):
                     continue
                 element = task_spec.bpmn_id
                 operation = operations.get(name)
-                if operation is None:
-                    raise DeploymentError(f"the service task calls the unknown operation '{name}' (known: "
-                                          f"{', '.join(sorted(operations))})", file=info.file, element=element)
-                problem = operation.check_params(set(task_spec.operation_params))
+                problem = operation.check_params(set(task_spec.operation_params)) if operation else None
                 if problem:
                     raise DeploymentError(f"operation '{name}': {problem}", file=info.file, element=element)
                 expressions = [p["value"] for p in task_spec.operation_params.values()]

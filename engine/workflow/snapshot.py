@@ -13,6 +13,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinitio
 from SpiffWorkflow.util.task import TaskState
 
 from engine.status import InstanceStatus
+from engine.workflow.service_tasks import OperationServiceTask
 from engine.workflow.state import all_tasks
 
 ACTIVE_STATES = TaskState.READY | TaskState.WAITING | TaskState.STARTED | TaskState.ERROR
@@ -24,6 +25,7 @@ class Snapshot:
     human_tasks: dict = field(default_factory=dict)   # task id -> row values
     timers: dict = field(default_factory=dict)        # task id -> {"element_id", "due_at"}
     messages: dict = field(default_factory=dict)      # task id -> message name
+    external_tasks: dict = field(default_factory=dict)  # task id -> row values (a worker's to do)
     error_task: object = None
 
 
@@ -99,6 +101,21 @@ def human_task_row(task, instance, now):
     }
 
 
+def external_task_row(task, instance, now):
+    spec = task.task_spec
+    return {
+        "id": str(task.id),
+        "instance_id": instance["id"],
+        "process_key": instance["process_key"],
+        "business_key": instance["business_key"],
+        "element_id": spec.bpmn_id,
+        "topic": spec.operation_name,
+        "priority": getattr(spec, "priority", 0) or 0,
+        "variables": {**task.data, **task.internal_data.get("external_inputs", {})},
+        "created_at": now,
+    }
+
+
 def take(workflow, instance, now) -> Snapshot:
     """`instance` needs id, process_key and business_key."""
     snap = Snapshot(status=InstanceStatus.WAITING)
@@ -106,6 +123,8 @@ def take(workflow, instance, now) -> Snapshot:
         state = task.state
         if state == TaskState.READY and task.task_spec.manual:
             snap.human_tasks[str(task.id)] = human_task_row(task, instance, now)
+        elif state == TaskState.STARTED and isinstance(task.task_spec, OperationServiceTask):
+            snap.external_tasks[str(task.id)] = external_task_row(task, instance, now)
         elif state == TaskState.ERROR and snap.error_task is None:
             snap.error_task = task
     for task in list(workflow.event_manager.tasks.values()):
