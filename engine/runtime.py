@@ -30,6 +30,7 @@ from engine.storage.backend import backend_for
 from engine.storage.database import create_db_engine, migrate, reader
 from engine.storage.schema import audit_events, human_tasks, instances, message_waits, timers
 from engine.workflow.parsing import SourceFile
+from engine.workflow.state import variables_of
 from engine.workflow.sandbox import SandboxScriptEngine
 from engine.workflow.timer_values import make_timer_value
 
@@ -68,6 +69,10 @@ class Engine:
     def definition(self, key, version=None):
         with reader(self.db).connect() as conn:
             return self.definitions.get(conn, key, version)
+
+    def definition_by_id(self, definition_id):
+        with reader(self.db).connect() as conn:
+            return self.definitions.by_id(conn, definition_id)
 
     def definition_xml(self, key, version=None) -> bytes:
         with reader(self.db).connect() as conn:
@@ -119,6 +124,10 @@ class Engine:
     def resume(self, instance_id, actor=None):
         return self._instance_change(instance_id, steps.resume(self.instances), actor)
 
+    def set_variables(self, instance_id, modifications=None, deletions=(), actor=None):
+        return self._instance_change(instance_id, steps.set_variables(self.instances, modifications, deletions),
+                                     actor)
+
     def retry(self, instance_id, actor=None):
         return self._instance_change(instance_id, steps.retry(self.instances), actor)
 
@@ -152,16 +161,26 @@ class Engine:
                 fired += 1
         return fired
 
-    def correlate_message(self, name, business_key=None, variables=None, actor=None) -> list[str]:
-        """Deliver a message to every instance waiting for it (with that business key, if given)."""
+    def correlate_message(self, name, business_key=None, variables=None, actor=None, correlation_keys=None,
+                          single=False) -> list[str]:
+        """Deliver a message to every instance waiting for it (with that business key, if given).
+        `correlation_keys`: only instances whose variables have these values; `single`: exactly one
+        instance must match (Camunda's correlate without `all`), else Conflict naming how many did."""
         query = sa.select(message_waits.c.instance_id).where(message_waits.c.message_name == name).distinct()
         if business_key is not None:
             query = query.where(message_waits.c.business_key == business_key)
         with reader(self.db).connect() as conn:
             waiting = [r.instance_id for r in conn.execute(query)]
+        if correlation_keys:
+            waiting = [i for i in waiting if all(self.instances_variables(i).get(k, _MISSING) == v
+                                                 for k, v in correlation_keys.items())]
         if not waiting:
             which = f" with business key '{business_key}'" if business_key is not None else ""
-            raise NotFound(f"no process instance{which} is waiting for the message '{name}'")
+            keys = f" and correlation keys {correlation_keys}" if correlation_keys else ""
+            raise NotFound(f"no process instance{which}{keys} is waiting for the message '{name}'")
+        if single and len(waiting) > 1:
+            raise Conflict(f"the message '{name}' matches {len(waiting)} process instances, not one; narrow it by "
+                           "business key or correlation keys, or correlate it to all")
         delivered = []
         for instance_id in waiting:
             if self._instance_change(instance_id, steps.deliver_message(self.instances, name, variables, actor),
@@ -171,6 +190,10 @@ class Engine:
             raise Conflict(f"every process instance waiting for the message '{name}' is suspended; "
                            "resume one and send it again")
         return delivered
+
+    def instances_variables(self, instance_id) -> dict:
+        with reader(self.db).connect() as conn:
+            return variables_of(self.instances.workflow(conn, instance_id)[1])
 
     # ---- tasks ------------------------------------------------------------------------------------
     def task(self, task_id) -> dict:
@@ -352,6 +375,9 @@ _COMPLETE_WITH_TASK = (
               human_tasks.c.candidate_groups.label("_task_groups"))
     .select_from(instances.join(human_tasks, human_tasks.c.instance_id == instances.c.id))
     .where(human_tasks.c.id == sa.bindparam("c_task")).with_for_update(of=instances))
+
+
+_MISSING = object()
 
 
 def _sources(files):

@@ -33,6 +33,8 @@ from engine.storage.database import reader
 from engine.storage.schema import audit_events, external_tasks, instances
 from engine.workflow.service_tasks import complete_external
 
+_MISSING = object()
+
 # Who may work external tasks: the accounts workers run under (a worker is a service, not an agent).
 WORKER_ROLES = frozenset({"admin", "designer", "supervisor"})
 
@@ -126,10 +128,19 @@ class ExternalTasks:
                 if keys:
                     query = query.where(external_tasks.c.process_key.in_(keys))
                 order = [external_tasks.c.priority.desc()] if use_priority else []
-                query = query.order_by(*order, external_tasks.c.created_at, external_tasks.c.id).limit(wanted)
+                filters = topic.get("process_variables") or {}
+                query = query.order_by(*order, external_tasks.c.created_at, external_tasks.c.id)
+                if filters:  # matched here: JSON paths differ per backend, and these lists are short
+                    query = query.add_columns(external_tasks.c.variables).limit(500)
+                else:
+                    query = query.limit(wanted)
                 if self.backend.postgresql:
                     query = query.with_for_update(of=external_tasks, skip_locked=True)
-                ids = [r.id for r in conn.execute(query)]
+                found = conn.execute(query).all()
+                if filters:
+                    found = [r for r in found if all((r.variables or {}).get(k, _MISSING) == v
+                                                     for k, v in filters.items())][:wanted]
+                ids = [r.id for r in found]
                 if not ids:
                     continue
                 until = now + timedelta(milliseconds=topic["lock_duration"])
