@@ -17,6 +17,7 @@ from SpiffWorkflow.spiff.parser.task_spec import BusinessRuleTaskParser, SpiffTa
 from SpiffWorkflow.spiff.specs.defaults import BusinessRuleTask, UserTask
 
 from engine.errors import DeploymentError, ScriptRefused
+from engine.workflow import juel
 from engine.workflow.sandbox import check_source
 from engine.workflow.service_tasks import FollowupServiceTaskParser, OperationServiceTask, check_operations
 
@@ -95,8 +96,24 @@ class FollowupUserTaskParser(UserTaskParser):
         groups = self.node.get(f"{{{CAMUNDA_NS}}}candidateGroups") or ""
         task.candidate_groups = [g.strip() for g in groups.split(",") if g.strip()]
         task.assignee_expression = self.node.get(f"{{{CAMUNDA_NS}}}assignee")
+        # Camunda expressions, as Python evaluated when the task opens (snapshot.human_task_row)
+        task.assignee_python = self._juel("assignee", task.assignee_expression)
+        task.candidate_groups_python = self._juel("candidateGroups", groups)
+        if task.candidate_groups_python:
+            task.candidate_groups = []
         task.form_fields = read_camunda_form(self.node)
         return task
+
+
+    def _juel(self, attribute, text):
+        if not juel.is_juel(text):
+            return None
+        try:
+            python = juel.to_python(text)
+            check_source(python, "eval")
+        except (juel.UnsupportedExpression, ScriptRefused) as err:
+            raise ValidationException(f"camunda:{attribute}: {err}", node=self.node, file_name=self.filename) from None
+        return python
 
 
 class FollowupBusinessRuleTaskParser(BusinessRuleTaskParser):
@@ -187,9 +204,15 @@ _TIMER_TAGS = {f"{{{BPMN_NS}}}timeDate", f"{{{BPMN_NS}}}timeDuration", f"{{{BPMN
 
 
 def _prepare_bpmn(root, filename):
-    """Rewrite timer bodies and check every script and condition against the sandbox's rules."""
+    """Rewrite timer bodies and Camunda expressions (juel.py) and check every script and condition against
+    the sandbox's rules."""
     for node in root.iter(*_SCRIPT_TAGS):
         text = node.text or ""
+        if _SCRIPT_TAGS[node.tag] == "eval" and juel.is_juel(text):
+            try:
+                text = node.text = juel.to_python(text)
+            except juel.UnsupportedExpression as err:
+                raise DeploymentError(str(err), file=filename, line=node.sourceline, element=_nearest_id(node)) from None
         if node.tag in _TIMER_TAGS:
             if not text.strip():
                 raise DeploymentError("the timer has no expression", file=filename, line=node.sourceline,

@@ -24,16 +24,16 @@ from SpiffWorkflow.spiff.parser.task_spec import ServiceTaskParser
 from SpiffWorkflow.spiff.specs.defaults import ServiceTask
 
 from engine.errors import DeploymentError, ScriptRefused
+from engine.workflow import juel
 from engine.workflow.sandbox import check_source
 
 CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
 
 
 def unwrap(text):
+    """A parameter's Python: Camunda's `${...}` translated (juel.py), else the text as it is."""
     text = (text or "").strip()
-    if text.startswith("${") and text.endswith("}"):
-        text = text[2:-1].strip()
-    return text
+    return juel.to_python(text) if juel.is_juel(text) else text
 
 
 class OperationServiceTask(ServiceTask):
@@ -89,7 +89,11 @@ class FollowupServiceTaskParser(ServiceTaskParser):
                 raise ValidationException(f"parameter '{io.get('name')}': only a plain expression is supported "
                                           "(no camunda:list, camunda:map or camunda:script)",
                                           node=self.node, file_name=self.filename)
-            name, text = io.get("name"), unwrap(io.text)
+            try:
+                name, text = io.get("name"), unwrap(io.text)
+            except juel.UnsupportedExpression as err:
+                raise ValidationException(f"parameter '{io.get('name')}': {err}", node=self.node,
+                                          file_name=self.filename) from None
             if io.tag.endswith("inputParameter"):
                 params[name] = {"value": text or "None", "type": "any"}
             else:

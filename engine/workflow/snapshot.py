@@ -69,7 +69,19 @@ def boundary_due(task) -> datetime | None:
     return min(dues) if dues else None
 
 
+def _evaluate(task, python):
+    """A Camunda expression of the task (translated at parse time); None when it cannot be evaluated yet."""
+    try:
+        return task.workflow.script_engine.evaluate(task, python)
+    except Exception:  # noqa: BLE001 - a variable not set yet: no assignee / no groups, as in Camunda's null
+        return None
+
+
 def resolve_assignee(task):
+    python = getattr(task.task_spec, "assignee_python", None)
+    if python:
+        value = _evaluate(task, python)
+        return str(value) if value else None
     expression = getattr(task.task_spec, "assignee_expression", None)
     if not expression:
         return None
@@ -83,6 +95,10 @@ def resolve_assignee(task):
 def human_task_row(task, instance, now):
     spec = task.task_spec
     groups = list(getattr(spec, "candidate_groups", None) or [])
+    if getattr(spec, "candidate_groups_python", None):
+        value = _evaluate(task, spec.candidate_groups_python)
+        value = value.split(",") if isinstance(value, str) else value if isinstance(value, (list, tuple)) else []
+        groups = [str(g).strip() for g in value if str(g).strip()]
     if not groups and spec.lane:
         groups = [spec.lane]
     return {

@@ -1,0 +1,80 @@
+"""Camunda Modeler files as they are written: expression-language conditions, assignees, candidate groups
+and parameters; unsupported expressions refused at deploy naming the element."""
+import pytest
+from conftest import BPMN_DIR
+
+from engine.errors import DeploymentError
+from engine.workflow.juel import UnsupportedExpression, to_python
+
+CAMUNDA = BPMN_DIR / "camunda"
+
+
+def _file(name):
+    return (name, (CAMUNDA / name).read_bytes())
+
+
+@pytest.fixture
+def routing(engine):
+    engine.deploy([_file("order_routing.bpmn")])
+    return engine
+
+
+def _start(engine, **variables):
+    return engine.instance(engine.start("order_routing", variables=variables))
+
+
+def test_conditions_in_the_expression_language_route_the_order(routing):
+    over = _start(routing, orderTotal=500, customerCredit=100, vip=False, region="EU",
+                  customer={"owner": "li", "email": "a@b.c"})
+    assert [(t["element_id"], t["assignee"]) for t in over["tasks"]] == [("review_credit", "li")]
+    usa = _start(routing, orderTotal=50, customerCredit=100, vip=False, region="USA", customer={"email": "a@b.c"})
+    assert [(t["element_id"], t["candidate_groups"]) for t in usa["tasks"]] == [("ship_usa", ["USA-shipping", "audit"])]
+    no_mail = _start(routing, orderTotal=50, customerCredit=100, vip=True, region="USA", customer={"email": ""})
+    assert no_mail["tasks"] == [] and no_mail["active_element_ids"] == ["ship_world"]
+
+
+def test_input_and_output_parameters_in_the_expression_language(routing):
+    instance = _start(routing, orderTotal=1200, customerCredit=5000, vip=True, region="EU",
+                      customer={"name": "ACME"})
+    [task] = routing.fetch_and_lock(None, "w", 1, [{"topic": "ship", "lock_duration": 1000}])
+    assert task["variables"]["label"] == "Order of ACME (1200 EUR)" and task["variables"]["express"] is True
+    routing.complete_external_task(None, task["id"], "w", {"tracking": "TN-1"})
+    after = routing.instance(instance["id"])
+    assert after["status"] == "complete" and after["variables"]["trackingNumber"] == "TN-1"
+
+
+@pytest.mark.parametrize("expression, reason", [
+    ("${orderService.isValid(order)}", "method calls"),
+    ("${fn:length(items) > 2}", "function namespaces"),
+    ("${__class__}", "cannot be used"),
+    ("${a instanceof b}", "instanceof"),
+])
+def test_unsupported_expressions_are_refused_naming_the_element(engine, expression, reason):
+    xml = (CAMUNDA / "order_routing.bpmn").read_text().replace(
+        '${orderTotal &gt; customerCredit &amp;&amp; !vip}', expression.replace("&", "&amp;").replace(">", "&gt;"))
+    with pytest.raises(DeploymentError) as err:
+        engine.deploy([("bad.bpmn", xml.encode())])
+    assert "this expression is not supported" in str(err.value) and reason in str(err.value)
+    assert err.value.element == "f_over"
+
+
+def test_an_unsupported_assignee_is_refused_naming_the_task(engine):
+    xml = (CAMUNDA / "order_routing.bpmn").read_text().replace("${customer.owner}", "${users.pick(customer)}")
+    with pytest.raises(DeploymentError) as err:
+        engine.deploy([("bad.bpmn", xml.encode())])
+    assert err.value.element == "review_credit" and "not supported" in str(err.value)
+
+
+@pytest.mark.parametrize("juel, python", [
+    ("${a == 'x' || b ne 2}", "((a == 'x') or (b != 2))"),
+    ("${x.y.z}", "((x or {}).get('y') or {}).get('z')"),
+    ("#{count mod 2 eq 0}", "((count % 2) == 0)"),
+    ("${-n < 0}", "((-n) < 0)"),
+])
+def test_translation_of_the_common_subset(juel, python):
+    assert to_python(juel).replace(" ", "") == python.replace(" ", "")
+
+
+def test_an_unclosed_expression_is_refused():
+    with pytest.raises(UnsupportedExpression, match="not closed"):
+        to_python("${a > 1")
