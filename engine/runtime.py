@@ -15,7 +15,7 @@ from engine import access, clock
 from engine.calendar import helpers as calendar_helpers, load_calendar
 from engine.clock import utc
 from engine.config import Settings, load_settings
-from engine.context import notify
+from engine.context import notify, script_print
 from engine.customers.interactions import record_task_completion
 from engine.errors import Conflict, NotFound
 from engine.identity import IdentityStore, User
@@ -42,7 +42,8 @@ class Engine:
         self.backend = backend_for(self.db)
         self.calendar = load_calendar(self.settings.timezone)
         self.script_engine = SandboxScriptEngine({"timer_value": make_timer_value(self.settings.timezone),
-                                                  "notify": notify, **calendar_helpers(self.calendar)},
+                                                  "notify": notify, "print": script_print,
+                                                  **calendar_helpers(self.calendar)},
                                                  operations=OPERATIONS)
         self.definitions = DefinitionStore(self.db, OPERATIONS)
         self.instances = InstanceStore(self.db, self.definitions, self.script_engine,

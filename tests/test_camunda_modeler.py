@@ -78,3 +78,42 @@ def test_translation_of_the_common_subset(juel, python):
 def test_an_unclosed_expression_is_refused():
     with pytest.raises(UnsupportedExpression, match="not closed"):
         to_python("${a > 1")
+
+
+def test_collection_and_element_variable_make_one_task_per_item(engine):
+    engine.deploy([_file("call_each_contact.bpmn")])
+    contacts = [{"owner": "li"}, {"owner": "wang"}]
+    first = engine.instance(engine.start("call_each_contact", variables={"contacts": contacts}))
+    assert sorted(t["assignee"] for t in first["tasks"]) == ["li", "wang"]
+    # a second instance with another list: the shared spec was not changed by the first one
+    second = engine.instance(engine.start("call_each_contact", variables={"contacts": [{"owner": "sam"}]}))
+    assert [t["assignee"] for t in second["tasks"]] == ["sam"]
+    for task in first["tasks"]:
+        engine.complete_task(task["id"], {}, actor=task["assignee"])
+    done = engine.instance(first["id"])
+    assert done["status"] == "complete" and done["variables"]["done"] is True
+
+
+def test_print_in_a_script_goes_to_the_audit_trail(engine):
+    engine.deploy([_file("call_each_contact.bpmn")])
+    instance = engine.instance(engine.start("call_each_contact", variables={"contacts": [{"owner": "li"}]}))
+    engine.complete_task(instance["tasks"][0]["id"], {}, actor="li")
+    events, _ = engine.events(instance["id"])
+    assert [e["detail"]["printed"] for e in events if (e["detail"] or {}).get("printed")] == [["called 1 contacts"]]
+
+
+def test_a_list_given_as_loop_cardinality_means_one_per_item_not_a_server_error(engine):
+    xml = (CAMUNDA / "call_each_contact.bpmn").read_text().replace(
+        '<bpmn:multiInstanceLoopCharacteristics camunda:collection="${contacts}" camunda:elementVariable="contact" />',
+        '<bpmn:multiInstanceLoopCharacteristics><bpmn:loopCardinality>${contacts}</bpmn:loopCardinality>'
+        '</bpmn:multiInstanceLoopCharacteristics>').replace('camunda:assignee="${contact.owner}"', "")
+    engine.deploy([("card.bpmn", xml.encode())])
+    instance = engine.instance(engine.start("call_each_contact", variables={"contacts": [1, 2, 3]}))
+    assert instance["status"] == "user_input" and len(instance["tasks"]) == 3
+
+
+def test_a_collection_that_is_not_a_variable_is_refused_naming_the_task(engine):
+    xml = (CAMUNDA / "call_each_contact.bpmn").read_text().replace('"${contacts}"', '"${order.contacts}"')
+    with pytest.raises(DeploymentError) as err:
+        engine.deploy([("bad.bpmn", xml.encode())])
+    assert err.value.element == "call" and "camunda:collection" in str(err.value)

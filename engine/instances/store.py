@@ -196,7 +196,16 @@ class InstanceStore:
         return results
 
     def _run(self, workflow, step, action=None):
-        """Run engine steps (after `action`, if given); a script failure becomes an incident."""
+        """Run engine steps (after `action`, if given); a script failure becomes an incident. What
+        scripts printed goes into the step's audit detail."""
+        try:
+            return self._run_steps(workflow, step, action)
+        finally:
+            printed = context.take_printed()
+            if printed:
+                step.detail["printed"] = printed
+
+    def _run_steps(self, workflow, step, action=None):
         try:
             if action is not None:
                 action()

@@ -203,9 +203,41 @@ _SCRIPT_TAGS = {
 _TIMER_TAGS = {f"{{{BPMN_NS}}}timeDate", f"{{{BPMN_NS}}}timeDuration", f"{{{BPMN_NS}}}timeCycle"}
 
 
+def _camunda_collections(root, filename):
+    """`camunda:collection` + `camunda:elementVariable` (Camunda Modeler's multi-instance) rewritten as
+    the standard `loopDataInputRef` + `inputDataItem` SpiffWorkflow runs: in the XML, before parsing, so
+    the spec every instance shares is never changed while one runs."""
+    collection_attr, element_attr = f"{{{CAMUNDA_NS}}}collection", f"{{{CAMUNDA_NS}}}elementVariable"
+    for node in root.iter(f"{{{BPMN_NS}}}multiInstanceLoopCharacteristics"):
+        collection = node.attrib.pop(collection_attr, None)
+        element = node.attrib.pop(element_attr, None)
+        if collection is None:
+            continue
+        name = collection.strip()
+        if juel.is_juel(name):
+            try:
+                name = juel.to_python(name)
+            except juel.UnsupportedExpression as err:
+                raise DeploymentError(f"camunda:collection: {err}", file=filename, line=node.sourceline,
+                                      element=_nearest_id(node)) from None
+        if not name.isidentifier():
+            raise DeploymentError(f"camunda:collection must name a process variable holding a list (e.g. ${{items}}), "
+                                  f"not '{collection}'", file=filename, line=node.sourceline, element=_nearest_id(node))
+        if node.find(f"{{{BPMN_NS}}}loopCardinality") is not None:
+            raise DeploymentError("a multi-instance task has both a loop cardinality and camunda:collection; keep one",
+                                  file=filename, line=node.sourceline, element=_nearest_id(node))
+        reference = etree.Element(f"{{{BPMN_NS}}}loopDataInputRef")
+        reference.text = name
+        node.insert(0, reference)
+        if element:
+            item = etree.Element(f"{{{BPMN_NS}}}inputDataItem", id=element.strip(), name=element.strip())
+            node.insert(1, item)
+
+
 def _prepare_bpmn(root, filename):
-    """Rewrite timer bodies and Camunda expressions (juel.py) and check every script and condition against
-    the sandbox's rules."""
+    """Rewrite timer bodies, Camunda expressions (juel.py) and collections, and check every script and
+    condition against the sandbox's rules."""
+    _camunda_collections(root, filename)
     for node in root.iter(*_SCRIPT_TAGS):
         text = node.text or ""
         if _SCRIPT_TAGS[node.tag] == "eval" and juel.is_juel(text):
@@ -213,6 +245,10 @@ def _prepare_bpmn(root, filename):
                 text = node.text = juel.to_python(text)
             except juel.UnsupportedExpression as err:
                 raise DeploymentError(str(err), file=filename, line=node.sourceline, element=_nearest_id(node)) from None
+        if node.tag == f"{{{BPMN_NS}}}loopCardinality" and text.strip():
+            # A list given as the cardinality (Camunda Modeler users write ${items} here) means one per item.
+            inner = text.strip()
+            text = node.text = f"(len({inner}) if isinstance({inner}, (list, tuple)) else {inner})"
         if node.tag in _TIMER_TAGS:
             if not text.strip():
                 raise DeploymentError("the timer has no expression", file=filename, line=node.sourceline,
