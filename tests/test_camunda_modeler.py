@@ -117,3 +117,65 @@ def test_a_collection_that_is_not_a_variable_is_refused_naming_the_task(engine):
     with pytest.raises(DeploymentError) as err:
         engine.deploy([("bad.bpmn", xml.encode())])
     assert err.value.element == "call" and "camunda:collection" in str(err.value)
+
+
+# ---- Quartz cron cycles ------------------------------------------------------------------------------
+def test_a_cron_start_event_launches_on_each_cron_tick(engine):
+    import sqlalchemy as sa
+    from timer_support import advance_to, fire_due
+
+    from engine import clock
+    from engine.storage.schema import instances, timer_launchers
+
+    engine.deploy([_file("cron_sweep.bpmn")])
+    fire_due(engine)
+    with engine.db.connect() as conn:
+        launcher = conn.execute(sa.select(timer_launchers)).one()
+    first = launcher.next_due_at
+    assert first.minute in (0, 30) and first.second == 0 and first > clock.now()
+    for tick in range(1, 3):
+        with engine.db.connect() as conn:
+            due = conn.execute(sa.select(timer_launchers.c.next_due_at)).scalar()
+        advance_to(due)
+        fire_due(engine)
+        with engine.db.connect() as conn:
+            assert conn.execute(sa.select(sa.func.count()).select_from(instances)).scalar() == tick
+            following = conn.execute(sa.select(timer_launchers.c.next_due_at)).scalar()
+        assert following - due == __import__("datetime").timedelta(minutes=30)
+
+
+def test_a_cron_boundary_timer_fires_on_weekday_mornings_in_the_deployments_zone(engine):
+    from zoneinfo import ZoneInfo
+
+    from timer_support import advance_to, fire_due
+
+    engine.deploy([_file("cron_reminder.bpmn")])
+    instance = engine.instance(engine.start("cron_reminder", variables={"customer": "ACME"}))
+    [timer] = instance["timers"]
+    local = timer["due_at"].astimezone(ZoneInfo("Asia/Shanghai"))
+    assert (local.hour, local.minute, local.weekday() < 5) == (9, 0, True)
+    advance_to(timer["due_at"])
+    fire_due(engine)
+    after = engine.instance(instance["id"])
+    [again] = after["timers"]
+    assert again["due_at"] > timer["due_at"]  # the cycle re-armed for the next weekday morning
+    assert again["due_at"].astimezone(ZoneInfo("Asia/Shanghai")).hour == 9
+    assert [t["element_id"] for t in after["tasks"]] == ["call"]  # non-interrupting
+
+
+@pytest.mark.parametrize("cycle, reason", [("0 0 9 15W * ?", "nearest weekday"),
+                                          ("0 0 9 * * ? 2030", "year field"),
+                                          ("0 0 25 * * ?", "not a valid cron")])
+def test_unsupported_cron_cycles_are_refused_naming_the_element(engine, cycle, reason):
+    xml = (CAMUNDA / "cron_reminder.bpmn").read_text().replace("0 0 9 ? * MON-FRI", cycle)
+    with pytest.raises(DeploymentError) as err:
+        engine.deploy([("bad.bpmn", xml.encode())])
+    assert err.value.element == "hourly" and reason in str(err.value)
+
+
+def test_quartz_weekdays_are_translated():
+    from engine.workflow.cron import to_croniter
+
+    assert to_croniter("0 0 9 ? * 2-6") == "0 0 9 ? * 1-5"
+    assert to_croniter("0 0/5 * 1/1 * ?") == "0 0/5 * 1/1 * ?"
+    assert to_croniter("0 15 10 ? * 6#3") == "0 15 10 ? * 5#3"

@@ -17,7 +17,7 @@ from SpiffWorkflow.spiff.parser.task_spec import BusinessRuleTaskParser, SpiffTa
 from SpiffWorkflow.spiff.specs.defaults import BusinessRuleTask, UserTask
 
 from engine.errors import DeploymentError, ScriptRefused
-from engine.workflow import juel
+from engine.workflow import cron, juel
 from engine.workflow.sandbox import check_source
 from engine.workflow.service_tasks import FollowupServiceTaskParser, OperationServiceTask, check_operations
 
@@ -85,7 +85,10 @@ class ParsedBundle:
 
     def spec_for(self, key):
         spec = self.parser.get_spec(key)
-        return spec, self.parser.get_subprocess_specs(key)
+        subprocess_specs = self.parser.get_subprocess_specs(key)
+        for each in (spec, *subprocess_specs.values()):
+            cron.fit(each)  # cron cycles get their event definition while the spec is built
+        return spec, subprocess_specs
 
 
 class FollowupUserTaskParser(UserTaskParser):
@@ -253,6 +256,16 @@ def _prepare_bpmn(root, filename):
             if not text.strip():
                 raise DeploymentError("the timer has no expression", file=filename, line=node.sourceline,
                                       element=_nearest_id(node))
+            if node.tag == f"{{{BPMN_NS}}}timeCycle" and cron.looks_like_cron(text):
+                try:
+                    cron.to_croniter(text.strip())
+                except ValueError as err:
+                    event = node.getparent()
+                    while event is not None and etree.QName(event).localname.endswith("EventDefinition"):
+                        event = event.getparent()
+                    raise DeploymentError(f"the cron cycle is not supported: {err}", file=filename,
+                                          line=node.sourceline, element=_nearest_id(event)) from None
+                text = repr(cron.PREFIX + " ".join(text.split()))
             text = node.text = timer_expression(text)
         if not text.strip():
             continue
