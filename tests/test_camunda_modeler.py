@@ -179,3 +179,11 @@ def test_quartz_weekdays_are_translated():
     assert to_croniter("0 0 9 ? * 2-6") == "0 0 9 ? * 1-5"
     assert to_croniter("0 0/5 * 1/1 * ?") == "0 0/5 * 1/1 * ?"
     assert to_croniter("0 15 10 ? * 6#3") == "0 15 10 ? * 5#3"
+
+
+def test_a_java_service_task_is_refused_with_the_way_out(engine):
+    xml = (CAMUNDA / "order_routing.bpmn").read_text().replace(
+        'camunda:type="external" camunda:topic="ship"', 'camunda:class="org.example.Ship"')
+    with pytest.raises(DeploymentError) as err:
+        engine.deploy([("java.bpmn", xml.encode())])
+    assert err.value.element == "ship_world" and "external task" in str(err.value)

@@ -75,6 +75,11 @@ class OperationServiceTask(ServiceTask):
 
 class FollowupServiceTaskParser(ServiceTaskParser):
     def create_task(self):
+        for java in ("class", "delegateExpression", "expression"):
+            if self.node.get(f"{{{CAMUNDA_NS}}}{java}") is not None:
+                raise ValidationException(
+                    f"camunda:{java} (Java code) cannot run here: make it an external task (camunda:type=\"external\" "
+                    "camunda:topic=\"...\") and move the code into a worker", node=self.node, file_name=self.filename)
         if self.node.get(f"{{{CAMUNDA_NS}}}type") != "external":
             spec = super().create_task()
             spec.priority = 0
