@@ -8,8 +8,10 @@ Methods that take a `user` apply the access rule (engine/access.py) as well: rou
 them and answer.
 """
 from datetime import timedelta
+from types import SimpleNamespace
 
 import sqlalchemy as sa
+from SpiffWorkflow.exceptions import SpiffWorkflowException
 
 from engine import access, clock
 from engine.calendar import helpers as calendar_helpers, load_calendar
@@ -17,7 +19,7 @@ from engine.clock import utc
 from engine.config import Settings, load_settings
 from engine.context import notify, script_print
 from engine.customers.interactions import record_task_completion
-from engine.errors import Conflict, NotFound
+from engine.errors import Conflict, InvalidInput, NotFound
 from engine.identity import IdentityStore, User
 from engine.instances import queries, steps
 from engine.instances.definitions import DefinitionStore
@@ -29,7 +31,8 @@ from engine.sop import OPERATIONS
 from engine.storage.backend import backend_for
 from engine.storage.database import create_db_engine, migrate, reader
 from engine.storage.schema import audit_events, human_tasks, instances, message_waits, timers
-from engine.workflow.parsing import SourceFile
+from engine.workflow.feel import FollowupDMNEngine
+from engine.workflow.parsing import SourceFile, parse_files
 from engine.workflow.state import variables_of
 from engine.workflow.sandbox import SandboxScriptEngine
 from engine.workflow.timer_values import make_timer_value
@@ -74,6 +77,20 @@ class Engine:
     def definition_by_id(self, definition_id):
         with reader(self.db).connect() as conn:
             return self.definitions.by_id(conn, definition_id)
+
+    def evaluate_decision(self, user: User | None, key, variables=None) -> list[dict]:
+        """Evaluate the newest stored decision table `key` with `variables`: one row per matched rule
+        ({output name: value}), or the aggregate row (Camunda's decision-definition evaluate)."""
+        if user is not None:
+            access.require(user, access.DEFINITION_VIEW)
+        with reader(self.db).connect() as conn:
+            source = self.definitions.newest_decision_file(conn, key)
+        table = parse_files([source]).parser.get_engine(key, None).decision_table
+        scope = SimpleNamespace(data=dict(variables or {}), workflow=SimpleNamespace(script_engine=self.script_engine))
+        try:
+            return FollowupDMNEngine(table).result_rows(scope)
+        except SpiffWorkflowException as err:
+            raise InvalidInput(f"decision '{key}' cannot be evaluated with these variables: {err}") from None
 
     def definition_xml(self, key, version=None) -> bytes:
         with reader(self.db).connect() as conn:

@@ -11,6 +11,7 @@ from engine.errors import Conflict, DeploymentError, Forbidden, FollowupError, I
 from engine.identity import hash_token
 from engine.instances.external_tasks import LockLost
 from engine.status import InstanceStatus
+from engine.workflow.parsing import decision_ids
 
 from api.engine_rest.values import (camunda_date, definition_id, typed, typed_variables, untyped, untyped_variables)
 from api.errors import Unauthorized
@@ -556,6 +557,13 @@ def delete_variable(instance_id, name):
     return _modify(instance_id, {}, [name])
 
 
+# ---- decisions ------------------------------------------------------------------------------------------
+@blp.route("/decision-definition/key/<key>/evaluate", methods=["POST"])
+def evaluate_decision(key):
+    rows = services().engine.evaluate_decision(current_user(), key, untyped_variables(_body().get("variables")))
+    return jsonify([typed_variables(row) for row in rows])
+
+
 # ---- deployments -----------------------------------------------------------------------------------------
 _FORM_FIELDS = {"deployment-name", "enable-duplicate-filtering", "deploy-changed-only", "deployment-source",
                 "tenant-id", "deployment-activation-time"}
@@ -579,6 +587,13 @@ def create_deployment():
         "deploymentTime": camunda_date(first.deployed_at) if first else None, "tenantId": None,
         "deployedProcessDefinitions": {definition_id(d.key, d.version, d.id): _definition_json(d)
                                        for d, p in zip(definitions, deployed) if p.changed} or None,
-        "deployedCaseDefinitions": None, "deployedDecisionDefinitions": None,
+        "deployedCaseDefinitions": None,
+        "deployedDecisionDefinitions": {key: {"id": key, "key": key, "name": key, "version": None,
+                                              "resource": name, "deploymentId": deployment_id, "category": None,
+                                              "decisionRequirementsDefinitionId": None,
+                                              "decisionRequirementsDefinitionKey": None, "tenantId": None,
+                                              "versionTag": None, "historyTimeToLive": None}
+                                        for name, content in files if name.lower().endswith(".dmn")
+                                        for key in decision_ids(content)} or None,
         "deployedDecisionRequirementsDefinitions": None,
     })

@@ -17,7 +17,7 @@ from SpiffWorkflow.spiff.parser.task_spec import BusinessRuleTaskParser, SpiffTa
 from SpiffWorkflow.spiff.specs.defaults import BusinessRuleTask, UserTask
 
 from engine.errors import DeploymentError, ScriptRefused
-from engine.workflow import cron, juel
+from engine.workflow import cron, feel, juel
 from engine.workflow.sandbox import check_source
 from engine.workflow.service_tasks import FollowupServiceTaskParser, OperationServiceTask, check_operations
 
@@ -120,7 +120,18 @@ class FollowupUserTaskParser(UserTaskParser):
 
 
 class FollowupBusinessRuleTaskParser(BusinessRuleTaskParser):
-    """Spiff's `calledDecisionId` extension or Camunda's `decisionRef` attribute."""
+    """Spiff's `calledDecisionId` extension or Camunda's `decisionRef` attribute; Camunda's
+    `resultVariable` and `mapDecisionResult` (feel.FollowupDMNEngine)."""
+
+    def create_task(self):
+        task = super().create_task()
+        mapping = self.node.get(f"{{{CAMUNDA_NS}}}mapDecisionResult")
+        if mapping is not None and mapping not in feel._MAPPINGS:
+            raise ValidationException(f"camunda:mapDecisionResult '{mapping}' is not supported (supported: "
+                                      f"{', '.join(sorted(feel._MAPPINGS))})", node=self.node, file_name=self.filename)
+        task.dmnEngine = feel.FollowupDMNEngine(task.dmnEngine.decision_table,
+                                                self.node.get(f"{{{CAMUNDA_NS}}}resultVariable"), mapping)
+        return task
 
     @staticmethod
     def get_decision_ref(node):
@@ -292,6 +303,14 @@ def parse_files(sources: list[SourceFile], operations=None) -> ParsedBundle:
         root = _read_xml(source)
         if _is_dmn(root):
             try:
+                feel.prepare_dmn(root)  # FEEL unary tests and hit policies as Camunda Modeler writes them
+                for table in root.iter("{*}decisionTable"):
+                    feel.check_policy((table.get("hitPolicy") or "UNIQUE").upper())
+            except juel.UnsupportedExpression as err:
+                raise DeploymentError(str(err), file=source.name,
+                                      element=root.find("{*}decision").get("id") if root.find("{*}decision") is not None
+                                      else None) from None
+            try:
                 parser.add_dmn_xml(root, filename=source.name)
             except (ValidationException, SpiffWorkflowException) as err:
                 raise _from_validation(err, source.name) from None
@@ -313,7 +332,7 @@ def parse_files(sources: list[SourceFile], operations=None) -> ParsedBundle:
             if process.get("isExecutable", "true") != "false":
                 key = process.get("id")
                 bundle.processes[key] = ProcessInfo(key=key, name=process.get("name") or key, file=source.name)
-    if not bundle.processes:
+    if not bundle.processes and not bundle.decisions:
         raise DeploymentError("no executable process found in the deployment",
                               file=", ".join(s.name for s in sources))
     by_name = {s.name: s for s in sources}
@@ -334,6 +353,20 @@ def parse_files(sources: list[SourceFile], operations=None) -> ParsedBundle:
     if operations is not None:
         check_operations(bundle, operations)  # unknown service-task operations are refused, naming the element
     return bundle
+
+
+_DECISION_REF = re.compile(rb'decisionRef="([^"]+)"|calledDecisionId>\s*([^<\s]+)\s*<')
+_DECISION_ID = re.compile(rb'<(?:\w+:)?decision\b[^>]*?\sid="([^"]+)"')
+
+
+def decision_refs(content: bytes) -> set[str]:
+    """The decision ids a BPMN file's business rule tasks call."""
+    return {(a or b).decode() for a, b in _DECISION_REF.findall(content)}
+
+
+def decision_ids(content: bytes) -> set[str]:
+    """The decision ids a DMN file defines."""
+    return {m.decode() for m in _DECISION_ID.findall(content)}
 
 
 def _from_validation(err, filename):
