@@ -1,6 +1,7 @@
 """Camunda Modeler files as they are written: expression-language conditions, assignees, candidate groups
 and parameters; unsupported expressions refused at deploy naming the element."""
 import pytest
+from api_fixtures import *  # noqa: F401,F403
 from conftest import BPMN_DIR
 
 from engine.errors import DeploymentError
@@ -187,3 +188,29 @@ def test_a_java_service_task_is_refused_with_the_way_out(engine):
     with pytest.raises(DeploymentError) as err:
         engine.deploy([("java.bpmn", xml.encode())])
     assert err.value.element == "ship_world" and "external task" in str(err.value)
+
+
+# ---- bpmnlint at deploy -------------------------------------------------------------------------------
+def test_a_correctness_rule_refuses_the_file_naming_rule_and_element(engine):
+    xml = (CAMUNDA / "order_routing.bpmn").read_text().replace(
+        '<bpmn:startEvent id="start"><bpmn:outgoing>f0</bpmn:outgoing></bpmn:startEvent>',
+        '<bpmn:startEvent id="start"><bpmn:outgoing>f0</bpmn:outgoing></bpmn:startEvent>'
+        '<bpmn:startEvent id="second_start"><bpmn:outgoing>f9</bpmn:outgoing></bpmn:startEvent>'
+        '<bpmn:sequenceFlow id="f9" sourceRef="second_start" targetRef="credit_check" />')
+    with pytest.raises(DeploymentError) as err:
+        engine.deploy([("two_starts.bpmn", xml.encode())])
+    assert "bpmnlint single-blank-start-event" in str(err.value)
+    assert err.value.element in ("order_routing", "start", "second_start")
+
+
+def test_recommended_rules_come_back_as_warnings_in_the_deploy_answer(client, make_user):
+    import io
+
+    designer = make_user("dora", "designer")
+    response = designer.post("/api/deployments", data={"files": [
+        (io.BytesIO((CAMUNDA / "order_routing.bpmn").read_bytes()), "order_routing.bpmn")]},
+        content_type="multipart/form-data")
+    assert response.status_code == 201
+    warnings = response.get_json()["warnings"]
+    assert {"file": "order_routing.bpmn", "element": "end", "rule": "label-required",
+            "message": "Element is missing label/name", "category": "error"} in warnings

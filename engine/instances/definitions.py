@@ -36,6 +36,15 @@ class DeployedProcess:
     changed: bool
 
 
+class Deployed(list):
+    """What a deployment answers: its processes (a list, as before) and `warnings` (bpmnlint's findings
+    that do not refuse the files)."""
+
+    def __init__(self, items=(), warnings=()):
+        super().__init__(items)
+        self.warnings = list(warnings)
+
+
 class SpecCache:
     """Parsed specs per deployment, most recently used kept; rebuilt from the stored files on a miss."""
 
@@ -82,8 +91,9 @@ class DefinitionStore:
             cache.clear()
 
     def validate(self, sources: list[SourceFile]):
-        """Parse and check without storing; returns the processes found."""
-        return list(parse_files(self.with_stored_decisions(sources), self.operations).processes.values())
+        """Parse and check without storing; returns the processes found (with `.warnings`: bpmnlint's)."""
+        bundle = parse_files(self.with_stored_decisions(sources), self.operations, check_lint=True)
+        return Deployed(bundle.processes.values(), bundle.warnings)
 
     def with_stored_decisions(self, sources: list[SourceFile]) -> list[SourceFile]:
         """`sources` plus, for every decision their business rule tasks call and they do not define, the
@@ -124,9 +134,12 @@ class DefinitionStore:
         """Store changed processes as new versions. Identical content changes nothing. Decision tables
         may come alone: they are stored for later deployments to call (`with_stored_decisions`)."""
         sources = self.with_stored_decisions(sources)
-        bundle = parse_files(sources, self.operations)
+        bundle = parse_files(sources, self.operations, check_lint=True)
         if not bundle.processes:
-            return self._deploy_decisions(sources, actor)
+            return Deployed(self._deploy_decisions(sources, actor), bundle.warnings)
+        return Deployed(self._deploy(bundle, sources, actor), bundle.warnings)
+
+    def _deploy(self, bundle, sources, actor):
         now = clock.now()
         result = []
         try:

@@ -17,7 +17,7 @@ from SpiffWorkflow.spiff.parser.task_spec import BusinessRuleTaskParser, SpiffTa
 from SpiffWorkflow.spiff.specs.defaults import BusinessRuleTask, UserTask
 
 from engine.errors import DeploymentError, ScriptRefused
-from engine.workflow import cron, feel, juel
+from engine.workflow import cron, feel, juel, lint
 from engine.workflow.sandbox import check_source
 from engine.workflow.service_tasks import FollowupServiceTaskParser, OperationServiceTask, check_operations
 
@@ -82,6 +82,7 @@ class ParsedBundle:
     parser: "FollowupParser"
     processes: dict[str, ProcessInfo] = field(default_factory=dict)
     decisions: list[str] = field(default_factory=list)
+    warnings: list[dict] = field(default_factory=list)  # bpmnlint's findings that do not refuse (lint.py)
 
     def spec_for(self, key):
         spec = self.parser.get_spec(key)
@@ -291,9 +292,11 @@ def _is_dmn(root):
     return etree.QName(root).namespace in DMN_NAMESPACES
 
 
-def parse_files(sources: list[SourceFile], operations=None) -> ParsedBundle:
+def parse_files(sources: list[SourceFile], operations=None, check_lint=False) -> ParsedBundle:
     """Parse and validate a deployment's files; raise DeploymentError on the first problem. With
-    `operations` (a registry: `get(name)`, names by iteration), service tasks are checked against it."""
+    `operations` (a registry: `get(name)`, names by iteration), service tasks are checked against it.
+    `check_lint`: run bpmnlint (lint.py) on each BPMN file: correctness errors refuse, the rest are
+    `bundle.warnings` (a new deployment; files stored already are not linted again)."""
     if not sources:
         raise DeploymentError("a deployment needs at least one .bpmn or .dmn file")
     parser = FollowupParser()
@@ -318,6 +321,14 @@ def parse_files(sources: list[SourceFile], operations=None) -> ParsedBundle:
                 raise DeploymentError(f"the decision table cannot be read: {err}", file=source.name) from None
             bundle.decisions.append(root.find("{*}decision").get("id") if root.find("{*}decision") is not None else "")
         elif etree.QName(root).namespace == BPMN_NS and etree.QName(root).localname == "definitions":
+            if check_lint:
+                errors, warnings = lint.lint(root, source.name)
+                if errors:
+                    first = errors[0]
+                    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+                    raise DeploymentError(f"bpmnlint {first['rule']}: {first['message']}{more}", file=source.name,
+                                          element=first["element"])
+                bundle.warnings.extend(warnings)
             _prepare_bpmn(root, source.name)
             bpmn_roots.append((root, source))
         else:
