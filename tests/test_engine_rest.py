@@ -254,4 +254,5 @@ def test_process_instances_list_get_variables_and_delete(deployed, worker, team)
 
 def test_an_unknown_path_says_it_is_not_in_the_subset(worker):
     response = worker.get(f"{R}/batch")
-    assert response.status_code == 404
+    assert response.status_code == 404 and response.get_json()["type"] == "NotFoundException"
+    assert "not part of" in response.get_json()["message"]

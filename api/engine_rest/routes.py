@@ -54,10 +54,20 @@ def _engine_error(err):
     return _error(400, "InvalidRequestException", err.message)
 
 
-@blp.errorhandler(404)
-def _no_route(err):
+def _not_in_subset():
     return _error(404, "NotFoundException", f"{request.method} {request.path} is not part of Followup's Camunda 7 "
                                             "REST subset (see the README, 'Coming from Camunda 7')")
+
+
+@blp.errorhandler(404)
+def _no_route(err):
+    return _not_in_subset()
+
+
+@blp.route("/<path:rest>", methods=["GET", "POST", "PUT", "DELETE", "PATCH"])
+def not_in_subset(rest):
+    """Anything else under /engine-rest: Camunda's error shape, saying so."""
+    return _not_in_subset()
 
 
 @blp.errorhandler(405)
