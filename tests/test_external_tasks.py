@@ -214,3 +214,32 @@ def test_complete_racing_an_expired_lock_taken_over_has_one_winner(engine_each):
             outcomes.append("refused")
     assert outcomes == ["refused", "w2"]
     assert engine.instance(instance_id)["variables"] == {"by": "w2"}
+
+
+TIMEOUT_BPMN = b"""<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" xmlns:camunda="http://camunda.org/schema/1.0/bpmn" id="d" targetNamespace="x">
+  <bpmn:process id="slow_worker" isExecutable="true">
+    <bpmn:startEvent id="start" /><bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="work" />
+    <bpmn:serviceTask id="work" camunda:type="external" camunda:topic="slow" />
+    <bpmn:boundaryEvent id="too_slow" attachedToRef="work">
+      <bpmn:timerEventDefinition id="t"><bpmn:timeDuration>PT1H</bpmn:timeDuration></bpmn:timerEventDefinition>
+    </bpmn:boundaryEvent>
+    <bpmn:sequenceFlow id="f2" sourceRef="work" targetRef="done" /><bpmn:endEvent id="done" />
+    <bpmn:sequenceFlow id="f3" sourceRef="too_slow" targetRef="escalate" />
+    <bpmn:userTask id="escalate" name="Escalate" />
+    <bpmn:sequenceFlow id="f4" sourceRef="escalate" targetRef="late" /><bpmn:endEvent id="late" />
+  </bpmn:process>
+</bpmn:definitions>"""
+
+
+def test_an_interrupting_timer_takes_the_task_from_its_worker(engine):
+    engine.deploy([("slow.bpmn", TIMEOUT_BPMN)])
+    instance_id = engine.start("slow_worker")
+    [task] = engine.fetch_and_lock(None, "w1", 1, [{"topic": "slow", "lock_duration": 7_200_000}])
+    clock.advance(timedelta(hours=1, seconds=1))
+    engine.fire_due_timers()
+    instance = engine.instance(instance_id)
+    assert [t["element_id"] for t in instance["tasks"]] == ["escalate"]
+    assert engine.list_external_tasks(None, instance_id=instance_id) == []
+    with pytest.raises(NotFound):
+        engine.complete_external_task(None, task["id"], "w1", {"done": True})
