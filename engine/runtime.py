@@ -330,9 +330,10 @@ class Engine:
         require_worker(user)
         return self.external_tasks.find(**filters)
 
-    def complete_external_task(self, user: User | None, task_id, worker_id, variables=None):
+    def complete_external_task(self, user: User | None, task_id, worker_id, variables=None, local_variables=None):
         require_worker(user)
-        return self.external_tasks.complete(task_id, worker_id, variables, actor=user.name if user else worker_id)
+        return self.external_tasks.complete(task_id, worker_id, variables, actor=user.name if user else worker_id,
+                                            local_variables=local_variables)
 
     def fail_external_task(self, user: User | None, task_id, worker_id, error_message=None, error_details=None,
                            retries=None, retry_timeout=0):

@@ -39,9 +39,11 @@ def test_input_and_output_parameters_in_the_expression_language(routing):
                       customer={"name": "ACME"})
     [task] = routing.fetch_and_lock(None, "w", 1, [{"topic": "ship", "lock_duration": 1000}])
     assert task["variables"]["label"] == "Order of ACME (1200 EUR)" and task["variables"]["express"] is True
-    routing.complete_external_task(None, task["id"], "w", {"tracking": "TN-1"})
+    routing.complete_external_task(None, task["id"], "w", {"carrier": "DHL"}, local_variables={"tracking": "TN-1"})
     after = routing.instance(instance["id"])
     assert after["status"] == "complete" and after["variables"]["trackingNumber"] == "TN-1"
+    assert after["variables"]["carrier"] == "DHL" and "tracking" not in after["variables"]  # local: gone
+    assert "label" not in after["variables"]  # input parameters are the task's own
 
 
 @pytest.mark.parametrize("expression, reason", [

@@ -246,8 +246,9 @@ def external_task_error_details(task_id):
 @blp.route("/external-task/<task_id>/complete", methods=["POST"])
 def complete_external_task(task_id):
     body = _body()
-    variables = {**untyped_variables(body.get("variables")), **untyped_variables(body.get("localVariables"))}
-    services().engine.complete_external_task(current_user(), task_id, body.get("workerId"), variables)
+    services().engine.complete_external_task(current_user(), task_id, body.get("workerId"),
+                                             untyped_variables(body.get("variables")),
+                                             untyped_variables(body.get("localVariables")))
     return _no_content()
 
 

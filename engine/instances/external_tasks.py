@@ -211,11 +211,12 @@ class ExternalTasks:
             raise LockLost(f"External Task {task_id} cannot be {action} by worker '{worker_id}'.")
         return loaded.workflow.get_task_from_id(uuid.UUID(task_id))
 
-    def complete(self, task_id, worker_id, variables=None, actor=None) -> Step:
+    def complete(self, task_id, worker_id, variables=None, actor=None, local_variables=None) -> Step:
         def apply(conn, loaded: Loaded):
             task = self._take(conn, loaded, task_id, worker_id, "completed")
             step = Step("external_task_completed", task_id, task.task_spec.bpmn_id, detail={"worker": worker_id})
-            return _run_recording(self.store, loaded, step, lambda: complete_external(task, variables))
+            return _run_recording(self.store, loaded, step,
+                                  lambda: complete_external(task, variables, local_variables))
         return self._change(task_id, apply, actor)
 
     def bpmn_error(self, task_id, worker_id, error_code, error_message=None, variables=None, actor=None) -> Step:

@@ -113,18 +113,16 @@ class FollowupServiceTaskParser(ServiceTaskParser):
         return spec
 
 
-def complete_external(task, variables):
-    """Finish an external task with the worker's variables: they become process variables, or, with
-    output parameters, those are evaluated over them (`result` is the whole dict)."""
-    spec = task.task_spec
-    variables = dict(variables or {})
-    mappings = getattr(spec, "output_mappings", None) or {}
-    if mappings:
-        for variable, expression in mappings.items():
-            task.data[variable] = task.workflow.script_engine.evaluate(
-                task, expression, external_context={**variables, "result": variables})
-    else:
-        task.data.update(variables)
+def complete_external(task, variables, local_variables=None):
+    """Finish an external task as Camunda does: the worker's `variables` become process variables; its
+    `local_variables` live only as long as the task, for the output parameters, which are evaluated over
+    both (`result` is the two together)."""
+    variables, local_variables = dict(variables or {}), dict(local_variables or {})
+    task.data.update(variables)
+    scope = {**task.internal_data.get("external_inputs", {}), **variables, **local_variables}
+    for variable, expression in (getattr(task.task_spec, "output_mappings", None) or {}).items():
+        task.data[variable] = task.workflow.script_engine.evaluate(
+            task, expression, external_context={**scope, "result": scope})
     task.internal_data.pop("external_inputs", None)
     task.complete()
 
