@@ -112,6 +112,11 @@ class ExternalTasks:
         if max_tasks == 0 or not topics:
             return locked
         now = clock.now()
+        with reader(self.db).connect() as conn:  # nothing to take: no write transaction (a long poll asks often)
+            waiting = conn.execute(sa.select(external_tasks.c.id).where(
+                external_tasks.c.topic.in_([t["topic"] for t in topics]), _UNLOCKED(now)).limit(1)).first()
+        if waiting is None:
+            return locked
         with self.db.begin() as conn:
             for topic in topics:
                 wanted = max_tasks - len(locked)
