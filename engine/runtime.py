@@ -101,8 +101,8 @@ class Engine:
             return self.definitions.list_latest(conn, page, page_size)
 
     # ---- instances ---------------------------------------------------------------------------------
-    def start(self, process_key, business_key=None, variables=None, actor=None) -> str:
-        definition = self.definition(process_key)
+    def start(self, process_key, business_key=None, variables=None, actor=None, version=None) -> str:
+        definition = self.definition(process_key, version)
         return self.instances.start(definition, business_key, variables, actor)
 
     def instance(self, instance_id) -> dict:
@@ -261,14 +261,14 @@ class Engine:
         access.require_instance(user, action, instance, groups, tasks_in_reach)
         return instance
 
-    def start_as(self, user: User, process_key, business_key=None, variables=None) -> dict:
-        """Start the latest version of `process_key` if `user` may (agents and supervisors: the processes
-        of their groups). Returns the new instance as `instance()` describes it."""
-        self.definition(process_key)  # 404 before the rights question: definitions are public
+    def start_as(self, user: User, process_key, business_key=None, variables=None, version=None) -> dict:
+        """Start the latest version of `process_key` (or that `version`) if `user` may (agents and
+        supervisors: the processes of their groups). Returns the new instance as `instance()` describes it."""
+        self.definition(process_key, version)  # 404 before the rights question: definitions are public
         with reader(self.db).connect() as conn:
             groups = self.process_groups.of_process(conn, process_key)
         access.require_start(user, process_key, groups)
-        return self.instance(self.start(process_key, business_key, variables, actor=user.name))
+        return self.instance(self.start(process_key, business_key, variables, actor=user.name, version=version))
 
     def list_tasks(self, user: User, page=1, page_size=50, **filters):
         """(tasks, total) of the tasks `user` reaches (see `queries.list_tasks` for the filters)."""

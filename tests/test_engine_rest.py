@@ -256,3 +256,16 @@ def test_an_unknown_path_says_it_is_not_in_the_subset(worker):
     response = worker.get(f"{R}/batch")
     assert response.status_code == 404 and response.get_json()["type"] == "NotFoundException"
     assert "not part of" in response.get_json()["message"]
+
+
+def test_start_by_definition_id_starts_that_version(deployed, worker, team):
+    first_id = next(iter(deployed["deployedProcessDefinitions"]))
+    changed = INVOICE.read_bytes().replace(b'name="Charge card"', b'name="Charge the card"')
+    response = team.designer.post(f"{R}/deployment/create", data={"f": (io.BytesIO(changed), "invoice.bpmn")},
+                                  content_type="multipart/form-data")
+    second_id = next(iter(response.get_json()["deployedProcessDefinitions"]))
+    assert second_id.startswith("charge_card:2:")
+    assert worker.get(f"{R}/process-definition/{first_id}").get_json()["version"] == 1
+    started = worker.post(f"{R}/process-definition/{first_id}/start", json={})
+    assert started.status_code == 200 and started.get_json()["definitionId"] == first_id
+    assert worker.post(f"{R}/process-definition/charge_card:1:999/start", json={}).status_code == 404

@@ -335,11 +335,36 @@ def _instance_json(instance, definition=None, variables=False):
     return body
 
 
+def _by_definition_id(ident):
+    """(key, version) of a `key:version:id` definition id; NotFound if it names no stored definition."""
+    key, _, rest = ident.partition(":")
+    version, _, number = rest.partition(":")
+    if not (version.isdigit() and number.isdigit()):
+        raise NotFound(f"no process definition with id '{ident}'")
+    definition = services().engine.definition(key, int(version))
+    if str(definition.id) != number:
+        raise NotFound(f"no process definition with id '{ident}'")
+    return key, int(version)
+
+
+@blp.route("/process-definition/<ident>", methods=["GET"])
+def get_definition_by_id(ident):
+    key, version = _by_definition_id(ident)
+    return jsonify(_definition_json(services().engine.definition(key, version)))
+
+
+@blp.route("/process-definition/<ident>/start", methods=["POST"])
+def start_by_id(ident):
+    key, version = _by_definition_id(ident)
+    return start(key, version)
+
+
 @blp.route("/process-definition/key/<key>/start", methods=["POST"])
-def start(key):
+def start(key, version=None):
     body = _body()
     engine = services().engine
-    instance = engine.start_as(current_user(), key, body.get("businessKey"), untyped_variables(body.get("variables")))
+    instance = engine.start_as(current_user(), key, body.get("businessKey"), untyped_variables(body.get("variables")),
+                               version=version)
     d = engine.definition(key, instance["version"])
     return jsonify(_instance_json(instance, definition_id(d.key, d.version, d.id),
                                   variables=bool(body.get("withVariablesInReturn"))))
