@@ -216,3 +216,10 @@ def test_recommended_rules_come_back_as_warnings_in_the_deploy_answer(client, ma
     warnings = response.get_json()["warnings"]
     assert {"file": "order_routing.bpmn", "element": "end", "rule": "label-required",
             "message": "Element is missing label/name", "category": "error"} in warnings
+
+
+def test_a_groovy_or_javascript_script_is_refused_naming_the_task(engine):
+    xml = (CAMUNDA / "call_each_contact.bpmn").read_text().replace('scriptFormat="python"', 'scriptFormat="groovy"')
+    with pytest.raises(DeploymentError) as err:
+        engine.deploy([("groovy.bpmn", xml.encode())])
+    assert err.value.element == "notify" and "scripts are Python" in str(err.value)

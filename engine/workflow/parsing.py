@@ -253,6 +253,16 @@ def _prepare_bpmn(root, filename):
     """Rewrite timer bodies, Camunda expressions (juel.py) and collections, and check every script and
     condition against the sandbox's rules."""
     _camunda_collections(root, filename)
+    for task in root.iter(f"{{{BPMN_NS}}}scriptTask"):
+        language = (task.get("scriptFormat") or "python").strip().lower()
+        if language not in ("python", "python3", "py", "text/x-python"):
+            raise DeploymentError(f"scriptFormat '{task.get('scriptFormat')}' cannot run here: scripts are Python "
+                                  "(rewrite the script in Python, or make the step an external task)",
+                                  file=filename, line=task.sourceline, element=task.get("id"))
+        if task.get(f"{{{CAMUNDA_NS}}}resource"):
+            raise DeploymentError("camunda:resource (a script kept outside the diagram) is not supported: put the "
+                                  "script inside the script task", file=filename, line=task.sourceline,
+                                  element=task.get("id"))
     for node in root.iter(*_SCRIPT_TAGS):
         text = node.text or ""
         if _SCRIPT_TAGS[node.tag] == "eval" and juel.is_juel(text):
