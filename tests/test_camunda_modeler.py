@@ -223,3 +223,17 @@ def test_a_groovy_or_javascript_script_is_refused_naming_the_task(engine):
     with pytest.raises(DeploymentError) as err:
         engine.deploy([("groovy.bpmn", xml.encode())])
     assert err.value.element == "notify" and "scripts are Python" in str(err.value)
+
+
+def test_the_cli_deploy_prints_lint_warnings_on_stderr(engine, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "DATABASE_URL": engine.db.url.render_as_string(hide_password=False),
+           "FOLLOWUP_DATA_DIR": str(tmp_path)}
+    done = subprocess.run([sys.executable, "-m", "followup.cli", "deploy", str(CAMUNDA / "order_routing.bpmn")],
+                          capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("order_routing v1 deployed")
+    assert "warning: order_routing.bpmn, element 'end': Element is missing label/name (label-required)" in done.stderr
