@@ -351,6 +351,10 @@ class Engine:
         require_worker(user)
         return self.external_tasks.extend_lock(task_id, worker_id, new_duration)
 
+    def set_external_retries(self, user: User | None, task_id, retries):
+        require_worker(user)
+        return self.external_tasks.set_retries(task_id, retries, actor=user.name if user else None)
+
     def unlock_external_task(self, user: User | None, task_id):
         require_worker(user)
         return self.external_tasks.unlock(task_id)

@@ -269,3 +269,22 @@ def test_start_by_definition_id_starts_that_version(deployed, worker, team):
     started = worker.post(f"{R}/process-definition/{first_id}/start", json={})
     assert started.status_code == 200 and started.get_json()["definitionId"] == first_id
     assert worker.post(f"{R}/process-definition/charge_card:1:999/start", json={}).status_code == 404
+
+
+def test_setting_retries_resolves_the_incident_of_a_task_that_ran_out(deployed, worker):
+    instance = _start(worker)
+    [task] = _fetch(worker)
+    worker.post(f"{R}/external-task/{task['id']}/failure", json={"workerId": "w1", "errorMessage": "down",
+                                                                  "retries": 0, "retryTimeout": 0})
+    assert worker.get(f"/api/instances/{instance['id']}").get_json()["status"] == "error"
+    assert _fetch(worker) == []
+    response = worker.put(f"{R}/external-task/{task['id']}/retries", json={"retries": 3})
+    assert response.status_code == 204
+    detail = worker.get(f"/api/instances/{instance['id']}").get_json()
+    assert detail["status"] == "waiting" and detail["incident"] is None
+    [again] = _fetch(worker, "w2")
+    assert again["id"] == task["id"] and again["retries"] == 3
+    assert worker.put(f"{R}/external-task/{again['id']}/retries", json={"retries": 1}).status_code == 204
+    assert worker.get(f"{R}/external-task/{again['id']}").get_json()["retries"] == 1
+    assert worker.put(f"{R}/external-task/nope/retries", json={"retries": 1}).status_code == 404
+    assert worker.put(f"{R}/external-task/{again['id']}/retries", json={"retries": -1}).status_code == 400

@@ -275,6 +275,12 @@ def extend_lock(task_id):
     return _no_content()
 
 
+@blp.route("/external-task/<task_id>/retries", methods=["PUT"])
+def set_retries(task_id):
+    services().engine.set_external_retries(current_user(), task_id, _body().get("retries"))
+    return _no_content()
+
+
 @blp.route("/external-task/<task_id>/unlock", methods=["POST"])
 def unlock(task_id):
     services().engine.unlock_external_task(current_user(), task_id)

@@ -188,11 +188,39 @@ class ExternalTasks:
             if done.rowcount != 1:
                 raise NotFound(f"External task with id {task_id} does not exist")
 
-    def set_retries(self, task_id, retries):
+    def set_retries(self, task_id, retries, actor=None):
+        """Set the retries of an open task; for a task whose failures ran out (an incident), retries > 0
+        resolve the incident: the task runs again as an external task with that many retries."""
+        if not isinstance(retries, int) or isinstance(retries, bool) or retries < 0:
+            raise InvalidInput("retries must be a number >= 0", {"retries": ["must be >= 0"]})
         with self.db.begin() as conn:
             done = conn.execute(external_tasks.update().where(external_tasks.c.id == task_id).values(retries=retries))
-            if done.rowcount != 1:
+            if done.rowcount == 1:
+                return None
+            failed = conn.execute(sa.select(audit_events.c.instance_id).where(
+                audit_events.c.task_id == task_id, audit_events.c.action.in_(
+                    ["external_task_failed", "external_task_bpmn_error"])).order_by(audit_events.c.id.desc())).first()
+        if failed is None:
+            raise NotFound(f"External task with id {task_id} does not exist")
+        if retries == 0:
+            return None  # it has none left already
+
+        def apply(conn, loaded: Loaded):
+            incident = loaded.row.incident or {}
+            if loaded.row.status != InstanceStatus.ERROR or incident.get("task_id") != task_id:
                 raise NotFound(f"External task with id {task_id} does not exist")
+            task = loaded.workflow.get_task_from_id(uuid.UUID(task_id))
+            step = Step("external_task_retries_set", task_id, task.task_spec.bpmn_id, detail={"retries": retries},
+                        clears_incident=True)
+
+            def rerun():
+                task.internal_data["external_retries"] = retries
+                task._set_state(TaskState.READY)
+            return _run_recording(self.store, loaded, step, rerun)
+        def missing(conn):
+            raise NotFound(f"External task with id {task_id} does not exist")
+        return self.store.change(sa.select(instances).where(instances.c.id == failed.instance_id), actor, apply,
+                                 missing=missing)
 
     # ---- changing the instance -------------------------------------------------------------------
     def _change(self, task_id, apply, actor):
