@@ -194,6 +194,8 @@ def test_user_tasks_claim_complete_and_reach(team, deployed):
     assert team.li.post(f"{R}/task/{task_id}/assignee", json={"userId": "wang"}).status_code == 403
     form = team.wang.get(f"{R}/task/{task_id}/form-variables").get_json()
     assert "outcome" in form
+    assert team.wang.get(f"{R}/task/{task_id}/variables").get_json()["owner"]["value"] == "li"
+    assert team.sam.get(f"{R}/task/{task_id}/variables").status_code == 404  # out of reach
     response = team.wang.post(f"{R}/task/{task_id}/complete",
                               json={"variables": {"outcome": {"value": "maybe", "type": "String"}}})
     assert response.status_code == 400 and "outcome" in response.get_json()["message"]

@@ -474,6 +474,14 @@ def complete_task(task_id):
     return _no_content()
 
 
+@blp.route("/task/<task_id>/variables", methods=["GET"])
+def task_variables(task_id):
+    """The variables the task sees (its instance's)."""
+    engine = services().engine
+    task = engine.task_for(current_user(), access.TASK_VIEW, task_id)
+    return jsonify(typed_variables(engine.instances_variables(task["instance_id"])))
+
+
 @blp.route("/task/<task_id>/form-variables", methods=["GET"])
 def form_variables(task_id):
     engine = services().engine
