@@ -116,10 +116,11 @@ def test_the_external_task_client_completes_fails_and_throws_bpmn_errors(served)
 
     def charge(task):
         seen["amount"], seen["currency"] = task.get_variable("amount"), task.get_variable("currency")
+        seen["gateway"] = task.get_extension_property("gateway")
         return task.complete({"charged": True, "receipt": "R-1"})
 
     worker.fetch_and_execute("charge-card", charge)
-    assert seen == {"amount": 30, "currency": "EUR"}
+    assert seen == {"amount": 30, "currency": "EUR", "gateway": "stripe"}
     after = engine.instance(instance.id_)
     assert after["variables"]["charged"] is True and [t["element_id"] for t in after["tasks"]] == ["check_payment"]
 

@@ -99,6 +99,7 @@ def test_external_task_round_trip_answers_exactly_204(deployed, worker):
     assert CAMUNDA_DATE.match(task["lockExpirationTime"])
     assert task["variables"]["amount"] == {"type": "Integer", "value": 30, "valueInfo": {}}
     assert task["variables"]["currency"]["value"] == "EUR"
+    assert task["extensionProperties"] == {"gateway": "stripe"}
     assert _fetch(worker, "w2") == []
     response = worker.post(f"{R}/external-task/{task['id']}/extendLock", json={"workerId": "w1", "newDuration": 1000})
     assert response.status_code == 204 and response.data == b""

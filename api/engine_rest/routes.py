@@ -157,7 +157,7 @@ def _external_json(task, definitions):
         "processDefinitionVersionTag": None, "processInstanceId": task["instance_id"], "tenantId": None,
         "retries": task["retries"], "suspended": False, "workerId": task["worker_id"], "topicName": task["topic"],
         "priority": task["priority"], "businessKey": task["business_key"],
-        "variables": typed_variables(task["variables"]), "extensionProperties": {},
+        "variables": typed_variables(task["variables"]), "extensionProperties": task["properties"],
     }
 
 

@@ -55,7 +55,7 @@ def task_view(row) -> dict:
         "topic": row.topic, "priority": row.priority, "worker_id": row.worker_id,
         "lock_expires_at": utc(row.lock_expires_at), "retries": row.retries,
         "error_message": row.error_message, "error_details": row.error_details,
-        "created_at": utc(row.created_at), "variables": row.variables,
+        "created_at": utc(row.created_at), "variables": row.variables, "properties": row.properties or {},
     }
 
 

@@ -217,6 +217,7 @@ external_tasks = sa.Table(
     sa.Column("topic", sa.String(255), nullable=False),
     sa.Column("priority", sa.BigInteger, nullable=False, server_default="0"),
     sa.Column("variables", sa.JSON, nullable=False),
+    sa.Column("properties", sa.JSON),  # camunda:properties of the service task (extensionProperties)
     sa.Column("worker_id", sa.String(255)),
     sa.Column("lock_expires_at", UtcDateTime),
     sa.Column("retries", sa.Integer),

@@ -110,6 +110,8 @@ class FollowupServiceTaskParser(ServiceTaskParser):
                                prescript=extensions.get("preScript"), postscript=extensions.get("postScript"),
                                **self.bpmn_attributes)
         spec.priority = int(priority) if priority.lstrip("-").isdigit() else 0
+        spec.extension_properties = {p.get("name"): p.get("value") for p in self.node.iter(f"{{{CAMUNDA_NS}}}property")
+                                     if p.get("name")}
         return spec
 
 

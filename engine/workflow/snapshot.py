@@ -127,7 +127,8 @@ def external_task_row(task, instance, now):
         "element_id": spec.bpmn_id,
         "topic": spec.operation_name,
         "priority": getattr(spec, "priority", 0) or 0,
-        "retries": task.internal_data.get("external_retries"),  # set when an incident was resolved
+        "retries": task.internal_data.get("external_retries"),
+        "properties": getattr(spec, "extension_properties", None) or None,  # set when an incident was resolved
         "variables": {**task.data, **task.internal_data.get("external_inputs", {})},
         "created_at": now,
     }

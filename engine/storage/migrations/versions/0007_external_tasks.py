@@ -26,6 +26,7 @@ def upgrade():
         sa.Column("topic", sa.String(255), nullable=False),
         sa.Column("priority", sa.BigInteger, nullable=False, server_default="0"),
         sa.Column("variables", sa.JSON, nullable=False),
+        sa.Column("properties", sa.JSON),
         sa.Column("worker_id", sa.String(255)),
         sa.Column("lock_expires_at", sa.DateTime(timezone=True)),
         sa.Column("retries", sa.Integer),
