@@ -61,7 +61,9 @@ def _service_task(extension):
 
 def test_an_unknown_camunda_topic_becomes_an_external_task_the_instance_waits_at(engine):
     xml = _service_task('<bpmn:serviceTask id="call_it" camunda:type="external" camunda:topic="asign_lead" />')
-    engine.deploy([("typo.bpmn", xml)])
+    deployed = engine.deploy([("typo.bpmn", xml)])
+    [warning] = [w for w in deployed.warnings if w["rule"] == "external-task"]
+    assert warning["element"] == "call_it" and "did you mean the built-in operation 'assign_lead'" in warning["message"]
     instance = engine.instance(engine.start("p"))
     assert instance["status"] == "waiting" and instance["active_element_ids"] == ["call_it"]
     assert [t["topic"] for t in engine.list_external_tasks(None, instance_id=instance["id"])] == ["asign_lead"]

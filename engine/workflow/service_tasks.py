@@ -16,6 +16,7 @@ Which names are built in is asked of the script engine's registry when the task 
 refused expressions are deploy errors that name the element (`check_operations`, called by
 `parsing.parse_files` with the registry it is handed).
 """
+import difflib
 import json
 import keyword
 
@@ -141,6 +142,14 @@ def check_operations(bundle, operations):
                     continue
                 element = task_spec.bpmn_id
                 operation = operations.get(name)
+                if operation is None:  # an external task: say so, in case it was meant to be a built-in one
+                    close = difflib.get_close_matches(name, list(operations), n=1, cutoff=0.8)
+                    hint = f"; did you mean the built-in operation '{close[0]}'?" if close else ""
+                    warning = {"file": info.file, "element": element, "rule": "external-task", "category": "info",
+                               "message": f"'{name}' is not a built-in operation: the task waits for an external "
+                                          f"worker fetching the topic '{name}'{hint}"}
+                    if warning not in bundle.warnings:  # a subprocess shared by two processes: once
+                        bundle.warnings.append(warning)
                 problem = operation.check_params(set(task_spec.operation_params)) if operation else None
                 if problem:
                     raise DeploymentError(f"operation '{name}': {problem}", file=info.file, element=element)
