@@ -61,6 +61,9 @@ def create_app(engine: Engine | None = None, settings=None) -> Flask:
     for blueprint in customer_blueprints:
         api.register_blueprint(blueprint)
 
+    from api.engine_rest import blp as engine_rest  # the Camunda 7 REST subset (issue 14)
+    app.register_blueprint(engine_rest)
+
     observe.setup_logging()
     app.before_request(observe.start_request)
     app.before_request(auth.authenticate)

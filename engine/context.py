@@ -9,6 +9,7 @@ message is sent only if its change commits. A nested scope (an instance started 
 its own messages; `savepoint()` drops what a failing block buffered, like a rolled-back savepoint.
 Like flask/globals.py and temporalio's activity context: one ContextVar, module-level accessors.
 """
+import logging
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -26,6 +27,7 @@ class OperationContext:
     actor: str | None = None
     task: object = None                 # the SpiffWorkflow task whose operation is running
     messages: list = field(default_factory=list)  # (topic, payload) to write to the outbox on save
+    printed: list = field(default_factory=list)   # lines scripts printed (into the change's audit event)
 
     def attach(self, conn, instance_id, business_key, process_key, actor):
         self.conn, self.instance_id, self.business_key = conn, instance_id, business_key
@@ -60,6 +62,27 @@ def notify(channel, text, mentions=None):
     if ctx is not None:
         ctx.messages.append((NOTIFY, {"channel": channel, "text": text, "mentions": list(mentions or [])}))
     return True
+
+
+PRINT_LINES, PRINT_LINE_CHARS = 100, 2000
+
+
+def script_print(*values, sep=" ", end="\n", **_ignored):
+    """Script helper: `print` as in Python; the lines go to the change's audit event (`printed`) and the
+    `followup.script` log, not to the server's stdout. At most PRINT_LINES lines per change are kept."""
+    text = str(sep).join(str(v) for v in values)
+    ctx = _current.get()
+    logging.getLogger("followup.script").info("%s", text, extra={"instance_id": getattr(ctx, "instance_id", None)})
+    if ctx is not None and len(ctx.printed) < PRINT_LINES:
+        ctx.printed.append(text[:PRINT_LINE_CHARS])
+
+
+def take_printed() -> list:
+    ctx = _current.get()
+    if ctx is None or not ctx.printed:
+        return []
+    taken, ctx.printed = ctx.printed, []
+    return taken
 
 
 @contextmanager

@@ -8,20 +8,23 @@ Methods that take a `user` apply the access rule (engine/access.py) as well: rou
 them and answer.
 """
 from datetime import timedelta
+from types import SimpleNamespace
 
 import sqlalchemy as sa
+from SpiffWorkflow.exceptions import SpiffWorkflowException
 
 from engine import access, clock
 from engine.calendar import helpers as calendar_helpers, load_calendar
 from engine.clock import utc
 from engine.config import Settings, load_settings
-from engine.context import notify
+from engine.context import notify, script_print
 from engine.customers.interactions import record_task_completion
-from engine.errors import Conflict, NotFound
+from engine.errors import Conflict, InvalidInput, NotFound
 from engine.identity import IdentityStore, User
 from engine.instances import queries, steps
 from engine.instances.definitions import DefinitionStore
 from engine.instances.migration import Migrations
+from engine.instances.external_tasks import ExternalTasks, require_worker
 from engine.instances.process_groups import ProcessGroups
 from engine.instances.store import InstanceStore
 from engine.instances.tasks import Tasks
@@ -29,7 +32,9 @@ from engine.sop import OPERATIONS
 from engine.storage.backend import backend_for
 from engine.storage.database import create_db_engine, migrate, reader
 from engine.storage.schema import audit_events, human_tasks, instances, message_waits, timers
-from engine.workflow.parsing import SourceFile
+from engine.workflow.feel import FollowupDMNEngine
+from engine.workflow.parsing import SourceFile, parse_files
+from engine.workflow.state import variables_of
 from engine.workflow.sandbox import SandboxScriptEngine
 from engine.workflow.timer_values import make_timer_value
 
@@ -41,12 +46,14 @@ class Engine:
         self.backend = backend_for(self.db)
         self.calendar = load_calendar(self.settings.timezone)
         self.script_engine = SandboxScriptEngine({"timer_value": make_timer_value(self.settings.timezone),
-                                                  "notify": notify, **calendar_helpers(self.calendar)},
+                                                  "notify": notify, "print": script_print,
+                                                  **calendar_helpers(self.calendar)},
                                                  operations=OPERATIONS)
         self.definitions = DefinitionStore(self.db, OPERATIONS)
         self.instances = InstanceStore(self.db, self.definitions, self.script_engine,
                                        on_task_completed=[record_task_completion])
         self.tasks = Tasks(self.db)
+        self.external_tasks = ExternalTasks(self.db, self.instances)
         self.identity = IdentityStore(self.db)
         self.process_groups = ProcessGroups(self.definitions)
         self.migrations = Migrations(self.db, self.instances, self.definitions)
@@ -69,6 +76,24 @@ class Engine:
         with reader(self.db).connect() as conn:
             return self.definitions.get(conn, key, version)
 
+    def definition_by_id(self, definition_id):
+        with reader(self.db).connect() as conn:
+            return self.definitions.by_id(conn, definition_id)
+
+    def evaluate_decision(self, user: User | None, key, variables=None) -> list[dict]:
+        """Evaluate the newest stored decision table `key` with `variables`: one row per matched rule
+        ({output name: value}), or the aggregate row (Camunda's decision-definition evaluate)."""
+        if user is not None:
+            access.require(user, access.DEFINITION_VIEW)
+        with reader(self.db).connect() as conn:
+            source = self.definitions.newest_decision_file(conn, key)
+        table = parse_files([source]).parser.get_engine(key, None).decision_table
+        scope = SimpleNamespace(data=dict(variables or {}), workflow=SimpleNamespace(script_engine=self.script_engine))
+        try:
+            return FollowupDMNEngine(table).result_rows(scope)
+        except SpiffWorkflowException as err:
+            raise InvalidInput(f"decision '{key}' cannot be evaluated with these variables: {err}") from None
+
     def definition_xml(self, key, version=None) -> bytes:
         with reader(self.db).connect() as conn:
             return self.definitions.xml(conn, self.definitions.get(conn, key, version))
@@ -83,8 +108,8 @@ class Engine:
             return self.definitions.list_latest(conn, page, page_size)
 
     # ---- instances ---------------------------------------------------------------------------------
-    def start(self, process_key, business_key=None, variables=None, actor=None) -> str:
-        definition = self.definition(process_key)
+    def start(self, process_key, business_key=None, variables=None, actor=None, version=None) -> str:
+        definition = self.definition(process_key, version)
         return self.instances.start(definition, business_key, variables, actor)
 
     def instance(self, instance_id) -> dict:
@@ -124,6 +149,10 @@ class Engine:
     def resume(self, instance_id, actor=None):
         return self._instance_change(instance_id, steps.resume(self.instances), actor)
 
+    def set_variables(self, instance_id, modifications=None, deletions=(), actor=None):
+        return self._instance_change(instance_id, steps.set_variables(self.instances, modifications, deletions),
+                                     actor)
+
     def retry(self, instance_id, actor=None):
         return self._instance_change(instance_id, steps.retry(self.instances), actor)
 
@@ -157,16 +186,26 @@ class Engine:
                 fired += 1
         return fired
 
-    def correlate_message(self, name, business_key=None, variables=None, actor=None) -> list[str]:
-        """Deliver a message to every instance waiting for it (with that business key, if given)."""
+    def correlate_message(self, name, business_key=None, variables=None, actor=None, correlation_keys=None,
+                          single=False) -> list[str]:
+        """Deliver a message to every instance waiting for it (with that business key, if given).
+        `correlation_keys`: only instances whose variables have these values; `single`: exactly one
+        instance must match (Camunda's correlate without `all`), else Conflict naming how many did."""
         query = sa.select(message_waits.c.instance_id).where(message_waits.c.message_name == name).distinct()
         if business_key is not None:
             query = query.where(message_waits.c.business_key == business_key)
         with reader(self.db).connect() as conn:
             waiting = [r.instance_id for r in conn.execute(query)]
+        if correlation_keys:
+            waiting = [i for i in waiting if all(self.instances_variables(i).get(k, _MISSING) == v
+                                                 for k, v in correlation_keys.items())]
         if not waiting:
             which = f" with business key '{business_key}'" if business_key is not None else ""
-            raise NotFound(f"no process instance{which} is waiting for the message '{name}'")
+            keys = f" and correlation keys {correlation_keys}" if correlation_keys else ""
+            raise NotFound(f"no process instance{which}{keys} is waiting for the message '{name}'")
+        if single and len(waiting) > 1:
+            raise Conflict(f"the message '{name}' matches {len(waiting)} process instances, not one; narrow it by "
+                           "business key or correlation keys, or correlate it to all")
         delivered = []
         for instance_id in waiting:
             if self._instance_change(instance_id, steps.deliver_message(self.instances, name, variables, actor),
@@ -192,6 +231,9 @@ class Engine:
     def repair(self, instance_id, action, element_id, to_element_id=None, reason=None, actor=None):
         """Skip the task at `element_id`, or move its token to `to_element_id`; audited with `reason`."""
         return self.migrations.repair(instance_id, action, element_id, to_element_id, reason, actor)
+    def instances_variables(self, instance_id) -> dict:
+        with reader(self.db).connect() as conn:
+            return variables_of(self.instances.workflow(conn, instance_id)[1])
 
     # ---- tasks ------------------------------------------------------------------------------------
     def task(self, task_id) -> dict:
@@ -241,14 +283,14 @@ class Engine:
         access.require_instance(user, action, instance, groups, tasks_in_reach)
         return instance
 
-    def start_as(self, user: User, process_key, business_key=None, variables=None) -> dict:
-        """Start the latest version of `process_key` if `user` may (agents and supervisors: the processes
-        of their groups). Returns the new instance as `instance()` describes it."""
-        self.definition(process_key)  # 404 before the rights question: definitions are public
+    def start_as(self, user: User, process_key, business_key=None, variables=None, version=None) -> dict:
+        """Start the latest version of `process_key` (or that `version`) if `user` may (agents and
+        supervisors: the processes of their groups). Returns the new instance as `instance()` describes it."""
+        self.definition(process_key, version)  # 404 before the rights question: definitions are public
         with reader(self.db).connect() as conn:
             groups = self.process_groups.of_process(conn, process_key)
         access.require_start(user, process_key, groups)
-        return self.instance(self.start(process_key, business_key, variables, actor=user.name))
+        return self.instance(self.start(process_key, business_key, variables, actor=user.name, version=version))
 
     def list_tasks(self, user: User, page=1, page_size=50, **filters):
         """(tasks, total) of the tasks `user` reaches (see `queries.list_tasks` for the filters)."""
@@ -297,6 +339,48 @@ class Engine:
         return {"task_id": task_id, "instance_id": step.instance_id, "instance_status": status,
                 "next_tasks": next_tasks}
 
+    # ---- external tasks (engine/instances/external_tasks.py): a worker's calls, as `user` -----------
+    def fetch_and_lock(self, user: User | None, worker_id, max_tasks, topics, use_priority=True) -> list[dict]:
+        require_worker(user)
+        return self.external_tasks.fetch_and_lock(worker_id, max_tasks, topics, use_priority)
+
+    def external_task(self, user: User | None, task_id) -> dict:
+        require_worker(user)
+        return self.external_tasks.get(task_id)
+
+    def list_external_tasks(self, user: User | None, **filters) -> list[dict]:
+        require_worker(user)
+        return self.external_tasks.find(**filters)
+
+    def complete_external_task(self, user: User | None, task_id, worker_id, variables=None, local_variables=None):
+        require_worker(user)
+        return self.external_tasks.complete(task_id, worker_id, variables, actor=user.name if user else worker_id,
+                                            local_variables=local_variables)
+
+    def fail_external_task(self, user: User | None, task_id, worker_id, error_message=None, error_details=None,
+                           retries=None, retry_timeout=0):
+        require_worker(user)
+        return self.external_tasks.failure(task_id, worker_id, error_message, error_details, retries, retry_timeout,
+                                           actor=user.name if user else worker_id)
+
+    def bpmn_error_external_task(self, user: User | None, task_id, worker_id, error_code, error_message=None,
+                                 variables=None):
+        require_worker(user)
+        return self.external_tasks.bpmn_error(task_id, worker_id, error_code, error_message, variables,
+                                              actor=user.name if user else worker_id)
+
+    def extend_external_lock(self, user: User | None, task_id, worker_id, new_duration):
+        require_worker(user)
+        return self.external_tasks.extend_lock(task_id, worker_id, new_duration)
+
+    def set_external_retries(self, user: User | None, task_id, retries):
+        require_worker(user)
+        return self.external_tasks.set_retries(task_id, retries, actor=user.name if user else None)
+
+    def unlock_external_task(self, user: User | None, task_id):
+        require_worker(user)
+        return self.external_tasks.unlock(task_id)
+
     # ---- definitions, described ---------------------------------------------------------------------
     def describe_definition(self, definition) -> dict:
         """A definition as the API shows it: its fields and the groups its user tasks name."""
@@ -336,6 +420,9 @@ _COMPLETE_WITH_TASK = (
               human_tasks.c.candidate_groups.label("_task_groups"))
     .select_from(instances.join(human_tasks, human_tasks.c.instance_id == instances.c.id))
     .where(human_tasks.c.id == sa.bindparam("c_task")).with_for_update(of=instances))
+
+
+_MISSING = object()
 
 
 def _sources(files):

@@ -53,6 +53,9 @@ def deploy(files):
     for process in deployed:
         state = "deployed" if process.changed else "unchanged"
         click.echo(f"{process.key} v{process.version} {state}  ({process.name})")
+    for warning in getattr(deployed, "warnings", []):  # bpmnlint's recommended rules (they do not refuse)
+        click.echo(f"warning: {warning['file']}, element '{warning['element']}': {warning['message']} "
+                   f"({warning['rule']})", err=True)
 
 
 # The SOPs beside the code (a source checkout, `pip install -e .`), else ./bpmn (the Docker image's /app).

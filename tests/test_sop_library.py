@@ -59,21 +59,23 @@ def _service_task(extension):
 </bpmn:definitions>""".encode()
 
 
-def test_an_unknown_camunda_topic_is_refused_naming_the_element(engine):
+def test_an_unknown_camunda_topic_becomes_an_external_task_the_instance_waits_at(engine):
     xml = _service_task('<bpmn:serviceTask id="call_it" camunda:type="external" camunda:topic="asign_lead" />')
-    with pytest.raises(DeploymentError) as err:
-        engine.deploy([("typo.bpmn", xml)])
-    assert err.value.element == "call_it" and "unknown operation 'asign_lead'" in str(err.value)
-    assert "assign_lead" in str(err.value)  # the known ones are listed
+    deployed = engine.deploy([("typo.bpmn", xml)])
+    [warning] = [w for w in deployed.warnings if w["rule"] == "external-task"]
+    assert warning["element"] == "call_it" and "did you mean the built-in operation 'assign_lead'" in warning["message"]
+    instance = engine.instance(engine.start("p"))
+    assert instance["status"] == "waiting" and instance["active_element_ids"] == ["call_it"]
+    assert [t["topic"] for t in engine.list_external_tasks(None, instance_id=instance["id"])] == ["asign_lead"]
 
 
-def test_an_unknown_spiff_operator_is_refused_naming_the_element(engine):
+def test_an_unknown_spiff_operator_becomes_an_external_task(engine):
     xml = _service_task('<bpmn:serviceTask id="call_it"><bpmn:extensionElements><spiffworkflow:serviceTaskOperator '
                         'id="send_fax" resultVariable="r"><spiffworkflow:parameters /></spiffworkflow:serviceTaskOperator>'
                         '</bpmn:extensionElements></bpmn:serviceTask>')
-    with pytest.raises(DeploymentError) as err:
-        engine.deploy([("fax.bpmn", xml)])
-    assert err.value.element == "call_it" and "send_fax" in str(err.value)
+    engine.deploy([("fax.bpmn", xml)])
+    instance_id = engine.start("p")
+    assert [t["topic"] for t in engine.list_external_tasks(None, instance_id=instance_id)] == ["send_fax"]
 
 
 def _external(topic, **params):

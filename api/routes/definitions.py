@@ -50,7 +50,7 @@ def deploy(_files):
     user = current_user()
     access.require(user, access.DEFINITION_DEPLOY)
     deployed = services().engine.deploy(_sources(), actor=user.name)
-    return {"processes": [vars(p) for p in deployed]}
+    return {"processes": [vars(p) for p in deployed], "warnings": getattr(deployed, "warnings", [])}
 
 
 @deployments.route("/validate", methods=["POST"])
@@ -62,7 +62,8 @@ def validate(_files):
     """Check the files as a deployment would, without storing anything."""
     access.require(current_user(), access.DEFINITION_DEPLOY)
     processes = services().engine.validate(_sources())
-    return {"valid": True, "processes": [{"key": p.key, "name": p.name, "file": p.file} for p in processes]}
+    return {"valid": True, "processes": [{"key": p.key, "name": p.name, "file": p.file} for p in processes],
+            "warnings": getattr(processes, "warnings", [])}
 
 
 @blp.route("", methods=["GET"])

@@ -83,8 +83,18 @@ class DeployedSchema(Schema):
     changed = fields.Boolean(required=True, metadata={"description": "False: identical content, version kept"})
 
 
+class LintWarningSchema(Schema):
+    file = fields.String(required=True)
+    element = fields.String(allow_none=True)
+    rule = fields.String(required=True, metadata={"description": "the bpmnlint rule"})
+    message = fields.String(required=True)
+    category = fields.String(allow_none=True)
+
+
 class DeploymentSchema(Schema):
     processes = fields.List(fields.Nested(DeployedSchema), required=True)
+    warnings = fields.List(fields.Nested(LintWarningSchema), metadata={
+        "description": "bpmnlint's recommended rules the files break (they deploy anyway)"})
 
 
 class ValidatedProcessSchema(Schema):
@@ -96,6 +106,7 @@ class ValidatedProcessSchema(Schema):
 class ValidationSchema(Schema):
     valid = fields.Boolean(required=True)
     processes = fields.List(fields.Nested(ValidatedProcessSchema), required=True)
+    warnings = fields.List(fields.Nested(LintWarningSchema))
 
 
 class DeploymentErrorSchema(ErrorSchema):

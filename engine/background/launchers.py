@@ -23,6 +23,7 @@ from SpiffWorkflow.bpmn.specs.mixins.events.start_event import StartEvent
 from SpiffWorkflow.util.task import TaskState
 
 from engine import clock
+from engine.workflow import cron
 from engine.instances.definitions import Definition
 from engine.clock import utc
 from engine.storage.schema import definitions, timer_launchers
@@ -40,6 +41,8 @@ def timer_start_events(spec):
 def schedule(engine, event_definition, now):
     """(first tick, ticks, interval seconds) of a timer start event, its expression evaluated now."""
     value = engine.script_engine.environment.evaluate(event_definition.expression, {})
+    if isinstance(value, str) and value.startswith(cron.PREFIX):  # a cron cycle: no end, no fixed interval
+        return cron.next_fire(value, now), -1, 0.0
     if isinstance(event_definition, CycleTimerEventDefinition):
         cycles, start, duration = TimerEventDefinition.parse_iso_recurring_interval(value)
         return start, cycles, duration.total_seconds()
@@ -135,7 +138,10 @@ class Launchers:
         tick = utc(launcher.next_due_at)
         remaining = launcher.remaining - 1 if launcher.remaining > 0 else launcher.remaining
         following = None
-        if remaining != 0 and launcher.interval_seconds > 0:
+        if remaining != 0 and cron.PREFIX in launcher.expression:  # the next cron tick after this one (or now)
+            value = self.engine.script_engine.environment.evaluate(launcher.expression, {})
+            following = cron.next_fire(value, max(tick, now))
+        elif remaining != 0 and launcher.interval_seconds > 0:
             step = timedelta(seconds=launcher.interval_seconds)
             following = tick + step
             if following <= now:  # missed ticks: one catch-up launch, then back on the beat

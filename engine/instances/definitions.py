@@ -8,9 +8,9 @@ import sqlalchemy as sa
 
 from engine import clock
 from engine.errors import Conflict, NotFound
-from engine.workflow.parsing import SourceFile, parse_files
 from engine.status import FINAL
 from engine.storage.schema import definitions, deployment_files, deployments, instances
+from engine.workflow.parsing import SourceFile, decision_ids, decision_refs, parse_files
 
 
 @dataclass
@@ -35,6 +35,15 @@ class DeployedProcess:
     version: int
     name: str
     changed: bool
+
+
+class Deployed(list):
+    """What a deployment answers: its processes (a list, as before) and `warnings` (bpmnlint's findings
+    that do not refuse the files)."""
+
+    def __init__(self, items=(), warnings=()):
+        super().__init__(items)
+        self.warnings = list(warnings)
 
 
 class SpecCache:
@@ -83,12 +92,55 @@ class DefinitionStore:
             cache.clear()
 
     def validate(self, sources: list[SourceFile]):
-        """Parse and check without storing; returns the processes found."""
-        return list(parse_files(sources, self.operations).processes.values())
+        """Parse and check without storing; returns the processes found (with `.warnings`: bpmnlint's)."""
+        bundle = parse_files(self.with_stored_decisions(sources), self.operations, check_lint=True)
+        return Deployed(bundle.processes.values(), bundle.warnings)
+
+    def with_stored_decisions(self, sources: list[SourceFile]) -> list[SourceFile]:
+        """`sources` plus, for every decision their business rule tasks call and they do not define, the
+        newest stored DMN file defining it (deployed alone or with an earlier process): it is stored again
+        with this deployment, so the deployment's files alone rebuild its specs."""
+        wanted = set().union(*(decision_refs(s.content) for s in sources if not s.name.lower().endswith(".dmn")))
+        wanted -= set().union(*(decision_ids(s.content) for s in sources if s.name.lower().endswith(".dmn")))
+        if not wanted:
+            return sources
+        names = {s.name for s in sources}
+        added = list(sources)
+        with self.db.connect() as conn:
+            rows = conn.execute(sa.select(deployment_files.c.name, deployment_files.c.content)
+                                .where(deployment_files.c.name.ilike("%.dmn"))
+                                .order_by(deployment_files.c.deployment_id.desc()))
+            for row in rows:
+                found = decision_ids(row.content) & wanted
+                if not found:
+                    continue
+                name = row.name if row.name not in names else f"stored-{row.name}"
+                added.append(SourceFile(name, row.content))
+                names.add(name)
+                wanted -= found
+                if not wanted:
+                    break
+        return added
+
+    def newest_decision_file(self, conn, decision_id) -> SourceFile:
+        rows = conn.execute(sa.select(deployment_files.c.name, deployment_files.c.content)
+                            .where(deployment_files.c.name.ilike("%.dmn"))
+                            .order_by(deployment_files.c.deployment_id.desc()))
+        for row in rows:
+            if decision_id in decision_ids(row.content):
+                return SourceFile(row.name, row.content)
+        raise NotFound(f"no decision definition with key '{decision_id}'")
 
     def deploy(self, sources: list[SourceFile], actor=None) -> list[DeployedProcess]:
-        """Store changed processes as new versions. Identical content changes nothing."""
-        bundle = parse_files(sources, self.operations)
+        """Store changed processes as new versions. Identical content changes nothing. Decision tables
+        may come alone: they are stored for later deployments to call (`with_stored_decisions`)."""
+        sources = self.with_stored_decisions(sources)
+        bundle = parse_files(sources, self.operations, check_lint=True)
+        if not bundle.processes:
+            return Deployed(self._deploy_decisions(sources, actor), bundle.warnings)
+        return Deployed(self._deploy(bundle, sources, actor), bundle.warnings)
+
+    def _deploy(self, bundle, sources, actor):
         now = clock.now()
         result = []
         try:
@@ -115,6 +167,20 @@ class DefinitionStore:
         except sa.exc.IntegrityError:
             raise Conflict("another deployment of the same process was stored at the same moment; deploy again")
         return result
+
+    def _deploy_decisions(self, sources, actor):
+        """A deployment of DMN files only: stored unless every file is stored already, byte for byte."""
+        with self.db.begin() as conn:
+            known = set(conn.execute(sa.select(deployment_files.c.sha256).where(
+                deployment_files.c.sha256.in_([s.sha256 for s in sources]))).scalars())
+            if all(s.sha256 in known for s in sources):
+                return []
+            deployment_id = conn.execute(deployments.insert().values(deployed_at=clock.now(), deployed_by=actor)
+                                         .returning(deployments.c.id)).scalar_one()
+            conn.execute(deployment_files.insert(), [
+                {"deployment_id": deployment_id, "name": s.name, "content": s.content, "sha256": s.sha256}
+                for s in sources])
+        return []
 
     def _latest_versions(self, conn, keys):
         newest = (sa.select(definitions.c.key, sa.func.max(definitions.c.version).label("version"))

@@ -184,3 +184,25 @@ def retry(store):
 
         return _run_recording(store, loaded, step, rerun)
     return apply
+
+
+def set_variables(store, modifications=None, deletions=()):
+    """Set and remove process variables (Camunda's POST /process-instance/{id}/variables): on every task
+    still to run and on the last that ran, so what the instance reads next and what it shows agree."""
+    def apply(conn, loaded: Loaded):
+        _require_active(loaded, allow_suspended=True)
+        before = variables_of(loaded.workflow)
+        targets = [t for t in all_tasks(loaded.workflow)
+                   if t.state & (TaskState.READY | TaskState.WAITING | TaskState.STARTED)]
+        if loaded.workflow.last_task is not None:
+            targets.append(loaded.workflow.last_task)
+        for task in targets:
+            task.data.update(modifications or {})
+            for name in deletions or ():
+                task.data.pop(name, None)
+        step = Step("variables_changed")
+        changes = data_changes(before, variables_of(loaded.workflow))
+        if changes:
+            step.detail["changes"] = changes
+        return step
+    return apply

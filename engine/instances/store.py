@@ -22,7 +22,7 @@ from engine.instances.writes import (_DELETE_COMPLETED_TASK, _INSERT_AUDIT, RowW
 from engine.status import FINAL, PARKED, InstanceStatus
 from engine.storage.backend import backend_for
 from engine.storage.database import is_transient
-from engine.storage.schema import human_task_groups, human_tasks, instances, message_waits, timers
+from engine.storage.schema import external_tasks, human_task_groups, human_tasks, instances, message_waits, timers
 from engine.workflow import forms
 from engine.workflow.snapshot import Snapshot, active_element_ids, take
 from engine.workflow.state import dump_state, load_state, new_workflow, variables_of
@@ -105,7 +105,8 @@ class InstanceStore:
             task.data.update(variables)
         if prepare is not None:
             prepare(workflow)
-        identity = {"id": instance_id, "process_key": definition.key, "business_key": business_key}
+        identity = {"id": instance_id, "process_key": definition.key, "business_key": business_key,
+                    "definition_id": definition.id}
         step = Step("started", detail={"changes": data_changes({}, variables)})
         incident = self._run(workflow, step)
         snap = take(workflow, identity, now)
@@ -195,7 +196,16 @@ class InstanceStore:
         return results
 
     def _run(self, workflow, step, action=None):
-        """Run engine steps (after `action`, if given); a script failure becomes an incident."""
+        """Run engine steps (after `action`, if given); a script failure becomes an incident. What
+        scripts printed goes into the step's audit detail."""
+        try:
+            return self._run_steps(workflow, step, action)
+        finally:
+            printed = context.take_printed()
+            if printed:
+                step.detail["printed"] = printed
+
+    def _run_steps(self, workflow, step, action=None):
         try:
             if action is not None:
                 action()
@@ -287,6 +297,11 @@ class InstanceStore:
             writes.inserts[message_waits.name].append({"id": wait_id, "instance_id": instance_id,
                                                        "message_name": after.messages[wait_id],
                                                        "business_key": identity["business_key"]})
+        writes.deletes[external_tasks.name].extend(before.external_tasks.keys() - after.external_tasks.keys())
+        for task_id in after.external_tasks.keys() - before.external_tasks.keys():
+            writes.inserts[external_tasks.name].append({**after.external_tasks[task_id],
+                                                        "definition_id": identity["definition_id"],
+                                                        "variables": json_safe(after.external_tasks[task_id]["variables"])})
         if flush_now:
             writes.flush(conn)
 

@@ -6,7 +6,8 @@ import sqlalchemy as sa
 from engine import clock, context
 from engine.errors import Conflict
 from engine.instances.views import json_safe
-from engine.storage.schema import audit_events, human_task_groups, human_tasks, instances, message_waits, outbox, timers
+from engine.storage.schema import (audit_events, external_tasks, human_task_groups, human_tasks, instances, message_waits,
+                                   outbox, timers)
 
 
 # Statements of the hot path, built once: constructing SQLAlchemy expressions per call costs about as much
@@ -17,7 +18,7 @@ _DELETE_COMPLETED_TASK = human_tasks.delete().where(
     human_tasks.c.id == sa.bindparam("b_id"),
     sa.or_(human_tasks.c.assignee.is_(None), human_tasks.c.assignee == sa.bindparam("b_actor")))
 _INSERT_AUDIT = audit_events.insert()
-_TABLES_WITH_GONE_ROWS = {t.name: t for t in (human_tasks, timers, message_waits)}
+_TABLES_WITH_GONE_ROWS = {t.name: t for t in (human_tasks, timers, message_waits, external_tasks)}
 _DELETE_BY_IDS = {}  # (backend name, table name) -> the backend's delete by a list of ids
 
 
@@ -29,7 +30,8 @@ def _delete_gone(backend, name):
     return statement
 
 
-_INSERT = {table.name: table.insert() for table in (human_tasks, human_task_groups, timers, message_waits)}
+_INSERT = {table.name: table.insert() for table in (human_tasks, human_task_groups, timers, message_waits,
+                                                   external_tasks)}
 _UPDATE_TIMER_DUE = timers.update().where(timers.c.id == sa.bindparam("b_id")).values(
     due_at=sa.bindparam("due_at"), attempts=0, enqueued_at=None)
 
@@ -73,7 +75,7 @@ _save_statements = {}
 def _save_one(backend, completing: bool, deleting: tuple):
     key = (completing, deleting)
     statement = _save_statements.get(key)
-    if statement is None:  # at most 2 x 8 shapes
+    if statement is None:  # at most 2 x 16 shapes
         statement = _save_statements[key] = _save_one_statement(backend, completing, deleting)
     return statement
 
@@ -95,8 +97,8 @@ class RowWrites:
         self.one = one  # one instance's save (backend.one_statement_save): update, audit and completion at once
         self.completed = None  # (task id, actor), with `one`: the completed task's delete, sent with the update
         self.instance_updates = []
-        self.deletes = {t.name: [] for t in (human_tasks, timers, message_waits)}
-        self.inserts = {t.name: [] for t in (human_tasks, human_task_groups, timers, message_waits)}
+        self.deletes = {t.name: [] for t in (human_tasks, timers, message_waits, external_tasks)}
+        self.inserts = {t.name: [] for t in (human_tasks, human_task_groups, timers, message_waits, external_tasks)}
         self.timer_updates = []
         self.audits = []
 
@@ -129,7 +131,7 @@ class RowWrites:
         for name, ids in self.deletes.items():
             if ids:
                 conn.execute(_delete_gone(self.backend, name), {"ids": list(ids)})
-        for name in (human_tasks.name, human_task_groups.name, timers.name, message_waits.name):
+        for name in (human_tasks.name, human_task_groups.name, timers.name, message_waits.name, external_tasks.name):
             if self.inserts[name]:
                 conn.execute(_INSERT[name], self.inserts[name])
         if self.timer_updates:

@@ -220,3 +220,28 @@ migration_batches = sa.Table(
     sa.Column("started_at", UtcDateTime, nullable=False),
     sa.Column("finished_at", UtcDateTime),
 )
+
+# A service task whose topic is not a built-in operation: the instance waits there until an external worker
+# fetches, locks and completes it (0008_external_tasks). The row is derived from the state (written in the
+# same transaction); the lock, retries and error columns are the workers' and change without the state.
+external_tasks = sa.Table(
+    "external_tasks", metadata,
+    sa.Column("id", sa.String(36), primary_key=True),  # the waiting SpiffWorkflow task
+    sa.Column("instance_id", sa.String(36), sa.ForeignKey("instances.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("definition_id", sa.Integer, nullable=False),
+    sa.Column("process_key", sa.String(255), nullable=False),
+    sa.Column("business_key", sa.String(255)),
+    sa.Column("element_id", sa.String(255), nullable=False),
+    sa.Column("topic", sa.String(255), nullable=False),
+    sa.Column("priority", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("variables", sa.JSON, nullable=False),
+    sa.Column("properties", sa.JSON),  # camunda:properties of the service task (extensionProperties)
+    sa.Column("worker_id", sa.String(255)),
+    sa.Column("lock_expires_at", UtcDateTime),
+    sa.Column("retries", sa.Integer),
+    sa.Column("error_message", sa.Text),
+    sa.Column("error_details", sa.Text),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Index("ix_external_tasks_topic", "topic", "lock_expires_at"),
+    sa.Index("ix_external_tasks_instance", "instance_id"),
+)

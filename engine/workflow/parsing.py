@@ -17,6 +17,7 @@ from SpiffWorkflow.spiff.parser.task_spec import BusinessRuleTaskParser, SpiffTa
 from SpiffWorkflow.spiff.specs.defaults import BusinessRuleTask, UserTask
 
 from engine.errors import DeploymentError, ScriptRefused
+from engine.workflow import cron, feel, juel, lint
 from engine.workflow.sandbox import check_source
 from engine.workflow.service_tasks import FollowupServiceTaskParser, OperationServiceTask, check_operations
 
@@ -81,10 +82,14 @@ class ParsedBundle:
     parser: "FollowupParser"
     processes: dict[str, ProcessInfo] = field(default_factory=dict)
     decisions: list[str] = field(default_factory=list)
+    warnings: list[dict] = field(default_factory=list)  # bpmnlint's findings that do not refuse (lint.py)
 
     def spec_for(self, key):
         spec = self.parser.get_spec(key)
-        return spec, self.parser.get_subprocess_specs(key)
+        subprocess_specs = self.parser.get_subprocess_specs(key)
+        for each in (spec, *subprocess_specs.values()):
+            cron.fit(each)  # cron cycles get their event definition while the spec is built
+        return spec, subprocess_specs
 
 
 class FollowupUserTaskParser(UserTaskParser):
@@ -95,12 +100,39 @@ class FollowupUserTaskParser(UserTaskParser):
         groups = self.node.get(f"{{{CAMUNDA_NS}}}candidateGroups") or ""
         task.candidate_groups = [g.strip() for g in groups.split(",") if g.strip()]
         task.assignee_expression = self.node.get(f"{{{CAMUNDA_NS}}}assignee")
+        # Camunda expressions, as Python evaluated when the task opens (snapshot.human_task_row)
+        task.assignee_python = self._juel("assignee", task.assignee_expression)
+        task.candidate_groups_python = self._juel("candidateGroups", groups)
+        if task.candidate_groups_python:
+            task.candidate_groups = []
         task.form_fields = read_camunda_form(self.node)
         return task
 
 
+    def _juel(self, attribute, text):
+        if not juel.is_juel(text):
+            return None
+        try:
+            python = juel.to_python(text)
+            check_source(python, "eval")
+        except (juel.UnsupportedExpression, ScriptRefused) as err:
+            raise ValidationException(f"camunda:{attribute}: {err}", node=self.node, file_name=self.filename) from None
+        return python
+
+
 class FollowupBusinessRuleTaskParser(BusinessRuleTaskParser):
-    """Spiff's `calledDecisionId` extension or Camunda's `decisionRef` attribute."""
+    """Spiff's `calledDecisionId` extension or Camunda's `decisionRef` attribute; Camunda's
+    `resultVariable` and `mapDecisionResult` (feel.FollowupDMNEngine)."""
+
+    def create_task(self):
+        task = super().create_task()
+        mapping = self.node.get(f"{{{CAMUNDA_NS}}}mapDecisionResult")
+        if mapping is not None and mapping not in feel._MAPPINGS:
+            raise ValidationException(f"camunda:mapDecisionResult '{mapping}' is not supported (supported: "
+                                      f"{', '.join(sorted(feel._MAPPINGS))})", node=self.node, file_name=self.filename)
+        task.dmnEngine = feel.FollowupDMNEngine(task.dmnEngine.decision_table,
+                                                self.node.get(f"{{{CAMUNDA_NS}}}resultVariable"), mapping)
+        return task
 
     @staticmethod
     def get_decision_ref(node):
@@ -186,14 +218,76 @@ _SCRIPT_TAGS = {
 _TIMER_TAGS = {f"{{{BPMN_NS}}}timeDate", f"{{{BPMN_NS}}}timeDuration", f"{{{BPMN_NS}}}timeCycle"}
 
 
+def _camunda_collections(root, filename):
+    """`camunda:collection` + `camunda:elementVariable` (Camunda Modeler's multi-instance) rewritten as
+    the standard `loopDataInputRef` + `inputDataItem` SpiffWorkflow runs: in the XML, before parsing, so
+    the spec every instance shares is never changed while one runs."""
+    collection_attr, element_attr = f"{{{CAMUNDA_NS}}}collection", f"{{{CAMUNDA_NS}}}elementVariable"
+    for node in root.iter(f"{{{BPMN_NS}}}multiInstanceLoopCharacteristics"):
+        collection = node.attrib.pop(collection_attr, None)
+        element = node.attrib.pop(element_attr, None)
+        if collection is None:
+            continue
+        name = collection.strip()
+        if juel.is_juel(name):
+            try:
+                name = juel.to_python(name)
+            except juel.UnsupportedExpression as err:
+                raise DeploymentError(f"camunda:collection: {err}", file=filename, line=node.sourceline,
+                                      element=_nearest_id(node)) from None
+        if not name.isidentifier():
+            raise DeploymentError(f"camunda:collection must name a process variable holding a list (e.g. ${{items}}), "
+                                  f"not '{collection}'", file=filename, line=node.sourceline, element=_nearest_id(node))
+        if node.find(f"{{{BPMN_NS}}}loopCardinality") is not None:
+            raise DeploymentError("a multi-instance task has both a loop cardinality and camunda:collection; keep one",
+                                  file=filename, line=node.sourceline, element=_nearest_id(node))
+        reference = etree.Element(f"{{{BPMN_NS}}}loopDataInputRef")
+        reference.text = name
+        node.insert(0, reference)
+        if element:
+            item = etree.Element(f"{{{BPMN_NS}}}inputDataItem", id=element.strip(), name=element.strip())
+            node.insert(1, item)
+
+
 def _prepare_bpmn(root, filename):
-    """Rewrite timer bodies and check every script and condition against the sandbox's rules."""
+    """Rewrite timer bodies, Camunda expressions (juel.py) and collections, and check every script and
+    condition against the sandbox's rules."""
+    _camunda_collections(root, filename)
+    for task in root.iter(f"{{{BPMN_NS}}}scriptTask"):
+        language = (task.get("scriptFormat") or "python").strip().lower()
+        if language not in ("python", "python3", "py", "text/x-python"):
+            raise DeploymentError(f"scriptFormat '{task.get('scriptFormat')}' cannot run here: scripts are Python "
+                                  "(rewrite the script in Python, or make the step an external task)",
+                                  file=filename, line=task.sourceline, element=task.get("id"))
+        if task.get(f"{{{CAMUNDA_NS}}}resource"):
+            raise DeploymentError("camunda:resource (a script kept outside the diagram) is not supported: put the "
+                                  "script inside the script task", file=filename, line=task.sourceline,
+                                  element=task.get("id"))
     for node in root.iter(*_SCRIPT_TAGS):
         text = node.text or ""
+        if _SCRIPT_TAGS[node.tag] == "eval" and juel.is_juel(text):
+            try:
+                text = node.text = juel.to_python(text)
+            except juel.UnsupportedExpression as err:
+                raise DeploymentError(str(err), file=filename, line=node.sourceline, element=_nearest_id(node)) from None
+        if node.tag == f"{{{BPMN_NS}}}loopCardinality" and text.strip():
+            # A list given as the cardinality (Camunda Modeler users write ${items} here) means one per item.
+            inner = text.strip()
+            text = node.text = f"(len({inner}) if isinstance({inner}, (list, tuple)) else {inner})"
         if node.tag in _TIMER_TAGS:
             if not text.strip():
                 raise DeploymentError("the timer has no expression", file=filename, line=node.sourceline,
                                       element=_nearest_id(node))
+            if node.tag == f"{{{BPMN_NS}}}timeCycle" and cron.looks_like_cron(text):
+                try:
+                    cron.to_croniter(text.strip())
+                except ValueError as err:
+                    event = node.getparent()
+                    while event is not None and etree.QName(event).localname.endswith("EventDefinition"):
+                        event = event.getparent()
+                    raise DeploymentError(f"the cron cycle is not supported: {err}", file=filename,
+                                          line=node.sourceline, element=_nearest_id(event)) from None
+                text = repr(cron.PREFIX + " ".join(text.split()))
             text = node.text = timer_expression(text)
         if not text.strip():
             continue
@@ -208,9 +302,11 @@ def _is_dmn(root):
     return etree.QName(root).namespace in DMN_NAMESPACES
 
 
-def parse_files(sources: list[SourceFile], operations=None) -> ParsedBundle:
+def parse_files(sources: list[SourceFile], operations=None, check_lint=False) -> ParsedBundle:
     """Parse and validate a deployment's files; raise DeploymentError on the first problem. With
-    `operations` (a registry: `get(name)`, names by iteration), service tasks are checked against it."""
+    `operations` (a registry: `get(name)`, names by iteration), service tasks are checked against it.
+    `check_lint`: run bpmnlint (lint.py) on each BPMN file: correctness errors refuse, the rest are
+    `bundle.warnings` (a new deployment; files stored already are not linted again)."""
     if not sources:
         raise DeploymentError("a deployment needs at least one .bpmn or .dmn file")
     parser = FollowupParser()
@@ -220,6 +316,14 @@ def parse_files(sources: list[SourceFile], operations=None) -> ParsedBundle:
         root = _read_xml(source)
         if _is_dmn(root):
             try:
+                feel.prepare_dmn(root)  # FEEL unary tests and hit policies as Camunda Modeler writes them
+                for table in root.iter("{*}decisionTable"):
+                    feel.check_policy((table.get("hitPolicy") or "UNIQUE").upper())
+            except juel.UnsupportedExpression as err:
+                raise DeploymentError(str(err), file=source.name,
+                                      element=root.find("{*}decision").get("id") if root.find("{*}decision") is not None
+                                      else None) from None
+            try:
                 parser.add_dmn_xml(root, filename=source.name)
             except (ValidationException, SpiffWorkflowException) as err:
                 raise _from_validation(err, source.name) from None
@@ -227,6 +331,14 @@ def parse_files(sources: list[SourceFile], operations=None) -> ParsedBundle:
                 raise DeploymentError(f"the decision table cannot be read: {err}", file=source.name) from None
             bundle.decisions.append(root.find("{*}decision").get("id") if root.find("{*}decision") is not None else "")
         elif etree.QName(root).namespace == BPMN_NS and etree.QName(root).localname == "definitions":
+            if check_lint:
+                errors, warnings = lint.lint(root, source.name)
+                if errors:
+                    first = errors[0]
+                    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+                    raise DeploymentError(f"bpmnlint {first['rule']}: {first['message']}{more}", file=source.name,
+                                          element=first["element"])
+                bundle.warnings.extend(warnings)
             _prepare_bpmn(root, source.name)
             bpmn_roots.append((root, source))
         else:
@@ -241,7 +353,7 @@ def parse_files(sources: list[SourceFile], operations=None) -> ParsedBundle:
             if process.get("isExecutable", "true") != "false":
                 key = process.get("id")
                 bundle.processes[key] = ProcessInfo(key=key, name=process.get("name") or key, file=source.name)
-    if not bundle.processes:
+    if not bundle.processes and not bundle.decisions:
         raise DeploymentError("no executable process found in the deployment",
                               file=", ".join(s.name for s in sources))
     by_name = {s.name: s for s in sources}
@@ -262,6 +374,20 @@ def parse_files(sources: list[SourceFile], operations=None) -> ParsedBundle:
     if operations is not None:
         check_operations(bundle, operations)  # unknown service-task operations are refused, naming the element
     return bundle
+
+
+_DECISION_REF = re.compile(rb'decisionRef="([^"]+)"|calledDecisionId>\s*([^<\s]+)\s*<')
+_DECISION_ID = re.compile(rb'<(?:\w+:)?decision\b[^>]*?\sid="([^"]+)"')
+
+
+def decision_refs(content: bytes) -> set[str]:
+    """The decision ids a BPMN file's business rule tasks call."""
+    return {(a or b).decode() for a, b in _DECISION_REF.findall(content)}
+
+
+def decision_ids(content: bytes) -> set[str]:
+    """The decision ids a DMN file defines."""
+    return {m.decode() for m in _DECISION_ID.findall(content)}
 
 
 def _from_validation(err, filename):

@@ -8,9 +8,15 @@
   Each `camunda:outputParameter name="agent"` holds an expression over `result` (the operation's
   answer), e.g. `result["agent"]`; without output parameters the answer lands in `<element id>_result`.
 
-Unknown operation names, unknown or missing parameters and refused expressions are deploy errors that
-name the element (`check_operations`, called by `parsing.parse_files` with the registry it is handed).
+A topic (or operator) that is not a built-in operation makes an *external task*: the task stays STARTED
+(the instance waits there) with its evaluated input parameters in `internal_data["external_inputs"]`,
+until an outside worker completes it (engine/instances/external_tasks.py); snapshot.py lists it.
+Which names are built in is asked of the script engine's registry when the task runs, so the parsed spec
+(shared by every instance) is never marked. Unknown or missing parameters of a built-in operation and
+refused expressions are deploy errors that name the element (`check_operations`, called by
+`parsing.parse_files` with the registry it is handed).
 """
+import difflib
 import json
 import keyword
 
@@ -19,16 +25,16 @@ from SpiffWorkflow.spiff.parser.task_spec import ServiceTaskParser
 from SpiffWorkflow.spiff.specs.defaults import ServiceTask
 
 from engine.errors import DeploymentError, ScriptRefused
+from engine.workflow import juel
 from engine.workflow.sandbox import check_source
 
 CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
 
 
 def unwrap(text):
+    """A parameter's Python: Camunda's `${...}` translated (juel.py), else the text as it is."""
     text = (text or "").strip()
-    if text.startswith("${") and text.endswith("}"):
-        text = text[2:-1].strip()
-    return text
+    return juel.to_python(text) if juel.is_juel(text) else text
 
 
 class OperationServiceTask(ServiceTask):
@@ -49,7 +55,15 @@ class OperationServiceTask(ServiceTask):
                        if param["value"].strip() not in unset else None, "type": param["type"]}
                 for name, param in self.operation_params.items()}
 
+    def is_external(self, task) -> bool:
+        operations = getattr(task.workflow.script_engine, "operations", None)
+        return operations is None or operations.get(self.operation_name) is None
+
     def _execute(self, task):
+        if self.is_external(task):  # an outside worker does it: wait (STARTED) with the inputs evaluated
+            task.internal_data["external_inputs"] = {
+                name: param["value"] for name, param in self.evaluate_params(task).items()}
+            return None
         result = json.loads(task.workflow.script_engine.call_service(
             task, operation_name=self.operation_name, operation_params=self.evaluate_params(task)))
         if not self.output_mappings:
@@ -62,8 +76,15 @@ class OperationServiceTask(ServiceTask):
 
 class FollowupServiceTaskParser(ServiceTaskParser):
     def create_task(self):
+        for java in ("class", "delegateExpression", "expression"):
+            if self.node.get(f"{{{CAMUNDA_NS}}}{java}") is not None:
+                raise ValidationException(
+                    f"camunda:{java} (Java code) cannot run here: make it an external task (camunda:type=\"external\" "
+                    "camunda:topic=\"...\") and move the code into a worker", node=self.node, file_name=self.filename)
         if self.node.get(f"{{{CAMUNDA_NS}}}type") != "external":
-            return super().create_task()
+            spec = super().create_task()
+            spec.priority = 0
+            return spec
         topic = (self.node.get(f"{{{CAMUNDA_NS}}}topic") or "").strip()
         if not topic:
             raise ValidationException("an external service task needs camunda:topic (the operation's name)",
@@ -74,16 +95,39 @@ class FollowupServiceTaskParser(ServiceTaskParser):
                 raise ValidationException(f"parameter '{io.get('name')}': only a plain expression is supported "
                                           "(no camunda:list, camunda:map or camunda:script)",
                                           node=self.node, file_name=self.filename)
-            name, text = io.get("name"), unwrap(io.text)
+            try:
+                name, text = io.get("name"), unwrap(io.text)
+            except juel.UnsupportedExpression as err:
+                raise ValidationException(f"parameter '{io.get('name')}': {err}", node=self.node,
+                                          file_name=self.filename) from None
             if io.tag.endswith("inputParameter"):
                 params[name] = {"value": text or "None", "type": "any"}
             else:
                 outputs[name] = text or "result"
         extensions = self.parse_extensions()
-        return self.spec_class(self.spec, self.bpmn_id, operation_name=topic, operation_params=params,
+        priority = (self.node.get(f"{{{CAMUNDA_NS}}}taskPriority") or "0").strip()
+        spec = self.spec_class(self.spec, self.bpmn_id, operation_name=topic, operation_params=params,
                                result_variable=f"{self.bpmn_id}_result", outputs=outputs,
                                prescript=extensions.get("preScript"), postscript=extensions.get("postScript"),
                                **self.bpmn_attributes)
+        spec.priority = int(priority) if priority.lstrip("-").isdigit() else 0
+        spec.extension_properties = {p.get("name"): p.get("value") for p in self.node.iter(f"{{{CAMUNDA_NS}}}property")
+                                     if p.get("name")}
+        return spec
+
+
+def complete_external(task, variables, local_variables=None):
+    """Finish an external task as Camunda does: the worker's `variables` become process variables; its
+    `local_variables` live only as long as the task, for the output parameters, which are evaluated over
+    both (`result` is the two together)."""
+    variables, local_variables = dict(variables or {}), dict(local_variables or {})
+    task.data.update(variables)
+    scope = {**task.internal_data.get("external_inputs", {}), **variables, **local_variables}
+    for variable, expression in (getattr(task.task_spec, "output_mappings", None) or {}).items():
+        task.data[variable] = task.workflow.script_engine.evaluate(
+            task, expression, external_context={**scope, "result": scope})
+    task.internal_data.pop("external_inputs", None)
+    task.complete()
 
 
 def check_operations(bundle, operations):
@@ -98,10 +142,15 @@ def check_operations(bundle, operations):
                     continue
                 element = task_spec.bpmn_id
                 operation = operations.get(name)
-                if operation is None:
-                    raise DeploymentError(f"the service task calls the unknown operation '{name}' (known: "
-                                          f"{', '.join(sorted(operations))})", file=info.file, element=element)
-                problem = operation.check_params(set(task_spec.operation_params))
+                if operation is None:  # an external task: say so, in case it was meant to be a built-in one
+                    close = difflib.get_close_matches(name, list(operations), n=1, cutoff=0.8)
+                    hint = f"; did you mean the built-in operation '{close[0]}'?" if close else ""
+                    warning = {"file": info.file, "element": element, "rule": "external-task", "category": "info",
+                               "message": f"'{name}' is not a built-in operation: the task waits for an external "
+                                          f"worker fetching the topic '{name}'{hint}"}
+                    if warning not in bundle.warnings:  # a subprocess shared by two processes: once
+                        bundle.warnings.append(warning)
+                problem = operation.check_params(set(task_spec.operation_params)) if operation else None
                 if problem:
                     raise DeploymentError(f"operation '{name}': {problem}", file=info.file, element=element)
                 expressions = [p["value"] for p in task_spec.operation_params.values()]

@@ -13,6 +13,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinitio
 from SpiffWorkflow.util.task import TaskState
 
 from engine.status import InstanceStatus
+from engine.workflow.service_tasks import OperationServiceTask
 from engine.workflow.state import all_tasks
 
 ACTIVE_STATES = TaskState.READY | TaskState.WAITING | TaskState.STARTED | TaskState.ERROR
@@ -24,6 +25,7 @@ class Snapshot:
     human_tasks: dict = field(default_factory=dict)   # task id -> row values
     timers: dict = field(default_factory=dict)        # task id -> {"element_id", "due_at"}
     messages: dict = field(default_factory=dict)      # task id -> message name
+    external_tasks: dict = field(default_factory=dict)  # task id -> row values (a worker's to do)
     error_task: object = None
 
 
@@ -67,7 +69,19 @@ def boundary_due(task) -> datetime | None:
     return min(dues) if dues else None
 
 
+def _evaluate(task, python):
+    """A Camunda expression of the task (translated at parse time); None when it cannot be evaluated yet."""
+    try:
+        return task.workflow.script_engine.evaluate(task, python)
+    except Exception:  # noqa: BLE001 - a variable not set yet: no assignee / no groups, as in Camunda's null
+        return None
+
+
 def resolve_assignee(task):
+    python = getattr(task.task_spec, "assignee_python", None)
+    if python:
+        value = _evaluate(task, python)
+        return str(value) if value else None
     expression = getattr(task.task_spec, "assignee_expression", None)
     if not expression:
         return None
@@ -81,6 +95,10 @@ def resolve_assignee(task):
 def human_task_row(task, instance, now):
     spec = task.task_spec
     groups = list(getattr(spec, "candidate_groups", None) or [])
+    if getattr(spec, "candidate_groups_python", None):
+        value = _evaluate(task, spec.candidate_groups_python)
+        value = value.split(",") if isinstance(value, str) else value if isinstance(value, (list, tuple)) else []
+        groups = [str(g).strip() for g in value if str(g).strip()]
     if not groups and spec.lane:
         groups = [spec.lane]
     return {
@@ -99,6 +117,23 @@ def human_task_row(task, instance, now):
     }
 
 
+def external_task_row(task, instance, now):
+    spec = task.task_spec
+    return {
+        "id": str(task.id),
+        "instance_id": instance["id"],
+        "process_key": instance["process_key"],
+        "business_key": instance["business_key"],
+        "element_id": spec.bpmn_id,
+        "topic": spec.operation_name,
+        "priority": getattr(spec, "priority", 0) or 0,
+        "retries": task.internal_data.get("external_retries"),
+        "properties": getattr(spec, "extension_properties", None) or None,  # set when an incident was resolved
+        "variables": {**task.data, **task.internal_data.get("external_inputs", {})},
+        "created_at": now,
+    }
+
+
 def take(workflow, instance, now) -> Snapshot:
     """`instance` needs id, process_key and business_key."""
     snap = Snapshot(status=InstanceStatus.WAITING)
@@ -106,6 +141,8 @@ def take(workflow, instance, now) -> Snapshot:
         state = task.state
         if state == TaskState.READY and task.task_spec.manual:
             snap.human_tasks[str(task.id)] = human_task_row(task, instance, now)
+        elif state == TaskState.STARTED and isinstance(task.task_spec, OperationServiceTask):
+            snap.external_tasks[str(task.id)] = external_task_row(task, instance, now)
         elif state == TaskState.ERROR and snap.error_task is None:
             snap.error_task = task
     for task in list(workflow.event_manager.tasks.values()):

@@ -8,6 +8,7 @@ from datetime import date, datetime, time, timedelta
 
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 
+from engine.workflow.cron import PREFIX as CRON_PREFIX
 from engine.workflow.parsing import _ISO_CYCLE, _ISO_DURATION
 
 
@@ -27,6 +28,8 @@ def make_timer_value(zone):
         if not isinstance(value, str):
             raise ValueError(f"a timer needs a date, a duration or a cycle, not {value!r}")
         text = value.strip()
+        if text.startswith(CRON_PREFIX) and "|" not in text:  # a Quartz cron cycle (cron.py), in our zone
+            return f"{CRON_PREFIX}{getattr(zone, 'key', '')}|{text[len(CRON_PREFIX):]}"
         if _ISO_DURATION.match(text):
             return text
         if _ISO_CYCLE.match(text):
