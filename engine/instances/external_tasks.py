@@ -26,7 +26,7 @@ from SpiffWorkflow.util.task import TaskState
 from engine import clock
 from engine.clock import utc
 from engine.errors import Conflict, Forbidden, InvalidInput, NotFound
-from engine.instances.steps import Loaded, Step, _require_active, _run_recording
+from engine.instances.steps import Loaded, Step, require_active, _run_recording
 from engine.status import InstanceStatus
 from engine.storage.backend import backend_for
 from engine.storage.database import reader
@@ -232,7 +232,7 @@ class ExternalTasks:
     def _take(self, conn, loaded: Loaded, task_id, worker_id, action):
         """The task, if `worker_id` holds its lock: its row is deleted on that condition, so a lock taken
         over by another worker a moment earlier wins."""
-        _require_active(loaded)
+        require_active(loaded)
         if task_id not in loaded.before.external_tasks:
             raise NotFound(f"External task with id {task_id} does not exist")
         now = clock.now()

@@ -190,7 +190,7 @@ def set_variables(store, modifications=None, deletions=()):
     """Set and remove process variables (Camunda's POST /process-instance/{id}/variables): on every task
     still to run and on the last that ran, so what the instance reads next and what it shows agree."""
     def apply(conn, loaded: Loaded):
-        _require_active(loaded, allow_suspended=True)
+        require_active(loaded, allow_suspended=True)
         before = variables_of(loaded.workflow)
         targets = [t for t in all_tasks(loaded.workflow)
                    if t.state & (TaskState.READY | TaskState.WAITING | TaskState.STARTED)]
