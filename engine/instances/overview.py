@@ -10,6 +10,7 @@ import sqlalchemy as sa
 
 from engine import access, clock
 from engine.identity import User
+from engine.instances import queries
 from engine.instances.process_groups import ProcessGroups
 from engine.instances.store import utc
 from engine.storage.database import reader
@@ -98,3 +99,9 @@ def versions(engine, process_groups: ProcessGroups, user: User, key: str) -> lis
 def start_of_day(now: datetime, zone) -> datetime:
     """Midnight of `now`'s day in `zone` (a tzinfo), as an aware datetime."""
     return now.astimezone(zone).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def inbox_totals(engine, user: User, process_key=None) -> dict:
+    """The user's open tasks per inbox scope (mine, group, unassigned, all), kept counted by the database."""
+    with reader(engine.db).connect() as conn:
+        return queries.inbox_totals(conn, user, process_key)
