@@ -22,6 +22,12 @@ from api.pages import agent, auth, designer, i18n, supervisor, templating
 
 HERE = Path(__file__).parent
 csrf = CSRFProtect()
+BLUEPRINTS = (auth.blp, agent.blp, supervisor.blp, designer.blp)
+
+for _blueprint in BLUEPRINTS:  # once, at import: the blueprints are registered on every app made
+    _blueprint.before_request(auth.load_user)
+    _blueprint.before_request(auth.check_csrf)
+    auth.html_errors(_blueprint)
 
 
 def secret_key(data_dir) -> str:
@@ -61,9 +67,6 @@ def register(app: Flask) -> None:
     csrf.init_app(app)
     i18n.init_app(app, HERE / "translations")
     templating.register(app)
-    for blueprint in (auth.blp, agent.blp, supervisor.blp, designer.blp):
-        blueprint.before_request(auth.load_user)
-        blueprint.before_request(auth.check_csrf)
-        auth.html_errors(blueprint)
+    for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)
     auth.html_not_found(app)

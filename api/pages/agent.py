@@ -6,6 +6,7 @@ from marshmallow import ValidationError
 from engine import access, clock
 from engine.customers.interactions import customer_id_of
 from engine.errors import FollowupError, InvalidInput, NotFound
+from engine.instances import overview
 from api.pages import calls, messages
 from api.pages.auth import local_target
 from api.pages.i18n import is_overdue
@@ -56,9 +57,9 @@ def inbox():
     result, counts = {"items": [], "total": 0}, {}
     if found:
         result = calls.call("tasks.list_tasks", page=page, page_size=PAGE_SIZE, **args)
-        for other in SCOPES:  # the tabs' counts: kept counted by the database, one cheap statement each
-            counts[other] = result["total"] if other == scope else calls.call(
-                "tasks.list_tasks", page=1, page_size=1, **{**args, "scope": other})["total"]
+        if business_key is None:  # the tabs' counts, kept counted by the database (not for one customer)
+            counts = overview.inbox_totals(calls.engine(), g.user, args.get("process_key"))
+        counts[scope] = result["total"]
     tasks = result["items"]
     names = calls.customers_shown([customer_id_of(t["business_key"]) for t in tasks])
     now = clock.now()
@@ -169,7 +170,8 @@ def complete(task_id):
     try:
         done = calls.call("tasks.complete", {"variables": submitted}, task_id)
     except InvalidInput as err:
-        return render_task(task, submitted, messages.field_errors(err.errors), 422, messages.say(err.message))
+        return render_task(task, submitted, messages.field_errors(err.errors), 422,
+                           _("some values do not fit the form; see the fields below"))
     flash(_("Task completed: %(name)s", name=task["name"]), "ok")
     mine = [t for t in done["next_tasks"] if t["assignee"] == g.user.name]
     if mine:

@@ -11,6 +11,7 @@ import inspect
 
 from flask import current_app, g
 
+from engine.customers.customers import names
 from api.routes import customers as customer_routes
 from api.services import services
 
@@ -44,8 +45,6 @@ def process_groups():
 def customers_shown(ids) -> dict:
     """{customer id: name} of the customers the API would show the user (in reach, or in a pool, where
     the name shows and the contact details are masked), for labelling tasks by customer."""
-    from engine.customers.customers import names
-
     found = names(engine(), ids)
     return {cid: c["name"] for cid, c in found.items()
             if c["in_pool"] or customer_routes._in_reach(user(), c)}

@@ -45,6 +45,7 @@ def deploy():
         file = getattr(err, "file", None)
         reason = getattr(err, "reason", err.message)
         text, original = messages.translate(reason)
+        original = original or (reason if text != reason else None)  # the parser's own words, under "details"
         xml = sources.get(file) if file and not file.lower().endswith((".dmn", ".dmn11.xml")) else None
         problem = {"message": text, "original": original, "file": file, "line": getattr(err, "line", None),
                    "element": getattr(err, "element", None)}
@@ -52,7 +53,8 @@ def deploy():
                                problem_xml=xml.decode("utf-8", "replace") if xml else None), 400
     for process in deployed:
         if process["changed"]:
-            flash(_("Deployed %(name)s as version %(version)s.", name=process["name"], version=process["version"]), "ok")
+            flash(_("Deployed %(name)s as version %(version)s.", name=process["name"],
+                    version=process["version"]), "ok")
         else:
             flash(_("%(name)s is unchanged: it stays version %(version)s.", name=process["name"],
                     version=process["version"]), "ok")

@@ -1,10 +1,11 @@
 """What the engine says, in the reader's language.
 
-The engine's errors are English sentences written for people (engine/errors.py). A page shows them in
-English as they are; in another language it matches each against the patterns below and shows the
-translation with the sentence's values (a user name, a number) put back. A sentence no pattern knows
-shows as a general translated sentence, the original kept aside under "details" (the deploy page's XML
-parser messages, for example, come from libxml2 in English).
+The engine's errors are English sentences written for API clients (engine/errors.py). A page matches each
+against the patterns below and shows the pattern's sentence, written for a person filling in a page (no
+ids of enum options, no task ids), translated, with the sentence's values (a user name, a number) put
+back. A sentence no pattern knows shows as it is in English; in another language as a general translated
+sentence, the original kept aside under "details" (the deploy page's XML parser messages, for example,
+come from libxml2 in English).
 """
 import re
 
@@ -27,14 +28,20 @@ ACTION = {
     "timer_failed": _l("timer failed"), "message_received": _l("message received"), "cancelled": _l("cancelled"),
     "suspended": _l("suspended"), "resumed": _l("resumed"), "retried": _l("retried"),
     "escalated": _l("escalated"), "notified": _l("notification sent"), "lead_assigned": _l("lead assigned"),
-    "lead_converted": _l("lead converted"), "task_created": _l("task created"), "process_started": _l("process started"),
+    "lead_converted": _l("lead converted"), "task_created": _l("task created"),
+    "process_started": _l("process started"),
     "survey_recorded": _l("survey recorded"), "sop_outcome": _l("outcome recorded"),
     "returned_to_pool": _l("returned to the pool"), "pool_recycled": _l("returned to the pool"),
     "team_flagged": _l("team flagged"), "task_open": _l("task opened"), "checkin": _l("check-in"),
     "call": _l("call"), "visit": _l("visit"), "meeting": _l("meeting"), "message": _l("message"),
-    "customer_created": _l("customer created"), "customer_updated": _l("customer changed"),
     "moved": _l("owner changed"), "claimed": _l("claimed from the pool"), "assigned": _l("owner assigned"),
+    "recycled": _l("returned to the pool"), "released": _l("released to the pool"),
 }
+# record changes on a customer's timeline: "<record>_<created|updated|reverted>"
+RECORDS = {"customer": _l("customer"), "contact": _l("contact"), "lead": _l("lead"), "opportunity": _l("opportunity"),
+           "contract": _l("contract"), "payment": _l("payment"), "ticket": _l("ticket")}
+CHANGES = {"created": _l("%(record)s created"), "updated": _l("%(record)s changed"),
+           "reverted": _l("%(record)s import reverted")}
 
 ROLE = {"agent": _l("agent"), "supervisor": _l("supervisor"), "designer": _l("designer"), "admin": _l("admin")}
 
@@ -70,24 +77,30 @@ PATTERNS = [
     (_p(r"at most (?P<n>\d+) photos"), _l("at most %(n)s photos")),
     (_p(r"must be the id of an uploaded file.*|no uploaded file .*|file .* was uploaded by someone else|"
         r"file .* belongs to another check-in"), _l("upload the photo again")),
-    (_p(r"the file is not a JPEG, PNG, WebP or HEIC image|not an image"), _l("the file is not a photo (JPEG, PNG, WebP or HEIC)")),
+    (_p(r"the file is not a JPEG, PNG, WebP or HEIC image|not an image"),
+     _l("the file is not a photo (JPEG, PNG, WebP or HEIC)")),
     (_p(r"the file is empty|empty"), _l("the file is empty")),
     (_p(r"the file has (?P<n>\d+) bytes, more than the (?P<limit>\d+) allowed|too large"), _l("the file is too large")),
     (_p(r"some values do not fit the form: .*"), _l("some values do not fit the form; see the fields below")),
     (_p(r"the check-in has invalid fields: .*"), _l("some values do not fit the form; see the fields below")),
     # tasks
     (_p(r"task {id} is already claimed by {user}"), _l("%(user)s has already claimed this task")),
-    (_p(r"task {id} was already completed by (?P<user>.+) at (?P<at>\S+)"), _l("%(user)s has already completed this task")),
-    (_p(r"task {id} is claimed by {user}; only they can complete it"), _l("%(user)s holds this task; only they can complete it")),
-    (_p(r"task {id} is not held by {user}"), _l("this task is not held by %(user)s")),
-    (_p(r"task {id} is no longer open: it was completed or cancelled"), _l("this task is no longer open: it was completed or cancelled")),
+    (_p(r"task {id} was already completed by (?P<user>.+) at (?P<at>\S+)"),
+     _l("%(user)s has already completed this task")),
+    (_p(r"task {id} is claimed by {user}; only they can complete it"),
+     _l("%(user)s holds this task; only they can complete it")),
+    # (the engine names the new assignee here, None on a release: say it without the name)
+    (_p(r"task {id} is not held by .*"), _l("this task is not yours")),
+    (_p(r"task {id} is no longer open: it was completed or cancelled"),
+     _l("this task is no longer open: it was completed or cancelled")),
     (_p(r"no open task with id {id}"), _l("no open task here: it was completed, or it is not yours to see")),
     (_p(r"there is no active user named {user}"), _l("there is no active user named %(user)s")),
     # instances
     (_p(r"no process instance with id {id}"), _l("no process instance here, or it is not yours to see")),
     (_p(r"process instance {id} is suspended; resume it first"), _l("the instance is suspended; resume it first")),
     (_p(r"process instance {id} is not suspended \(it is (?P<status>\w+)\)"), _l("the instance is not suspended")),
-    (_p(r"process instance {id} has no incident to retry \(it is (?P<status>\w+)\)"), _l("the instance has no incident to retry")),
+    (_p(r"process instance {id} has no incident to retry \(it is (?P<status>\w+)\)"),
+     _l("the instance has no incident to retry")),
     (_p(r"process instance {id} is (?P<status>\w+)"), _l("the instance has ended")),
     (_p(r"the process instance was changed by someone else at the same moment; .*"),
      _l("someone else changed the instance at the same moment; load the page again and retry")),
@@ -104,7 +117,8 @@ PATTERNS = [
      _l("a DOCTYPE (DTD or entity declaration) is not allowed in BPMN or DMN files")),
     (_p(r"the XML is broken: .*"), _l("the XML is broken")),
     (_p(r"the timer has no expression"), _l("the timer has no expression")),
-    (_p(r"script refused: .*|parameter expression refused: .*"), _l("the script uses something the sandbox does not allow")),
+    (_p(r"script refused: .*|parameter expression refused: .*"),
+     _l("the script uses something the sandbox does not allow")),
     (_p(r"syntax error on line (?P<n>\d+): .*"), _l("syntax error on line %(n)s of the script")),
     (_p(r"a deployment needs at least one \.bpmn or \.dmn file|send one or more \.bpmn or \.dmn files.*"),
      _l("choose one or more .bpmn or .dmn files")),
@@ -113,7 +127,8 @@ PATTERNS = [
     (_p(r"the decision table cannot be read: .*"), _l("the decision table cannot be read")),
     (_p(r"not a BPMN 2\.0 or DMN document .*"), _l("not a BPMN 2.0 or DMN document")),
     (_p(r"no executable process found in the deployment"), _l("no executable process found in the files")),
-    (_p(r"the service task calls the unknown operation {id} .*"), _l("the service task calls an unknown operation: %(id)s")),
+    (_p(r"the service task calls the unknown operation {id} .*"),
+     _l("the service task calls an unknown operation: %(id)s")),
     (_p(r"another deployment of the same process was stored at the same moment; deploy again"),
      _l("another deployment of the same process was stored at the same moment; deploy again")),
 ]
@@ -124,12 +139,12 @@ GENERAL = _l("this could not be done")
 def translate(message: str) -> tuple[str, str | None]:
     """(the message in the reader's language, the original when it had to be left aside, else None)."""
     message = (message or "").strip()
-    if get_locale().language == "en":
-        return message, None
     for pattern, translation in PATTERNS:
         found = pattern.match(message)
         if found:
             return gettext(translation, **{k: v for k, v in found.groupdict().items() if v}), None
+    if get_locale().language == "en":
+        return message, None
     return gettext(GENERAL), message
 
 
@@ -147,4 +162,8 @@ def field_errors(errors: dict) -> dict:
 def label(table: dict, code) -> str:
     """A status, action or role in the reader's language; a code the table does not know stays a code."""
     found = table.get(code)
+    if found is None and table is ACTION and isinstance(code, str):
+        record, _sep, change = code.rpartition("_")
+        if record in RECORDS and change in CHANGES:
+            return gettext(CHANGES[change], record=gettext(RECORDS[record]))
     return gettext(found) if found is not None else str(code)

@@ -15,6 +15,7 @@ from api.pages import calls, messages
 from api.pages.agent import customer_filter, process_names
 from api.pages.auth import local_target, requires
 from api.pages.i18n import is_overdue, zone
+from api.pages.templating import column_label
 from api.schemas.workflow import STATUSES, InstanceListArgs
 
 blp = Blueprint("supervisor", __name__, template_folder="templates")
@@ -46,7 +47,8 @@ def instances():
         args = InstanceListArgs().load({k: v for k, v in raw.items() if v is not None})
     except ValidationError:
         args = InstanceListArgs().load({"page_size": str(PAGE_SIZE)})
-    page, _size = args.pop("page"), args.pop("page_size")
+    page = args.pop("page")
+    args.pop("page_size")
     result = calls.call("instances.list_instances", page=page, page_size=PAGE_SIZE, **args) if found else \
         {"items": [], "total": 0}
     total = result["total"] or 0
@@ -173,8 +175,6 @@ def report_table(name, data):
 def report_csv():
     name, team, _teams, days = _report_args()
     columns, rows = report_table(name, _run_report(name, team, days))
-    from api.pages.templating import column_label
-
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow([column_label(c) for c in columns])

@@ -1,8 +1,10 @@
 """Helpers the templates use: labels in the reader's language, and a few small formats."""
+import json
+from urllib.parse import urlencode
+
 from flask import request
 from flask_babel import gettext
 
-from engine.instances.store import utc
 from api.pages import messages
 from api.pages.auth import csrf_token
 
@@ -13,10 +15,12 @@ COLUMNS = {
     "avg_hours": _l("average hours"), "week": _l("week"), "answers": _l("answers"), "avg_csat": _l("average CSAT"),
     "nps": _l("NPS"), "contract_id": _l("contract"), "title": _l("title"), "end_date": _l("end date"),
     "owner": _l("owner"), "outcome": _l("outcome"), "team": _l("team"), "agent": _l("agent"),
-    "responses": _l("responses"), "breaches": _l("SLA breaches"), "avg_first_response_hours": _l("first response (hours)"),
+    "responses": _l("responses"), "breaches": _l("SLA breaches"),
+    "avg_first_response_hours": _l("first response (hours)"),
     "checkins": _l("check-ins"), "far": _l("far from the customer"), "negative": _l("negative feedback"),
     "alerts": _l("alerts"), "completion": _l("completion"), "tasks_done": _l("tasks done"), "on_time": _l("on time"),
-    "visits": _l("visits"), "tickets": _l("tickets"), "resolved": _l("resolved"), "resolution_rate": _l("resolution rate"),
+    "visits": _l("visits"), "tickets": _l("tickets"), "resolved": _l("resolved"),
+    "resolution_rate": _l("resolution rate"),
 }
 
 STAGES = {"new": _l("new"), "contacted": _l("contacted"), "qualified": _l("qualified"), "converted": _l("converted")}
@@ -54,8 +58,6 @@ def url_with(**changes):
             args.pop(key, None)
         else:
             args[key] = value
-    from urllib.parse import urlencode
-
     query = urlencode(args)
     return request.path + ("?" + query if query else "")
 
@@ -71,8 +73,6 @@ def value_text(value):
     if isinstance(value, bool):
         return gettext("yes") if value else gettext("no")
     if isinstance(value, (dict, list)):
-        import json
-
         return json.dumps(value, ensure_ascii=False)
     return str(value)
 
@@ -85,4 +85,4 @@ def register(app):
         role_label=lambda code: messages.label(messages.ROLE, code),
         report_name=lambda code: messages.label(REPORT_NAMES, code),
         input_type=lambda kind: FIELD_TYPES_AS_INPUT.get((kind or "string").lower(), "text"),
-        short_id=short_id, value_text=value_text, utc=utc)
+        short_id=short_id, value_text=value_text)
