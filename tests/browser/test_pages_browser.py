@@ -128,6 +128,11 @@ def test_the_inbox_filters_by_customer_and_process(visit, site):
     assert "No customer you can see matches" in page.inner_text("#inbox")
     page.goto(site.url("/inbox?scope=mine"))
     assert "Nothing to do here." in page.inner_text("#inbox")
+    page.goto(site.url("/inbox"))
+    page.locator("li.task", has_text="上海明远科技有限公司").locator("button:has-text('Claim')").click()
+    page.wait_for_selector("#inbox .flash.ok")  # claimed in place (htmx): the list comes back with it
+    assert page.url == site.url("/inbox") and "The task is yours now." in page.inner_text("#inbox")
+    assert page.locator("li.task", has_text="上海明远科技有限公司").locator(".tag.mine").count() == 1
 
 
 # ---- the supervisor --------------------------------------------------------------------------
