@@ -71,4 +71,6 @@ def create_app(engine: Engine | None = None, settings=None) -> Flask:
     latency = app.extensions["followup_latency"]
     app.after_request(lambda response: observe.finish_request(response, latency))
     errors.register(app)  # after Api(): replaces flask-smorest's own HTTPException handler
+    from api import pages  # the web pages (issue 13): same engine calls and access rules as the routes above
+    pages.register(app)
     return app

@@ -1,7 +1,10 @@
-"""Users, their groups and roles, and the API tokens they authenticate with.
+"""Users, their groups and roles, the API tokens they authenticate with, and the passwords they sign in
+to the web pages with.
 
 A token is 32 random bytes shown once; only its SHA-256 is stored, so a copy of the database does not
 hand out working tokens. Revoking sets `revoked_at`; deactivating a user disables all its tokens.
+A password is stored as a salted scrypt hash (werkzeug.security); a user without one cannot sign in to
+the pages.
 """
 import hashlib
 import re
@@ -9,6 +12,7 @@ import secrets
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
+from werkzeug.security import check_password_hash, generate_password_hash
 
 from engine import clock
 from engine.clock import utc
@@ -18,6 +22,9 @@ from engine.storage.schema import api_tokens, user_groups, users
 
 ROLES = ("agent", "supervisor", "designer", "admin")
 TOKEN_PREFIX = "fu_"
+PASSWORD_LENGTH = (8, 200)
+# Checked when the user is unknown or has no password, so that a wrong name takes as long as a wrong password.
+_NO_PASSWORD = generate_password_hash(secrets.token_hex(16))
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,99}$")
 
 
@@ -157,6 +164,41 @@ class IdentityStore:
                                                    api_tokens.c.revoked_at.is_(None))
                          .values(revoked_at=clock.now()))
 
+    # ---- passwords (the web pages' sign-in) ---------------------------------------------------------
+    def set_password(self, name, password) -> None:
+        low, high = PASSWORD_LENGTH
+        if not isinstance(password, str) or not low <= len(password) <= high:
+            raise InvalidInput(f"a password has {low} to {high} characters",
+                               {"password": [f"must have {low} to {high} characters"]})
+        with self.db.begin() as conn:
+            user_id = self._user_id(conn, name)
+            conn.execute(users.update().where(users.c.id == user_id)
+                         .values(password_hash=generate_password_hash(password)))
+
+    def sign_in(self, name, password) -> tuple[User, str] | None:
+        """(the active user, their password stamp) when `password` is theirs; None for anything else."""
+        rows = self._rows_by_name(name) if isinstance(name, str) and len(name) <= 100 else []
+        stored = rows[0].password_hash if rows and rows[0].active else None
+        matches = check_password_hash(stored or _NO_PASSWORD, password if isinstance(password, str) else "")
+        if stored is None or not matches:
+            return None
+        return _users_from_rows(rows)[0], password_stamp(stored)
+
+    def signed_in(self, name, stamp) -> User | None:
+        """The user of a page session: active, and their password unchanged since they signed in (a new
+        password ends every session made with the old one)."""
+        rows = self._rows_by_name(name)
+        if not rows or not rows[0].active or rows[0].password_hash is None:
+            return None
+        if not secrets.compare_digest(password_stamp(rows[0].password_hash), stamp or ""):
+            return None
+        return _users_from_rows(rows)[0]
+
+    def _rows_by_name(self, name):
+        with reader(self.db).connect() as conn:
+            return conn.execute(sa.select(users, user_groups.c.group_name).select_from(
+                users.outerjoin(user_groups, user_groups.c.user_id == users.c.id)).where(users.c.name == name)).all()
+
     def authenticate(self, token) -> User | None:
         """The active user a valid, unrevoked token belongs to; None for anything else."""
         if not token or not token.startswith(TOKEN_PREFIX) or len(token) > 200:
@@ -169,6 +211,11 @@ class IdentityStore:
         with reader(self.db).connect() as conn:
             found = _users_from_rows(conn.execute(query).all())
         return found[0] if found else None
+
+
+def password_stamp(password_hash: str) -> str:
+    """A short fingerprint of a stored password hash, kept in the page session (not the hash itself)."""
+    return hashlib.sha256(password_hash.encode("utf-8")).hexdigest()[:24]
 
 
 def _users_from_rows(rows) -> list[User]:

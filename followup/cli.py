@@ -73,6 +73,11 @@ DEMO_USERS = [
 ]
 
 
+def demo_password(name):
+    """The demo users' passwords are printed and documented: demo-<name> (never use them elsewhere)."""
+    return f"demo-{name}"
+
+
 def deploy_bundled(engine, directory=BUNDLED_BPMN):
     """Deploy every .bpmn and .dmn file in `directory` as one deployment."""
     files = sorted(p for p in Path(directory).glob("*") if p.suffix in (".bpmn", ".dmn"))
@@ -99,20 +104,22 @@ def demo(host, port, bpmn_dir):
     except FollowupError as err:
         fail(err)
     identity = IdentityStore(engine.db)
-    click.echo("\nDemo users (a new token each run; use it as 'Authorization: Bearer <token>'):")
+    click.echo("\nDemo users (sign in at the pages with the password; a new API token each run, use it as "
+               "'Authorization: Bearer <token>'):")
     for name, role, groups, display in DEMO_USERS:
         try:
             identity.user(name)
         except FollowupError:
             identity.add_user(name, role, groups, display)
+        identity.set_password(name, demo_password(name))
         _, token = identity.issue_token(name)
-        click.echo(f"  {name:10} {role:10} {','.join(groups) or '-':45} {token}")
+        click.echo(f"  {name:10} {role:10} {','.join(groups) or '-':45} {demo_password(name):15} {token}")
     import logging
 
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # the app logs one JSON line per request itself
     background = start_background(engine)
     click.echo(f"\nTimers run in this process. Data: {engine.settings.data_dir}")
-    click.echo(f"API docs: http://{host}:{port}/api/docs   (Ctrl-C to stop)\n")
+    click.echo(f"Pages: http://{host}:{port}/   API docs: http://{host}:{port}/api/docs   (Ctrl-C to stop)\n")
     try:
         create_app(engine).run(host=host, port=port, threaded=True, use_reloader=False, debug=False)
     finally:

@@ -74,3 +74,21 @@ def user_list(tokens):
             for t in identity.tokens(u.name):
                 revoked = f" revoked {t['revoked_at']:%Y-%m-%d %H:%M}" if t["revoked_at"] else ""
                 click.echo(f"  token {t['id']} created {t['created_at']:%Y-%m-%d %H:%M}{revoked}")
+
+
+@user.command("password")
+@click.argument("name")
+def user_password(name):
+    """Set the password NAME signs in to the web pages with, read from standard input (asked twice
+    without echo on a terminal; else the first line). Sessions made with the old one end."""
+    import sys
+
+    if sys.stdin.isatty():
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True, err=True)
+    else:
+        password = sys.stdin.readline().rstrip("\r\n")
+    try:
+        _identity().set_password(name, password)
+    except FollowupError as err:
+        _fail(err)
+    click.echo(f"password of {name} set", err=True)

@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -48,8 +49,11 @@ def test_the_demo_serves_the_bundled_sops_with_working_tokens(tmp_path):
             if "API docs" in line:
                 break
         output = "".join(lines)
-        tokens = dict(re.findall(r"^\s+(\w+)\s+\w+\s+\S+\s+(fu_\S+)$", output, re.M))
+        users = re.findall(r"^\s+(\w+)\s+\w+\s+\S+\s+(\S+)\s+(fu_\S+)$", output, re.M)
+        tokens = {name: token for name, _password, token in users}
+        passwords = {name: password for name, password, _token in users}
         assert {"admin", "wangfang", "zhaomin"} <= set(tokens), output
+        assert passwords["wangfang"] == "demo-wangfang"
         for _ in range(100):
             try:
                 status, health = get(f"http://127.0.0.1:{port}/api/health")
@@ -62,6 +66,14 @@ def test_the_demo_serves_the_bundled_sops_with_working_tokens(tmp_path):
         assert (tmp_path / "data" / "followup.db").exists()
         status, inbox = get(f"http://127.0.0.1:{port}/api/tasks?scope=all", tokens["wangfang"])
         assert status == 200 and "items" in inbox
+        # The printed password signs in to the pages.
+        opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor())
+        form = opener.open(f"http://127.0.0.1:{port}/signin", timeout=10).read().decode()
+        csrf = re.search(r'name="csrf_token" value="([^"]+)"', form).group(1)
+        body = urllib.parse.urlencode({"csrf_token": csrf, "username": "wangfang",
+                                       "password": passwords["wangfang"]}).encode()
+        with opener.open(f"http://127.0.0.1:{port}/signin", body, timeout=10) as response:
+            assert response.url.endswith("/inbox") and "王芳" in response.read().decode()
     finally:
         process.send_signal(signal.SIGINT)
         try:

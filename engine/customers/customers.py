@@ -223,3 +223,15 @@ def list_customers(engine, page=1, page_size=50, owner=None, owners=None, teams=
         total = conn.execute(sa.select(sa.func.count()).select_from(base.subquery())).scalar_one()
         rows = conn.execute(base.order_by(customers.c.id.desc()).offset((page - 1) * page_size).limit(page_size))
         return [row_dict(r) for r in rows], total
+
+
+def names(engine, ids) -> dict:
+    """{id: {name, owner, team, in_pool}} of the customers with these ids (unknown ids left out): what
+    labelling a page of tasks by customer needs, in one statement."""
+    ids = sorted({i for i in ids if isinstance(i, int) and 0 < i < 2**63})
+    if not ids:
+        return {}
+    with engine.db.connect() as conn:
+        rows = conn.execute(sa.select(customers.c.id, customers.c.name, customers.c.owner, customers.c.team,
+                                      customers.c.in_pool).where(customers.c.id.in_(ids))).all()
+    return {r.id: {"name": r.name, "owner": r.owner, "team": r.team, "in_pool": bool(r.in_pool)} for r in rows}

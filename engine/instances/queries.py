@@ -197,3 +197,20 @@ def stats(conn, now=None) -> dict:
     lag = max(0.0, (now - utc(oldest_due)).total_seconds()) if oldest_due is not None else 0.0
     return {"instances": by_status, "tasks_ready": ready, "tasks_overdue": overdue, "timers_pending": pending,
             "timer_lag_seconds": lag}
+
+
+_inbox_totals = {}
+
+
+def inbox_totals(conn, user: User, process_key=None) -> dict:
+    """{scope: open tasks} for every scope of the user's inbox (optionally of one process), from
+    `task_counts` in one statement: the inbox page's tabs, as cheap at 100,000 open tasks as at 100."""
+    key = (user.name, user.role, user.groups, process_key is not None)
+    statement = _inbox_totals.get(key)
+    if statement is None:
+        if len(_inbox_totals) > 2000:
+            _inbox_totals.clear()
+        statement = _inbox_totals[key] = sa.select(*(
+            _counted_total(user, scope, process_key is not None).scalar_subquery().label(scope) for scope in SCOPES))
+    row = conn.execute(statement, {"f_process_key": process_key} if process_key is not None else {}).one()
+    return {scope: int(row._mapping[scope]) for scope in SCOPES}

@@ -16,6 +16,7 @@ users = sa.Table(
     sa.Column("role", sa.String(20), nullable=False),
     sa.Column("active", sa.Boolean, nullable=False, server_default=sa.true()),
     sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("password_hash", sa.String(255)),  # for the web pages' sign-in; NULL: none set (0007)
 )
 
 user_groups = sa.Table(

@@ -1,0 +1,268 @@
+"""The pages with Flask's test client: signing in, the session cookie, CSRF, and the access rules — a page
+reaches, refuses and lists exactly what the JSON API does for the same person."""
+import csv
+import io
+import os
+import re
+import subprocess
+import sys
+
+from api_fixtures import *  # noqa: F401,F403
+from api_fixtures import Caller
+from conftest import bpmn_file
+from pages_support import Browser, signed_in
+
+TASK_LINK = re.compile(r'href="/tasks/([0-9a-f-]{36})"')
+TAB_COUNT = re.compile(r'scope=(\w+)"[^>]*>[^<]*<span class="count">(\d+)</span>')
+
+
+def _start(engine, business_key="C-1", actor="li"):
+    engine.deploy([bpmn_file("first_contact.bpmn")])
+    instance_id = engine.start("first_contact", business_key, {"owner": "li"}, actor=actor)
+    task = engine.instance(instance_id)["tasks"][0]
+    return instance_id, task["id"]
+
+
+def _token(identity, name):
+    return identity.issue_token(name)[1]
+
+
+# ---- signing in -------------------------------------------------------------------------------
+def test_pages_need_a_session_and_the_sign_in_keeps_the_address(app, identity):
+    anonymous = Browser(app)
+    response = anonymous.get("/inbox?scope=mine")
+    assert response.status_code == 302 and response.headers["Location"] == "/signin?next=/inbox?scope%3Dmine"
+    assert anonymous.post("/tasks/x/claim").status_code == 401  # no session: refused before anything else
+    identity.add_user("li", "agent", ["sales-east"])
+    identity.set_password("li", "secret-li")
+    anonymous.get("/signin")
+    signed = anonymous.post("/signin", {"username": "li", "password": "secret-li", "next": "/inbox?scope=mine"})
+    assert signed.status_code == 302 and signed.headers["Location"] == "/inbox?scope=mine"
+
+
+def test_the_session_cookie_is_httponly_and_samesite_lax(app, identity):
+    identity.add_user("li", "agent", ["sales-east"])
+    identity.set_password("li", "secret-li")
+    browser = Browser(app)
+    browser.get("/signin")
+    response = browser.post("/signin", {"username": "li", "password": "secret-li"})
+    cookie = next(c for c in response.headers.getlist("Set-Cookie") if c.startswith("followup_session="))
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    assert browser.get("/inbox").status_code == 200
+
+
+def test_a_wrong_password_an_unknown_name_or_a_deactivated_user_cannot_sign_in(app, identity):
+    identity.add_user("li", "agent", ["sales-east"])
+    identity.set_password("li", "secret-li")
+    identity.add_user("nopass", "agent")
+    browser = Browser(app)
+    for name, password in (("li", "wrong-password"), ("nobody", "secret-li"), ("nopass", ""), ("li", "")):
+        response = browser.sign_in(name, password)
+        assert response.status_code == 401
+        assert "The user name or the password is not right." in response.get_data(as_text=True)
+    assert browser.sign_in("li", "secret-li").status_code == 302
+    identity.update_user("li", active=False)
+    assert browser.get("/inbox").status_code == 302  # the session ends with the user
+    assert browser.sign_in("li", "secret-li").status_code == 401
+
+
+def test_a_new_password_ends_the_sessions_made_with_the_old_one(app, identity):
+    browser = signed_in(app, identity, "li", "agent", ["sales-east"])
+    assert browser.get("/inbox").status_code == 200
+    identity.set_password("li", "another-secret")
+    assert browser.get("/inbox").headers["Location"].startswith("/signin")
+
+
+def test_sign_in_never_sends_you_to_another_site(app, identity):
+    identity.add_user("li", "agent", ["sales-east"])
+    identity.set_password("li", "secret-li")
+    for target in ("//evil.example/x", "https://evil.example/", "/\\evil.example", "javascript:alert(1)"):
+        browser = Browser(app)
+        browser.get("/signin")
+        response = browser.post("/signin", {"username": "li", "password": "secret-li", "next": target})
+        assert response.headers["Location"] == "/inbox", target
+
+
+def test_sign_out_ends_the_session(app, identity):
+    browser = signed_in(app, identity, "li", "agent", ["sales-east"])
+    browser.get("/inbox")
+    assert browser.post("/signout").status_code == 302
+    assert browser.get("/inbox").status_code == 302
+
+
+def test_the_user_password_command_reads_standard_input(engine, identity, tmp_path):
+    identity.add_user("zoe", "agent", ["service"])
+    env = {**os.environ, "DATABASE_URL": engine.db.url.render_as_string(hide_password=False),
+           "FOLLOWUP_DATA_DIR": str(tmp_path)}
+    done = subprocess.run([sys.executable, "-m", "followup.cli", "user", "password", "zoe"], input="zoe-secret-1\n",
+                          capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 0 and done.stdout == "", done.stderr
+    assert identity.sign_in("zoe", "zoe-secret-1")[0].name == "zoe"
+    assert identity.sign_in("zoe", "zoe-secret-1\n") is None
+    short = subprocess.run([sys.executable, "-m", "followup.cli", "user", "password", "zoe"], input="short\n",
+                           capture_output=True, text=True, env=env, timeout=120)
+    assert short.returncode == 1 and "8 to 200 characters" in short.stderr
+
+
+# ---- CSRF -------------------------------------------------------------------------------------
+def test_a_page_post_without_the_csrf_token_is_refused_and_the_api_needs_none(app, engine, identity):
+    _instance_id, task_id = _start(engine)
+    li = signed_in(app, identity, "li", "agent", ["sales-east"])
+    li.get("/inbox")
+    for data in ({}, {"csrf_token": "forged"}):
+        refused = li.post(f"/tasks/{task_id}/claim", data, csrf=False)
+        assert refused.status_code == 400 and "The form has expired" in refused.get_data(as_text=True)
+    assert engine.task(task_id)["assignee"] is None
+    assert li.post(f"/tasks/{task_id}/claim", {"next": "/inbox"}).status_code == 302
+    assert engine.task(task_id)["assignee"] == "li"
+    # The JSON API authenticates with a Bearer token and never reads the cookie: no CSRF token needed.
+    api = Caller(app.test_client(), _token(identity, "li"))
+    assert api.post(f"/api/tasks/{task_id}/unclaim").status_code == 200
+    # ...and the session cookie alone does not authenticate an API call.
+    assert li.client.post(f"/api/tasks/{task_id}/claim").status_code == 401
+
+
+# ---- reach and rights: the API's answer -------------------------------------------------------
+def test_an_agent_cannot_open_another_teams_task_or_instance(app, engine, identity):
+    instance_id, task_id = _start(engine)
+    li = signed_in(app, identity, "li", "agent", ["sales-east"])
+    sam = signed_in(app, identity, "sam", "agent", ["service"])
+    chief = signed_in(app, identity, "chief", "supervisor", ["service"])
+    assert li.get(f"/tasks/{task_id}").status_code == 200
+    assert li.get(f"/instances/{instance_id}").status_code == 200
+    for outsider in (sam, chief):
+        api = Caller(app.test_client(), _token(identity, outsider.name))
+        for page, api_path in ((f"/tasks/{task_id}", f"/api/tasks/{task_id}"),
+                               (f"/instances/{instance_id}", f"/api/instances/{instance_id}")):
+            answer = outsider.get(page)
+            assert answer.status_code == api.get(api_path).status_code == 404
+            assert "C-1" not in answer.get_data(as_text=True)
+        assert outsider.post(f"/tasks/{task_id}/claim").status_code == 404
+    assert engine.task(task_id)["assignee"] is None
+
+
+def test_the_inbox_page_lists_what_the_api_lists(app, engine, identity):
+    _start(engine, "C-1")
+    _start(engine, "C-2")
+    for name, role, groups in (("li", "agent", ["sales-east"]), ("sam", "agent", ["service"]),
+                               ("boss", "supervisor", ["sales-east", "supervisors"]), ("ada", "admin", [])):
+        browser = signed_in(app, identity, name, role, groups)
+        api = Caller(app.test_client(), _token(identity, name))
+        for scope in ("all", "mine", "group", "unassigned"):
+            html = browser.get(f"/inbox?scope={scope}").get_data(as_text=True)
+            listed = api.get(f"/api/tasks?scope={scope}").get_json()
+            assert TASK_LINK.findall(html) == [t["id"] for t in listed["items"]], (name, scope)
+            counts = dict(TAB_COUNT.findall(html))
+            assert int(counts[scope]) == listed["total"], (name, scope)
+        assert ("C-1" in browser.get("/instances").get_data(as_text=True)) == (
+            api.get("/api/instances").get_json()["total"] > 0)
+
+
+def test_rights_refused_by_the_api_are_refused_by_the_pages(app, engine, identity):
+    instance_id, task_id = _start(engine)
+    li = signed_in(app, identity, "li", "agent", ["sales-east"])  # she started it: in reach, no right to cancel
+    api = Caller(app.test_client(), _token(identity, "li"))
+    assert li.get("/reports").status_code == 403
+    assert api.get("/api/reports/funnel?team=sales-east").status_code == 403
+    assert li.post(f"/instances/{instance_id}/cancel").status_code == api.post(
+        f"/api/instances/{instance_id}/cancel").status_code == 403
+    assert li.post("/instances/batch", {"action": "cancel", "id": instance_id}).status_code == 403
+    assert li.post(f"/tasks/{task_id}/assign", {"user": "li"}).status_code == 403
+    assert engine.instance(instance_id)["status"] == "user_input"
+    page = li.get(f"/instances/{instance_id}").get_data(as_text=True)
+    assert "/cancel" not in page and "/suspend" not in page  # no button for what she may not do
+
+
+def test_the_cockpit_counts_only_what_the_supervisor_reaches(app, engine, identity):
+    _start(engine)
+    boss = signed_in(app, identity, "boss", "supervisor", ["sales-east"])
+    chief = signed_in(app, identity, "chief", "supervisor", ["service"])
+    assert "首次联系 First contact" in boss.get("/cockpit").get_data(as_text=True)
+    assert "首次联系 First contact" not in chief.get("/cockpit").get_data(as_text=True)
+    assert "No instance is running." in chief.get("/cockpit").get_data(as_text=True)
+
+
+# ---- the task form ----------------------------------------------------------------------------
+def test_bad_form_values_come_back_beside_their_fields(app, engine, identity):
+    _instance_id, task_id = _start(engine)
+    li = signed_in(app, identity, "li", "agent", ["sales-east"])
+    li.get(f"/tasks/{task_id}")
+    li.post(f"/tasks/{task_id}/claim")
+    bad = li.post(f"/tasks/{task_id}/complete", {"field.outcome": "maybe", "field.note": "x" * 21})
+    html = bad.get_data(as_text=True)
+    assert bad.status_code == 422
+    outcome = html[html.index('data-field="outcome"'):html.index('data-field="note"')]
+    note = html[html.index('data-field="note"'):]
+    assert "choose one of the options" in outcome and "must be at most 20 characters long" in note
+    zh = li.post(f"/tasks/{task_id}/complete", {"field.outcome": ""}, headers={"Accept-Language": "zh-CN"})
+    assert "必填" in zh.get_data(as_text=True) and "is required" not in zh.get_data(as_text=True)
+    done = li.post(f"/tasks/{task_id}/complete", {"field.outcome": "reached", "field.note": "周五回电"})
+    assert done.status_code == 302
+    assert engine.task(engine.instance(_instance_id)["tasks"][0]["id"])["element_id"] == "qualify"
+
+
+# ---- languages --------------------------------------------------------------------------------
+def test_the_language_comes_from_the_switch_else_the_browser(app, identity):
+    browser = Browser(app, headers={"Accept-Language": "zh-CN,zh;q=0.9,en;q=0.8"})
+    assert "<h1>登录</h1>" in browser.get("/signin").get_data(as_text=True)
+    english = Browser(app, headers={"Accept-Language": "en-US,en;q=0.9"})
+    assert "<h1>Sign in</h1>" in english.get("/signin").get_data(as_text=True)
+    switched = english.post("/language", {"lang": "zh_CN", "next": "/signin"})
+    assert switched.status_code == 302 and switched.headers["Location"] == "/signin"
+    assert "<h1>登录</h1>" in english.get("/signin").get_data(as_text=True)  # the cookie wins over the header
+    english.post("/language", {"lang": "klingon", "next": "/signin"})
+    assert "<h1>登录</h1>" in english.get("/signin").get_data(as_text=True)
+    assert english.post("/language", {"lang": "en"}, csrf=False).status_code == 400
+
+
+def test_errors_read_in_the_readers_language(app, engine, identity):
+    _instance_id, task_id = _start(engine)
+    li = signed_in(app, identity, "li", "agent", ["sales-east"])
+    li.headers = {"Accept-Language": "zh-CN"}
+    li.post(f"/tasks/{task_id}/claim")
+    wang = signed_in(app, identity, "wang", "agent", ["sales-east"])
+    wang.headers = {"Accept-Language": "zh-CN"}
+    taken = wang.post(f"/tasks/{task_id}/claim").get_data(as_text=True)
+    assert "li 已经领取了这个任务" in taken and "already" not in taken
+    missing = wang.get("/tasks/00000000-0000-0000-0000-000000000000").get_data(as_text=True)
+    assert "没有这个待办任务" in missing and "no open task" not in missing
+    assert "没有这个页面" in wang.get("/no-such-page").get_data(as_text=True)
+
+
+# ---- reports ----------------------------------------------------------------------------------
+def test_a_report_exports_as_csv_with_headers_in_the_readers_language(app, engine, identity):
+    _instance_id, task_id = _start(engine)
+    engine.claim(task_id, "li")
+    engine.complete_task(task_id, {"outcome": "reached"}, actor="li")
+    identity.add_user("li", "agent", ["sales-east"])
+    boss = signed_in(app, identity, "boss", "supervisor", ["sales-east"])
+    page = boss.get("/reports?report=leaderboard&team=sales-east")
+    assert page.status_code == 200 and ">li<" in page.get_data(as_text=True)
+    exported = boss.get("/reports.csv?report=leaderboard&team=sales-east&days=30",
+                        headers={"Accept-Language": "zh-CN"})
+    assert exported.mimetype == "text/csv" and "attachment" in exported.headers["Content-Disposition"]
+    text = exported.get_data(as_text=True)
+    assert text.startswith("\ufeff")  # Excel reads the Chinese as it is
+    rows = list(csv.reader(io.StringIO(text.lstrip("\ufeff"))))
+    assert rows[0][:2] == ["坐席", "完成任务"] and rows[1][:2] == ["li", "1"]
+    other = boss.get("/reports?report=sla&team=service")  # not her team: she gets her own
+    assert "sales-east" in other.get_data(as_text=True)
+
+
+def test_a_customer_the_api_hides_is_not_named_on_the_pages(app, engine, identity):
+    from engine.customers import customers
+    from engine.customers.vocab import seed_defaults
+
+    seed_defaults(engine)
+    sam = signed_in(app, identity, "sam", "agent", ["service", "sales-east"])
+    hidden, _ = customers.create_customer(engine, {"name": "保密客户有限公司", "owner": "sam", "team": "service",
+                                                   "phone": "13811112222"}, actor="sam")
+    _instance_id, task_id = _start(engine, str(hidden["id"]))  # offered to sales-east, about service's customer
+    li = signed_in(app, identity, "li", "agent", ["sales-east"])
+    api = Caller(app.test_client(), _token(identity, "li"))
+    assert api.get(f"/api/customers/{hidden['id']}").status_code == 404
+    for page in ("/inbox", f"/tasks/{task_id}"):
+        html = li.get(page).get_data(as_text=True)
+        assert task_id in html and "保密客户有限公司" not in html and "13811112222" not in html, page
+    assert "保密客户有限公司" in sam.get("/inbox").get_data(as_text=True)
+    assert "+8613811112222" in sam.get(f"/tasks/{task_id}").get_data(as_text=True)
