@@ -29,7 +29,7 @@ from engine.storage.backend import backend_for
 from engine.storage.database import create_db_engine, migrate, reader
 from engine.storage.schema import audit_events, human_tasks, instances, message_waits, timers
 from engine.workflow.parsing import SourceFile
-from engine.workflow.sandbox import SandboxScriptEngine
+from engine.workflow.sandbox import SandboxScriptEngine, zoned_time_helpers
 from engine.workflow.timer_values import make_timer_value
 
 
@@ -40,7 +40,8 @@ class Engine:
         self.backend = backend_for(self.db)
         self.calendar = load_calendar(self.settings.timezone)
         self.script_engine = SandboxScriptEngine({"timer_value": make_timer_value(self.settings.timezone),
-                                                  "notify": notify, **calendar_helpers(self.calendar)},
+                                                  "notify": notify, **calendar_helpers(self.calendar),
+                                                  **zoned_time_helpers(self.settings.timezone)},
                                                  operations=OPERATIONS)
         self.definitions = DefinitionStore(self.db, OPERATIONS)
         self.instances = InstanceStore(self.db, self.definitions, self.script_engine,

@@ -25,13 +25,45 @@ def main():
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--threads/--no-threads", default=True, show_default=True)
-def serve(host, port, threads):
+@click.option("--timers/--no-timers", default=None,
+              help="fire timers and deliver messages on a thread of this process (default: on without "
+                   "REDIS_URL, unless FOLLOWUP_TIMERS=off)")
+def serve(host, port, threads, timers):
     """Run the HTTP API with the development server (production: gunicorn 'api.wsgi:app')."""
     from api.app import create_app
 
-    app = create_app(open_engine())
+    engine = open_engine()
+    app = create_app(engine)
+    background = start_timers(engine, app, timers)
     click.echo(f"Followup API on http://{host}:{port}/api/docs", err=True)
-    app.run(host=host, port=port, threaded=threads, use_reloader=False, debug=False)
+    try:
+        app.run(host=host, port=port, threaded=threads, use_reloader=False, debug=False)
+    finally:
+        if background is not None:
+            background.stop()
+
+
+def start_timers(engine, app, wanted=None):
+    """On the embedded default (no REDIS_URL) start the in-process runner, so every deadline is kept
+    whichever command serves; off only when asked (`--no-timers` or FOLLOWUP_TIMERS=off). Says which on
+    standard error and tells the app, whose /api/health reports it. Returns the handle or None."""
+    import os
+
+    from workers.inprocess import start_background
+
+    if wanted is None:
+        wanted = engine.settings.embedded and os.environ.get("FOLLOWUP_TIMERS", "").strip().lower() not in (
+            "0", "off", "false", "no")
+    if not wanted:
+        app.extensions["followup_timers"] = None
+        where = ("RQ workers (`followup worker`, `followup scheduler`) on REDIS_URL" if not engine.settings.embedded
+                 else "nothing: timers are OFF in this process (`followup timers run` fires what is due)")
+        click.echo(f"Timers and messages: {where}", err=True)
+        return None
+    background = start_background(engine)
+    app.extensions["followup_timers"] = background
+    click.echo("Timers and messages: run in this process (in-process runner)", err=True)
+    return background
 
 
 @main.command()
@@ -87,7 +119,6 @@ def demo(host, port, bpmn_dir):
     SOPs deployed, demo users with fresh tokens, timers on a background thread, the API on PORT."""
     from api.app import create_app
     from engine.identity import IdentityStore
-    from workers.inprocess import start_background
 
     engine = open_engine()
     try:
@@ -107,11 +138,12 @@ def demo(host, port, bpmn_dir):
     import logging
 
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # the app logs one JSON line per request itself
-    background = start_background(engine)
+    app = create_app(engine)
+    background = start_timers(engine, app, True)
     click.echo(f"\nTimers run in this process. Data: {engine.settings.data_dir}")
     click.echo(f"API docs: http://{host}:{port}/api/docs   (Ctrl-C to stop)\n")
     try:
-        create_app(engine).run(host=host, port=port, threaded=True, use_reloader=False, debug=False)
+        app.run(host=host, port=port, threaded=True, use_reloader=False, debug=False)
     finally:
         background.stop()
 

@@ -419,3 +419,5 @@ class HealthSchema(Schema):
     status = fields.String(required=True, metadata={"description": "ok or unavailable"})
     database = fields.Nested(CheckSchema, required=True)
     redis = fields.Nested(CheckSchema, required=True)
+    timers = fields.Nested(CheckSchema, required=True, metadata={
+        "description": "who fires timers and delivers messages: RQ workers, this process, or nobody here"})
