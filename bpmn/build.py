@@ -30,7 +30,9 @@ def followup_task():
 def lead_assignment():
     d = Diagram("lead_assignment", "线索分配 Lead assignment",
                 lanes=[("Lane_system", "system"), ("Lane_sales", "sales"), ("Lane_supervisors", "supervisors")])
-    d.add("startEvent", "lead_created", "新线索", 0)
+    d.add("startEvent", "lead_created", "新线索", 0, body=form(
+        ("lead_id", "线索编号 Lead id", "long", {"required": True}), ("region", "地区 Region", "string"),
+        ("industry", "行业 Industry", "string"), ("source", "来源 Source", "string")))
     d.add("businessRuleTask", "route", "按地区/行业/来源路由", 1, **{"camunda:decisionRef": "lead_routing"})
     body, attrs = external("assign_lead", {"team": "team", "strategy": "strategy"},
                            {"agent": 'result["agent"]', "assign_reason": 'result["reason"]'})
@@ -127,7 +129,10 @@ def _stage(d, name, label, col, deadline_kind, deadline, form_body, lane=1):
 def complaint_escalation():
     d = Diagram("complaint_escalation", "投诉升级 Complaint escalation",
                 lanes=[("Lane_system", "system"), ("Lane_service", "service"), ("Lane_escalation", "supervisors")])
-    d.add("startEvent", "complaint_received", "收到投诉", 0)
+    d.add("startEvent", "complaint_received", "收到投诉", 0, body=form(
+        ("subject", "投诉内容 Subject", "string", {"required": True, "maxlength": 500}),
+        ("severity", "严重程度 Severity", "enum", {"values": [("low", "低 low"), ("normal", "中 normal"),
+                                                            ("high", "高 high")]})))
     body, attrs = external("open_ticket", {"kind": "'complaint'", "subject": "subject",
                                            "priority": "{'high': 'urgent', 'low': 'low'}.get(severity, 'normal')"},
                            {"ticket_id": 'result["ticket_id"]', "handler": 'result["owner"]', "team": 'result["team"]'})
@@ -177,7 +182,10 @@ def renewal_reminder():
     d = Diagram("renewal_reminder", "续约提醒 Renewal reminders",
                 lanes=[("Lane_system", "system"), ("Lane_sales", "sales"), ("Lane_supervisors", "supervisors")],
                 messages=[("Message_contract_renewed", "contract renewed")])
-    d.add("startEvent", "contract_signed", "合同签订", 0)
+    d.add("startEvent", "contract_signed", "合同签订", 0, body=form(
+        ("contract_id", "合同编号 Contract id", "long", {"required": True}),
+        ("contract_title", "合同名称 Contract title", "string"),
+        ("end_date", "到期日 End date", "date", {"required": True}), ("amount", "金额 Amount", "double")))
     d.add("scriptTask", "plan", "计算提醒日期", 1, body=script(
         "end = datetime.fromisoformat(end_date)\n"
         "remind_60 = (end - timedelta(days=60)).isoformat()\n"
@@ -226,7 +234,8 @@ def renewal_reminder():
 def care_revisit():
     d = Diagram("care_revisit", "客户关怀回访 Care revisits",
                 lanes=[("Lane_system", "system"), ("Lane_service", "service")])
-    d.add("startEvent", "signed", "合同签订", 0)
+    d.add("startEvent", "signed", "合同签订", 0, body=form(
+        ("signed_on", "签订日期 Signed on", "date", {"required": True}), ("owner", "负责人 Owner", "string")))
     d.add("scriptTask", "plan", "回访计划", 1, body=script(
         "revisit_days = [7, 30, 90]\nrevisit_hour = 10\nrevisit_index = 0"))
     d.add("exclusiveGateway", "next_join", "", 2)
@@ -261,7 +270,10 @@ def care_revisit():
 def service_ticket():
     d = Diagram("service_ticket", "服务工单 Service ticket",
                 lanes=[("Lane_system", "system"), ("Lane_service", "service"), ("Lane_supervisors", "supervisors")])
-    d.add("startEvent", "requested", "服务请求", 0)
+    d.add("startEvent", "requested", "服务请求", 0, body=form(
+        ("subject", "服务内容 Subject", "string", {"required": True, "maxlength": 500}),
+        ("priority", "优先级 Priority", "enum", {"values": [("low", "低 low"), ("normal", "中 normal"),
+                                                          ("high", "高 high"), ("urgent", "紧急 urgent")]})))
     body, attrs = external("open_ticket", {"kind": "'service'", "subject": "subject", "priority": "priority"},
                            {"ticket_id": 'result["ticket_id"]', "handler": 'result["owner"]', "team": 'result["team"]'})
     d.add("serviceTask", "open", "登记工单", 1, body=body, **attrs)

@@ -28,7 +28,7 @@ from engine.sop import OPERATIONS
 from engine.storage.backend import backend_for
 from engine.storage.database import create_db_engine, migrate, reader
 from engine.storage.schema import audit_events, human_tasks, instances, message_waits, timers
-from engine.workflow.parsing import SourceFile
+from engine.workflow.parsing import SourceFile, start_form
 from engine.workflow.sandbox import SandboxScriptEngine, zoned_time_helpers
 from engine.workflow.timer_values import make_timer_value
 
@@ -118,8 +118,9 @@ class Engine:
     def resume(self, instance_id, actor=None):
         return self._instance_change(instance_id, steps.resume(self.instances), actor)
 
-    def retry(self, instance_id, actor=None):
-        return self._instance_change(instance_id, steps.retry(self.instances), actor)
+    def retry(self, instance_id, actor=None, variables=None):
+        """Run the failed step again; `variables` correct the data it runs on first."""
+        return self._instance_change(instance_id, steps.retry(self.instances, variables), actor)
 
     def fire_timer(self, timer_id):
         """Fire one timer if it is still pending and due. Returns the Step, or None if nothing was due."""
@@ -282,6 +283,7 @@ class Engine:
         data["deployment_id"] = definition.deployment_id
         with reader(self.db).connect() as conn:
             data["groups"] = sorted(self.process_groups.of_definition(conn, definition.id))
+            data["start_form"] = start_form(self.definitions.specs.get(conn, definition)[0])
         return data
 
     # ---- the service itself -------------------------------------------------------------------------

@@ -65,14 +65,16 @@ def _lifecycle(name, action, doc):
         engine, actor = services().engine, current_user().name
         if name == "cancel":
             engine.cancel(instance_id, actor=actor, reason=(args or {}).get("reason"))
+        elif name == "retry":
+            engine.retry(instance_id, actor=actor, variables=(args or {}).get("variables"))
         else:
             getattr(engine, name)(instance_id, actor=actor)
         return engine.instance(instance_id)
 
-    if name == "cancel":
+    if name in ("cancel", "retry"):
         def endpoint(args, instance_id):
             return view(instance_id, args)
-        endpoint = blp.arguments(s.CancelArgs, required=False)(endpoint)
+        endpoint = blp.arguments(s.CancelArgs if name == "cancel" else s.RetryArgs, required=False)(endpoint)
     else:
         def endpoint(instance_id):
             return view(instance_id)
@@ -85,7 +87,8 @@ def _lifecycle(name, action, doc):
 _lifecycle("cancel", access.INSTANCE_CANCEL, "Cancel the instance (supervisors, admins). 409 if it has ended.")
 _lifecycle("suspend", access.INSTANCE_SUSPEND, "Pause the instance: no task completes, no timer fires.")
 _lifecycle("resume", access.INSTANCE_RESUME, "Continue a suspended instance. 409 if it is not suspended.")
-_lifecycle("retry", access.INSTANCE_RETRY, "Run the failed step of an instance with an incident again.")
+_lifecycle("retry", access.INSTANCE_RETRY, "Run the failed step of an instance with an incident again; "
+          "`variables` correct its data first (checked against the start form: 422 naming each bad one).")
 
 
 @messages.route("", methods=["POST"])

@@ -66,6 +66,8 @@ class DefinitionSchema(Schema):
     file_name = fields.String(required=True)
     deployment_id = fields.Integer(required=True)
     groups = fields.List(fields.String(), metadata={"description": "Lanes and candidate groups it names"})
+    start_form = fields.List(fields.Nested("FormFieldSchema"), metadata={
+        "description": "what an instance needs to start (the start event's form): checked at start, 422 if not"})
 
 
 class DefinitionPageSchema(PageSchema):
@@ -338,6 +340,11 @@ class StartArgs(Schema):
 
 class CancelArgs(Schema):
     reason = Text(validate=validate.Length(max=1000))
+
+
+class RetryArgs(Schema):
+    variables = fields.Dict(keys=fields.String(), load_default=dict, metadata={
+        "description": "corrected variables, set on the failed step before it runs again"})
 
 
 class EventSchema(Schema):

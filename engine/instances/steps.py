@@ -14,6 +14,7 @@ from engine.errors import Conflict
 from engine.instances.views import json_safe
 from engine.status import FINAL, PARKED, InstanceStatus
 from engine.workflow import forms
+from engine.workflow.parsing import start_form
 from engine.workflow.snapshot import Snapshot, take
 from engine.workflow.state import all_tasks, variables_of
 
@@ -168,16 +169,23 @@ def resume(store):
     return apply
 
 
-def retry(store):
-    """Run the failed task again (after the cause was fixed, e.g. a redeployed script or data)."""
+def retry(store, variables=None):
+    """Run the failed task again (after the cause was fixed, e.g. a redeployed script or data).
+    `variables`: corrected values set on the failed task before it runs again (checked against the
+    process's start form, if it has one), e.g. a start date that was mistyped."""
     def apply(conn, loaded: Loaded):
         if loaded.row.status != InstanceStatus.ERROR:
             raise Conflict(f"process instance '{loaded.row.id}' has no incident to retry (it is {loaded.row.status})")
+        corrected = forms.validate(start_form(loaded.workflow.spec), variables or {}, others_allowed=True) \
+            if variables else {}
         failed = [t for t in all_tasks(loaded.workflow) if t.state == TaskState.ERROR]
         step = Step("retried", clears_incident=True)
 
         def rerun():
+            if corrected:
+                loaded.workflow.data.update(corrected)
             for task in failed:
+                task.data.update(corrected)
                 task._set_state(TaskState.READY)
 
         return _run_recording(store, loaded, step, rerun)

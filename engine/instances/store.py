@@ -24,6 +24,7 @@ from engine.storage.backend import backend_for
 from engine.storage.database import is_transient
 from engine.storage.schema import human_task_groups, human_tasks, instances, message_waits, timers
 from engine.workflow import forms
+from engine.workflow.parsing import start_form
 from engine.workflow.snapshot import Snapshot, active_element_ids, take
 from engine.workflow.state import dump_state, load_state, new_workflow, variables_of
 
@@ -99,6 +100,9 @@ class InstanceStore:
         now = clock.now()
         ops.attach(conn, instance_id, business_key, definition.key, actor)  # for service-task operations
         spec, subprocess_specs = self.definitions.specs.get(conn, definition)
+        fields = start_form(spec)
+        if fields:  # what the process needs, checked before anything runs: a bad start is a 422, not an incident
+            variables = forms.validate(fields, variables, others_allowed=True)
         workflow = new_workflow(spec, subprocess_specs, self.script_engine)
         workflow.task_tree.data.update(variables)
         for task in workflow.get_tasks(state=TaskState.READY):  # the start task carries the data on

@@ -1,0 +1,88 @@
+"""Issue 12, SOPs doing the right thing, driven through the API the way a team uses them."""
+import io
+
+import pytest
+from sop_support import customer, deploy_library, instances_of, run_due
+
+from api_fixtures import *  # noqa: F401,F403
+from engine import clock
+
+
+@pytest.fixture
+def sop(engine, team):
+    """The bundled SOPs deployed, the vocabularies seeded, the API team of api_fixtures."""
+    from engine.customers.vocab import seed_defaults
+
+    seed_defaults(engine)
+    deploy_library(engine)
+    return engine
+
+
+def _deploy(caller, name, xml):
+    response = caller.post("/api/deployments", data={"files": [(io.BytesIO(xml.encode()), name)]},
+                           content_type="multipart/form-data")
+    assert response.status_code == 201, response.get_json()
+
+
+# ---- 15: start variables are checked against the start form; a supervisor corrects and retries ----------
+
+@pytest.mark.parametrize("end_date", ["2027/11/30", "明天", None])
+def test_a_start_with_a_wrong_or_missing_date_is_refused_naming_the_field(sop, team, end_date):
+    cid = customer(sop)
+    variables = {"contract_id": 1, "contract_title": "年度合同"}
+    if end_date is not None:
+        variables["end_date"] = end_date
+    response = team.admin.post("/api/instances", json={"process_key": "renewal_reminder",
+                                                       "business_key": str(cid), "variables": variables})
+    assert response.status_code == 422, response.get_json()
+    assert list(response.get_json()["errors"]) == ["end_date"]
+    assert instances_of(sop, "renewal_reminder") == []
+    response = team.admin.post("/api/instances", json={"process_key": "renewal_reminder", "business_key": str(cid),
+                                                       "variables": {**variables, "end_date": "2027-11-30"}})
+    assert response.status_code == 201 and response.get_json()["status"] == "waiting", response.get_json()
+
+
+def test_the_start_form_is_part_of_the_definition(sop, team):
+    response = team.admin.get("/api/definitions/renewal_reminder")
+    fields = {f["id"]: f for f in response.get_json()["start_form"]}
+    assert fields["end_date"]["type"] == "date" and fields["end_date"]["required"] is True
+
+
+NO_FORM = """<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="d" targetNamespace="x">
+  <bpmn:process id="visit_plan" isExecutable="true">
+    <bpmn:startEvent id="start" />
+    <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="plan" />
+    <bpmn:scriptTask id="plan"><bpmn:script>visit = datetime.fromisoformat(visit_on) + timedelta(days=1)</bpmn:script></bpmn:scriptTask>
+    <bpmn:sequenceFlow id="f2" sourceRef="plan" targetRef="visit_task" />
+    <bpmn:userTask id="visit_task" name="拜访" />
+    <bpmn:sequenceFlow id="f3" sourceRef="visit_task" targetRef="end" />
+    <bpmn:endEvent id="end" />
+  </bpmn:process>
+</bpmn:definitions>
+"""
+
+
+def test_a_supervisor_corrects_the_variables_of_a_failed_start_and_retries(team):
+    _deploy(team.designer, "visit_plan.bpmn", NO_FORM)
+    started = team.designer.post("/api/instances", json={"process_key": "visit_plan", "business_key": "C-1",
+                                                         "variables": {"visit_on": "2027/11/30"}}).get_json()
+    assert started["status"] == "error"
+    retried = team.designer.post(f"/api/instances/{started['id']}/retry",
+                                 json={"variables": {"visit_on": "2027-11-30"}})
+    assert retried.status_code == 200, retried.get_json()
+    body = retried.get_json()
+    assert body["status"] == "user_input" and body["variables"]["visit_on"] == "2027-11-30"
+    assert body["incident"] is None
+    events = team.designer.get(f"/api/instances/{started['id']}/events").get_json()["items"]
+    retried_event = [e for e in events if e["action"] == "retried"][0]
+    assert retried_event["detail"]["changes"]["visit_on"] == ["2027/11/30", "2027-11-30"]
+
+
+def test_retry_refuses_corrections_the_start_form_rejects(sop, team):
+    cid = customer(sop)
+    started = team.admin.post("/api/instances", json={"process_key": "renewal_reminder", "business_key": str(cid),
+                                                      "variables": {"contract_id": 1, "end_date": "2027-11-30",
+                                                                    "contract_title": "x"}}).get_json()
+    response = team.admin.post(f"/api/instances/{started['id']}/retry", json={"variables": {"end_date": "明天"}})
+    assert response.status_code in (409, 422)
