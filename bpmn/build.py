@@ -219,7 +219,9 @@ def renewal_reminder():
     body, attrs = external("record_outcome", {"kind": "'renewal'", "result": "'renewed'", "contract_id": "contract_id",
                                               "end_date": "end_date"})
     d.add("serviceTask", "record_renewed", "记录续约", 12, lane=1, row=0.6, body=body, **attrs)
-    d.add("endEvent", "renewed_end", "已续约", 13, lane=1, row=0.6)
+    body, attrs = external("close_opportunity", {"opportunity_id": "opportunity_id", "stage": "'won'"})
+    d.add("serviceTask", "close_renewal", "续约商机赢单", 13, lane=1, row=0.6, body=body, **attrs)
+    d.add("endEvent", "renewed_end", "已续约", 14, lane=1, row=0.6)
     body, attrs = external("record_outcome", {"kind": "'renewal'", "result": "renewal_outcome",
                                               "contract_id": "contract_id", "end_date": "end_date"})
     d.add("serviceTask", "record_not_renewed", "记录结论", 12, lane=2, body=body, **attrs)
@@ -227,7 +229,7 @@ def renewal_reminder():
     d.chain("contract_signed", "plan", "reminders")
     d.flow("reminders", "record_not_renewed")
     d.chain("record_not_renewed", "expired_end")
-    d.chain("renewed", "record_renewed", "renewed_end")
+    d.chain("renewed", "record_renewed", "close_renewal", "renewed_end")
     return d
 
 

@@ -152,16 +152,31 @@ class Engine:
                 fired += 1
         return fired
 
-    def correlate_message(self, name, business_key=None, variables=None, actor=None) -> list[str]:
-        """Deliver a message to every instance waiting for it (with that business key, if given)."""
+    def correlate_message(self, name, business_key=None, variables=None, actor=None, correlation=None,
+                          every=True) -> list[str]:
+        """Deliver a message to the instance waiting for it: with that business key, if given, and whose
+        variables have the `correlation` values, if given (a customer's two contracts each have their
+        renewal reminders: "contract renewed" must end the one of the contract renewed). When several
+        match and not `every`, nothing is delivered: 409 naming them."""
         query = sa.select(message_waits.c.instance_id).where(message_waits.c.message_name == name).distinct()
         if business_key is not None:
             query = query.where(message_waits.c.business_key == business_key)
         with reader(self.db).connect() as conn:
-            waiting = [r.instance_id for r in conn.execute(query)]
+            waiting = sorted(r.instance_id for r in conn.execute(query))
+        if correlation:
+            def matches(instance_id):
+                have = self.instance(instance_id)["variables"]
+                return all(key in have and str(have[key]) == str(value) for key, value in correlation.items())
+            waiting = [i for i in waiting if matches(i)]
         if not waiting:
             which = f" with business key '{business_key}'" if business_key is not None else ""
+            if correlation:
+                which += " and " + ", ".join(f"{k} = {v}" for k, v in correlation.items())
             raise NotFound(f"no process instance{which} is waiting for the message '{name}'")
+        if len(waiting) > 1 and not every:
+            raise Conflict(f"{len(waiting)} process instances wait for the message '{name}' ({', '.join(waiting)}): "
+                           "say which with `correlation` (variables it must have, e.g. {\"contract_id\": 2}), "
+                           "or send it to all with `all: true`")
         delivered = []
         for instance_id in waiting:
             if self._instance_change(instance_id, steps.deliver_message(self.instances, name, variables, actor),

@@ -86,3 +86,53 @@ def test_retry_refuses_corrections_the_start_form_rejects(sop, team):
                                                                     "contract_title": "x"}}).get_json()
     response = team.admin.post(f"/api/instances/{started['id']}/retry", json={"variables": {"end_date": "明天"}})
     assert response.status_code in (409, 422)
+
+
+# ---- 11: a message reaches exactly the instance it concerns ---------------------------------------------
+
+def _active_contract(caller, cid, title, end_date):
+    created = caller.post("/api/contracts", json={"customer_id": cid, "title": title, "amount": "88000",
+                                                  "start_date": "2026-01-01", "end_date": end_date})
+    assert created.status_code == 201, created.get_json()
+    contract_id = created.get_json()["id"]
+    assert caller.patch(f"/api/contracts/{contract_id}", json={"status": "active"}).status_code == 200
+    return contract_id
+
+
+def _renewals(caller, cid):
+    items = caller.get("/api/instances?process_key=renewal_reminder&page_size=50").get_json()["items"]
+    return {caller.get(f"/api/instances/{i['id']}").get_json()["variables"]["contract_id"]: i
+            for i in items if i["business_key"] == str(cid)}
+
+
+def test_contract_renewed_ends_only_the_reminders_of_that_contract(sop, team):
+    cid = customer(sop)
+    first = _active_contract(team.admin, cid, "2027年度合同", "2027-03-31")
+    second = _active_contract(team.admin, cid, "2028年度合同", "2028-03-31")
+    message = {"name": "contract renewed", "business_key": str(cid)}
+    ambiguous = team.boss.post("/api/messages", json=message)
+    assert ambiguous.status_code == 409 and "correlation" in ambiguous.get_json()["detail"]
+    assert {r["status"] for r in _renewals(team.admin, cid).values()} == {"waiting"}
+    sent = team.boss.post("/api/messages", json={**message, "correlation": {"contract_id": first}})
+    assert sent.status_code == 200, sent.get_json()
+    renewals = _renewals(team.admin, cid)
+    assert sent.get_json()["delivered_to"] == [renewals[first]["id"]]
+    assert renewals[first]["status"] == "complete" and renewals[second]["status"] == "waiting"
+    assert team.boss.post("/api/messages", json={**message, "correlation": {"contract_id": 999}}).status_code == 404
+
+
+def test_renewing_after_the_renewal_opportunity_was_opened_wins_it(sop, team):
+    from datetime import timedelta
+
+    cid = customer(sop)
+    contract_id = _active_contract(team.admin, cid, "年度合同", (clock.now() + timedelta(days=90)).date().isoformat())
+    clock.advance(timedelta(days=31))
+    run_due(sop)
+    [opportunity] = team.admin.get(f"/api/opportunities?customer_id={cid}").get_json()["items"]
+    assert opportunity["stage"] not in ("won", "lost")
+    sent = team.boss.post("/api/messages", json={"name": "contract renewed", "business_key": str(cid),
+                                                 "correlation": {"contract_id": contract_id}})
+    assert sent.status_code == 200, sent.get_json()
+    instance = team.admin.get(f"/api/instances/{sent.get_json()['delivered_to'][0]}").get_json()
+    assert instance["status"] == "complete", instance
+    assert team.admin.get(f"/api/opportunities/{opportunity['id']}").get_json()["stage"] == "won"

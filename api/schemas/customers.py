@@ -359,7 +359,9 @@ def page_schema(item_schema):
 
 
 class RecordListArgs(PageArgs):
-    customer_id = _id(metadata={"description": "Only the records of this customer"})
+    # Not strict: a query string is text, `?customer_id=1` is the customer 1.
+    customer_id = fields.Integer(validate=validate.Range(min=1, max=2**53),
+                                 metadata={"description": "Only the records of this customer"})
 
 
 class ConvertArgs(CustomerUpdateArgs):

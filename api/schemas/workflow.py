@@ -366,6 +366,11 @@ class MessageArgs(Schema):
     name = _text(required=True)
     business_key = _text(allow_none=True)
     variables = fields.Dict(keys=fields.String(), load_default=dict)
+    correlation = fields.Dict(keys=fields.String(), load_default=dict, metadata={
+        "description": "variables the instance must have, e.g. {\"contract_id\": 2}: the message goes only to "
+                       "the waiting instances whose variables have these values"})
+    all = fields.Boolean(load_default=False, metadata={
+        "description": "deliver to every instance that matches; without it, more than one is a 409 naming them"})
 
 
 class MessageResultSchema(Schema):
