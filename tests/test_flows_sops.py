@@ -136,3 +136,26 @@ def test_renewing_after_the_renewal_opportunity_was_opened_wins_it(sop, team):
     instance = team.admin.get(f"/api/instances/{sent.get_json()['delivered_to'][0]}").get_json()
     assert instance["status"] == "complete", instance
     assert team.admin.get(f"/api/opportunities/{opportunity['id']}").get_json()["stage"] == "won"
+
+
+# ---- 12: renewal reminders once the end date is known; one care revisit plan per customer --------------
+
+def test_an_end_date_set_after_activation_starts_the_renewal_reminders(sop, team):
+    cid = customer(sop)
+    created = team.admin.post("/api/contracts", json={"customer_id": cid, "title": "框架合同", "start_date": "2026-01-01"})
+    contract_id = created.get_json()["id"]
+    assert team.admin.patch(f"/api/contracts/{contract_id}", json={"status": "active"}).status_code == 200
+    assert _renewals(team.admin, cid) == {}
+    assert team.admin.patch(f"/api/contracts/{contract_id}", json={"end_date": "2027-12-31"}).status_code == 200
+    renewals = _renewals(team.admin, cid)
+    assert list(renewals) == [contract_id] and renewals[contract_id]["status"] == "waiting"
+    assert team.admin.patch(f"/api/contracts/{contract_id}", json={"end_date": "2028-01-31"}).status_code == 200
+    assert len(_renewals(team.admin, cid)) == 1
+
+
+def test_each_activated_contract_does_not_start_another_care_revisit(sop, team):
+    cid = customer(sop)
+    for year in (2027, 2028, 2029):
+        _active_contract(team.admin, cid, f"{year}年度合同", f"{year}-12-31")
+    items = team.admin.get("/api/instances?process_key=care_revisit").get_json()["items"]
+    assert [i["business_key"] for i in items if i["status"] not in ("complete", "cancelled")] == [str(cid)]

@@ -181,11 +181,18 @@ def update_in(conn, store, kind, record_id, data, actor, now) -> dict:
 SOPS_ON_SIGNING = ("renewal_reminder", "care_revisit")
 
 
-def _start_signing_sops(store, conn, contract_id, contract, actor, now):
-    from engine.storage.schema import definitions
+def _start_signing_sops(store, conn, contract_id, contract, actor, now, only=SOPS_ON_SIGNING):
+    """Each SOP of `only` that is deployed; the renewal reminders only with an end date; the care
+    revisits only when the customer has none running (one customer, one revisit plan)."""
+    from engine.status import FINAL
+    from engine.storage.schema import definitions, instances
 
     deployed = {r.key for r in conn.execute(sa.select(definitions.c.key).where(
-        definitions.c.key.in_(SOPS_ON_SIGNING)).distinct())}
+        definitions.c.key.in_(only)).distinct())}
+    if "care_revisit" in deployed and conn.execute(sa.select(instances.c.id).where(
+            instances.c.process_key == "care_revisit", instances.c.business_key == str(contract["customer_id"]),
+            instances.c.status.not_in(list(FINAL))).limit(1)).first() is not None:
+        deployed.discard("care_revisit")
     signed_on = contract.get("start_date") or now.date()
     variables = {
         "renewal_reminder": {"contract_id": contract_id, "contract_title": contract.get("title") or "",
@@ -204,6 +211,9 @@ def _after(store, conn, kind, record_id, values, before, actor, now):
     becomes active starts the SOPS_ON_SIGNING."""
     if kind == "contract" and values.get("status") == "active" and before.get("status") != "active":
         _start_signing_sops(store, conn, record_id, {**before, **values}, actor, now)
+    elif kind == "contract" and before.get("status") == "active" and values.get("end_date") \
+            and not before.get("end_date"):  # activated without an end date: the reminders start once it is known
+        _start_signing_sops(store, conn, record_id, {**before, **values}, actor, now, only=("renewal_reminder",))
     if kind == "opportunity" and values.get("stage") == "won" and before.get("stage") != "won":
         customer_id = values.get("customer_id") or before.get("customer_id")
         status = conn.execute(sa.select(customers.c.status).where(customers.c.id == customer_id)).scalar_one()
