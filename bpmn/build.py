@@ -39,7 +39,7 @@ def lead_assignment():
     d.add("serviceTask", "assign", "分配坐席", 2, body=body, **attrs)
     d.add("exclusiveGateway", "assigned_gw", "有人可接?", 3)
     d.add("userTask", "assign_by_hand", "手动分配", 3, lane=2,
-          body=form(("agent", "分配给(用户名)", "string", {"required": True}),),
+          body=form(("agent", "分配给(用户名)", "string", {"required": True, "user": True}),),
           **{"camunda:candidateGroups": "supervisors"})
     body, attrs = external("update_lead", {"owner": "agent", "team": "team"})
     d.add("serviceTask", "record_manual", "记录分配", 4, lane=2, body=body, **attrs)
@@ -57,7 +57,7 @@ def lead_assignment():
                     ("note", "备注", "string", {"maxlength": 500})),
           **{"camunda:assignee": "${handler}", "camunda:candidateGroups": "supervisors"})
     d.add("exclusiveGateway", "contacted_join", "", 9)
-    body, attrs = external("update_lead", {"status": "'contacted'"})
+    body, attrs = external("update_lead", {"status": "'contacted'"}, {"agent": 'result["owner"]'})
     d.add("serviceTask", "mark_contacted", "标记已联系", 10, body=body, **attrs)
     d.add("parallelGateway", "contacted_split", "", 11)
     d.add("userTask", "qualify", "资格确认", 12, lane=1,

@@ -16,7 +16,7 @@ from engine.calendar import helpers as calendar_helpers, load_calendar
 from engine.clock import utc
 from engine.config import Settings, load_settings
 from engine.context import notify
-from engine.customers.interactions import record_task_completion
+from engine.customers.interactions import follow_task_assignment, record_task_completion
 from engine.errors import Conflict, NotFound
 from engine.identity import IdentityStore, User
 from engine.instances import queries, steps
@@ -46,7 +46,7 @@ class Engine:
         self.definitions = DefinitionStore(self.db, OPERATIONS)
         self.instances = InstanceStore(self.db, self.definitions, self.script_engine,
                                        on_task_completed=[record_task_completion])
-        self.tasks = Tasks(self.db)
+        self.tasks = Tasks(self.db, on_assigned=[follow_task_assignment])
         self.identity = IdentityStore(self.db)
         self.process_groups = ProcessGroups(self.definitions)
 

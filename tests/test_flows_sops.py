@@ -159,3 +159,50 @@ def test_each_activated_contract_does_not_start_another_care_revisit(sop, team):
         _active_contract(team.admin, cid, f"{year}年度合同", f"{year}-12-31")
     items = team.admin.get("/api/instances?process_key=care_revisit").get_json()["items"]
     assert [i["business_key"] for i in items if i["status"] not in ("complete", "cancelled")] == [str(cid)]
+
+
+# ---- 9: manual assignment names a real user; a reassigned task takes its lead along ----------------------
+
+def _lead_instance(caller, region="310000", industry=None, source="website"):
+    created = caller.post("/api/leads", json={"name": "张伟", "company": "星辰科技", "phone": "13800138000"})
+    assert created.status_code == 201, created.get_json()
+    lead_id = created.get_json()["id"]
+    started = caller.post("/api/instances", json={
+        "process_key": "lead_assignment", "business_key": f"lead:{lead_id}",
+        "variables": {"lead_id": lead_id, "region": region, "industry": industry, "source": source}})
+    assert started.status_code == 201, started.get_json()
+    return lead_id, started.get_json()
+
+
+def _open_task(caller, instance_id, element_id):
+    [task] = [t for t in caller.get(f"/api/instances/{instance_id}").get_json()["tasks"] if t["element_id"] == element_id]
+    return task
+
+
+def test_manual_assignment_refuses_a_user_who_does_not_exist(sop, team):
+    lead_id, instance = _lead_instance(team.admin, region="110000", industry="C36", source="exhibition")
+    task = _open_task(team.admin, instance["id"], "assign_by_hand")
+    refused = team.boss.post(f"/api/tasks/{task['id']}/complete", json={"variables": {"agent": "不存在的人"}})
+    assert refused.status_code == 422 and "不存在的人" in refused.get_json()["errors"]["agent"][0]
+    assert team.admin.get(f"/api/leads/{lead_id}").get_json()["owner"] is None
+    done = team.boss.post(f"/api/tasks/{task['id']}/complete", json={"variables": {"agent": "wang"}})
+    assert done.status_code == 200, done.get_json()
+    assert team.admin.get(f"/api/leads/{lead_id}").get_json()["owner"] == "wang"
+
+
+def test_a_reassigned_first_contact_moves_the_lead_and_the_next_step_to_the_new_agent(sop, team):
+    lead_id, instance = _lead_instance(team.admin)
+    task = _open_task(team.admin, instance["id"], "first_contact")
+    assert task["assignee"] == "li"
+    assert team.boss.post(f"/api/tasks/{task['id']}/assign", json={"user": "wang"}).status_code == 200
+    lead = team.wang.get(f"/api/leads/{lead_id}")
+    assert lead.status_code == 200 and lead.get_json()["owner"] == "wang"
+    assert team.wang.post(f"/api/tasks/{task['id']}/complete",
+                          json={"variables": {"outcome": "reached"}}).status_code == 200
+    assert _open_task(team.admin, instance["id"], "qualify")["assignee"] == "wang"
+
+
+def test_a_record_cannot_be_given_to_a_user_who_does_not_exist(sop, team):
+    lead_id = team.admin.post("/api/leads", json={"name": "张伟", "company": "星辰科技"}).get_json()["id"]
+    refused = team.admin.patch(f"/api/leads/{lead_id}", json={"owner": "不存在的人"})
+    assert refused.status_code == 422 and "owner" in refused.get_json()["errors"]

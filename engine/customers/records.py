@@ -166,6 +166,8 @@ def update_in(conn, store, kind, record_id, data, actor, now) -> dict:
         errors[name] = ["cannot be changed; create a new record instead"]
     before = row_dict(row)
     _rules(conn, kind, values, before, now, errors)
+    if values.get("owner") and values["owner"] not in user_info(conn, [values["owner"]]):
+        errors.setdefault("owner", []).append(f"'{values['owner']}' is not a user")
     if errors:
         raise InvalidInput(f"the {kind} has invalid fields: " + fields.describe(errors), errors)
     changes = diff(before, values)

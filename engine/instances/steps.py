@@ -4,14 +4,16 @@
 """
 import uuid
 
+import sqlalchemy as sa
 from SpiffWorkflow.bpmn.util import BpmnEvent
 from SpiffWorkflow.util.task import TaskState
 
 from dataclasses import dataclass, field
 
 from engine import clock
-from engine.errors import Conflict
+from engine.errors import Conflict, InvalidInput
 from engine.instances.views import json_safe
+from engine.storage.schema import users
 from engine.status import FINAL, PARKED, InstanceStatus
 from engine.workflow import forms
 from engine.workflow.parsing import start_form
@@ -76,6 +78,19 @@ def _run_recording(store, loaded: Loaded, step: Step, action=None) -> Step:
     return step
 
 
+def _check_users(conn, fields, values):
+    """Form fields with the `user` constraint must name an active user (a lead assigned by hand to
+    '不存在的人' would be owned by nobody who can work it)."""
+    named = {f["id"]: values[f["id"]] for f in fields if f.get("user") and values.get(f["id"])}
+    if not named:
+        return
+    active = {r.name for r in conn.execute(sa.select(users.c.name).where(
+        users.c.name.in_([str(v) for v in named.values()]), users.c.active.is_(True)))}
+    errors = {k: [f"no active user named '{v}'"] for k, v in named.items() if str(v) not in active}
+    if errors:
+        raise InvalidInput("; ".join(f"{k}: {m[0]}" for k, m in errors.items()), errors)
+
+
 def complete_task(store, task_id, values, actor):
     def apply(conn, loaded: Loaded):
         _require_active(loaded)
@@ -83,6 +98,7 @@ def complete_task(store, task_id, values, actor):
         if task_row is None:
             raise Conflict(f"task '{task_id}' is no longer open: it was completed or cancelled")
         cleaned = forms.validate(task_row["form"], values or {})
+        _check_users(conn, task_row["form"], cleaned)
         task = loaded.workflow.get_task_from_id(uuid.UUID(task_id))
         step = Step("task_completed", task_id, task.task_spec.bpmn_id, completed=(task_id, actor))
 

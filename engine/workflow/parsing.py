@@ -165,6 +165,8 @@ def read_camunda_form(node):
                     spec[name] = None
             elif name == "readonly":
                 spec["readonly"] = True
+            elif name == "user":  # ours: the value must name an active user (checked by the engine)
+                spec["user"] = True
         fields.append(spec)
     return fields
 
