@@ -206,3 +206,25 @@ def test_a_record_cannot_be_given_to_a_user_who_does_not_exist(sop, team):
     lead_id = team.admin.post("/api/leads", json={"name": "张伟", "company": "星辰科技"}).get_json()["id"]
     refused = team.admin.patch(f"/api/leads/{lead_id}", json={"owner": "不存在的人"})
     assert refused.status_code == 422 and "owner" in refused.get_json()["errors"]
+
+
+# ---- 10: instance variables are those of the step now open, not one escalation behind ----------------
+
+def test_variables_follow_each_escalation(sop, team):
+    from datetime import timedelta
+
+    from engine.identity import IdentityStore
+
+    IdentityStore(sop.db).add_user("manager1", "supervisor", ["managers"])
+    cid = customer(sop)
+    started = team.admin.post("/api/instances", json={"process_key": "complaint_escalation", "business_key": str(cid),
+                                                      "variables": {"subject": "设备故障", "severity": "normal"}})
+    iid = started.get_json()["id"]
+    assert started.get_json()["variables"]["handler"] == "wang"
+    for level, who in ((1, "boss"), (2, "manager1")):
+        clock.advance(timedelta(minutes=31))
+        run_due(sop)
+        instance = team.admin.get(f"/api/instances/{iid}").get_json()
+        [task] = instance["tasks"]
+        assert task["assignee"] == who
+        assert (instance["variables"]["level"], instance["variables"]["handler"]) == (level, who), instance["variables"]
