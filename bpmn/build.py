@@ -121,6 +121,9 @@ def _stage(d, name, label, col, deadline_kind, deadline, form_body, lane=1):
                                         "subject": "subject"},
                            {"level": 'result["level"]', "handler": 'result["handler"]'})
     d.add("serviceTask", f"{name}_escalate", "逐级升级并通知", col + 1, lane=2, body=body, **attrs)
+    body, attrs = external("completed_by", {"fallback": "handler"}, {"handler": 'result["user"]'})
+    d.add("serviceTask", f"{name}_taken", "记录经办人", col + 1, lane=lane, row=-0.9, body=body, **attrs)
+    d.flow(name, f"{name}_taken")
     d.flow(f"{name}_join", name)
     d.flow(f"{name}_late", f"{name}_escalate")
     d.flow(f"{name}_escalate", f"{name}_join")
@@ -169,12 +172,12 @@ def complaint_escalation():
     d.add("serviceTask", "close_ticket", "关闭工单", 16, body=body, **attrs)
     d.add("endEvent", "complaint_closed", "投诉关闭", 17)
     d.chain("complaint_received", "open_complaint", "set_deadlines", "accept_join")
-    d.chain("accept", "analyse_join")
-    d.flow("analyse", "severity_gw")
+    d.chain("accept_taken", "analyse_join")
+    d.flow("analyse_taken", "severity_gw")
     d.flow("severity_gw", "alert_managers", "重大", "severity == 'high'")
     d.flow("severity_gw", "severity_join", "一般", "severity != 'high'")
     d.chain("alert_managers", "severity_join", "handle_join")
-    d.chain("handle", "resolve_ticket", "revisit", "save_survey", "save_outcome", "close_ticket", "complaint_closed")
+    d.chain("handle_taken", "resolve_ticket", "revisit", "save_survey", "save_outcome", "close_ticket", "complaint_closed")
     return d
 
 

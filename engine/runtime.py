@@ -17,6 +17,7 @@ from engine.clock import utc
 from engine.config import Settings, load_settings
 from engine.context import notify
 from engine.customers.interactions import follow_task_assignment, record_task_completion
+from engine.customers.records import close_ticket_of_cancelled
 from engine.errors import Conflict, NotFound
 from engine.identity import IdentityStore, User
 from engine.instances import queries, steps
@@ -25,6 +26,7 @@ from engine.instances.process_groups import ProcessGroups
 from engine.instances.store import InstanceStore
 from engine.instances.tasks import Tasks
 from engine.sop import OPERATIONS
+from engine.sop.watch import refresh_health
 from engine.storage.backend import backend_for
 from engine.storage.database import create_db_engine, migrate, reader
 from engine.storage.schema import audit_events, human_tasks, instances, message_waits, timers
@@ -45,8 +47,10 @@ class Engine:
                                                  operations=OPERATIONS)
         self.definitions = DefinitionStore(self.db, OPERATIONS)
         self.instances = InstanceStore(self.db, self.definitions, self.script_engine,
-                                       on_task_completed=[record_task_completion])
+                                       on_task_completed=[record_task_completion],
+                                       on_cancelled=[_close_ticket_of_cancelled])
         self.tasks = Tasks(self.db, on_assigned=[follow_task_assignment])
+        self.on_interaction = [refresh_health]  # a check-in, call or visit recomputes the health score
         self.identity = IdentityStore(self.db)
         self.process_groups = ProcessGroups(self.definitions)
 
@@ -110,7 +114,7 @@ class Engine:
                                      params={"c_instance": instance_id})
 
     def cancel(self, instance_id, actor=None, reason=None):
-        return self._instance_change(instance_id, steps.cancel(self.instances, reason), actor)
+        return self._instance_change(instance_id, steps.cancel(self.instances, reason, actor), actor)
 
     def suspend(self, instance_id, actor=None):
         return self._instance_change(instance_id, steps.suspend(self.instances), actor)
@@ -331,6 +335,14 @@ _COMPLETE_WITH_TASK = (
               human_tasks.c.candidate_groups.label("_task_groups"))
     .select_from(instances.join(human_tasks, human_tasks.c.instance_id == instances.c.id))
     .where(human_tasks.c.id == sa.bindparam("c_task")).with_for_update(of=instances))
+
+
+def _close_ticket_of_cancelled(conn, business_key, variables, actor, at):
+    """A cancelled complaint or service ticket SOP closes the ticket it opened (and the customer's health
+    no longer counts it)."""
+    customer_id = close_ticket_of_cancelled(conn, variables, actor, at)
+    if customer_id is not None:
+        refresh_health(conn, customer_id, at)
 
 
 def _sources(files):

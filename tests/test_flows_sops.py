@@ -228,3 +228,51 @@ def test_variables_follow_each_escalation(sop, team):
         [task] = instance["tasks"]
         assert task["assignee"] == who
         assert (instance["variables"]["level"], instance["variables"]["handler"]) == (level, who), instance["variables"]
+
+
+# ---- 14: a cancelled complaint closes its ticket; the next step has a holder; health follows check-ins ---
+
+def test_a_negative_check_in_recomputes_the_health_score(sop, team):
+    from engine.customers import define_template
+
+    define_template(sop, "visit", "拜访打卡", [
+        {"name": "feedback", "label": "客户反馈", "type": "single", "options": ["满意", "不满意"], "required": True}],
+        actor="admin")
+    cid = customer(sop)
+    assert team.wang.get(f"/api/customers/{cid}").get_json()["health"] is None
+    made = team.wang.post("/api/checkins", json={"customer_id": cid, "scenario": "visit",
+                                                  "values": {"feedback": "不满意"}})
+    assert made.status_code == 201, made.get_json()
+    health = team.wang.get(f"/api/customers/{cid}").get_json()["health"]
+    assert health["score"] == 90 and health["factors"]["negative_checkins_90d"] == 1
+
+
+def test_cancelling_a_complaint_closes_its_ticket(sop, team):
+    cid = customer(sop)
+    started = team.admin.post("/api/instances", json={"process_key": "complaint_escalation", "business_key": str(cid),
+                                                      "variables": {"subject": "设备故障", "severity": "low"}}).get_json()
+    ticket_id = started["variables"]["ticket_id"]
+    assert team.admin.get(f"/api/tickets/{ticket_id}").get_json()["status"] == "open"
+    cancelled = team.boss.post(f"/api/instances/{started['id']}/cancel", json={"reason": "客户撤诉"})
+    assert cancelled.status_code == 200, cancelled.get_json()
+    assert team.admin.get(f"/api/tickets/{ticket_id}").get_json()["status"] == "closed"
+    health = team.admin.get(f"/api/customers/{cid}").get_json()["health"]
+    assert health is None or health["factors"]["open_complaints"] == 0
+
+
+def test_after_a_supervisor_accepts_an_escalated_complaint_the_next_step_is_theirs(sop, team):
+    from datetime import timedelta
+
+    cid = customer(sop)
+    iid = team.admin.post("/api/instances", json={"process_key": "complaint_escalation", "business_key": str(cid),
+                                                  "variables": {"subject": "设备故障"}}).get_json()["id"]
+    for _ in range(2):  # agent -> supervisor -> manager level, where nobody is a manager
+        clock.advance(timedelta(minutes=31))
+        run_due(sop)
+    [accept] = team.admin.get(f"/api/instances/{iid}").get_json()["tasks"]
+    assert accept["assignee"] is None
+    assert team.boss.post(f"/api/tasks/{accept['id']}/claim").status_code == 200
+    done = team.boss.post(f"/api/tasks/{accept['id']}/complete", json={"variables": {"accepted_note": "我来处理"}})
+    assert done.status_code == 200, done.get_json()
+    [analyse] = team.admin.get(f"/api/instances/{iid}").get_json()["tasks"]
+    assert analyse["element_id"] == "analyse" and analyse["assignee"] == "boss"

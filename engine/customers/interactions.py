@@ -18,6 +18,13 @@ def touch(conn, customer_id, at):
         .values(last_interaction_at=at, pool_warned_at=None))
 
 
+def after_interaction(engine, conn, customer_id):
+    """The hooks the Engine hands down (`engine.on_interaction`: the health score), in the transaction
+    of a call, visit or check-in."""
+    for hook in getattr(engine, "on_interaction", ()):
+        hook(conn, customer_id)
+
+
 def _check(kind, at):
     if kind not in KINDS or kind == "checkin":
         raise InvalidInput(f"'{kind}' is not an interaction", {"kind": [f"one of {', '.join(KINDS[:-1])}"]})
@@ -39,6 +46,7 @@ def record_interaction(engine, customer_id, kind, actor=None, note=None, at=None
                                                            note=note, task_id=task_id)
                               .returning(interactions.c.id)).scalar_one()
         touch(conn, customer_id, at)
+        after_interaction(engine, conn, customer_id)
     return new_id
 
 

@@ -224,6 +224,22 @@ def _after(store, conn, kind, record_id, values, before, actor, now):
             log_change(conn, "customer", customer_id, customer_id, "updated", actor, {"status": [status, "customer"]}, now)
 
 
+def close_ticket_of_cancelled(conn, variables, actor, at):
+    """In the transaction that cancels an instance: the ticket it opened (its `ticket_id` variable) is
+    closed when still open, logged. Returns the ticket's customer id, or None when nothing was closed."""
+    ticket_id = (variables or {}).get("ticket_id")
+    if not isinstance(ticket_id, int) or isinstance(ticket_id, bool):
+        return None
+    row = conn.execute(sa.select(tickets.c.status, tickets.c.customer_id).where(tickets.c.id == ticket_id)
+                       .with_for_update()).first()
+    if row is None or row.status not in ("open", "in_progress"):
+        return None
+    conn.execute(tickets.update().where(tickets.c.id == ticket_id).values(status="closed", updated_at=at))
+    log_change(conn, "ticket", ticket_id, row.customer_id, "updated", actor or "engine",
+               {"status": [row.status, "closed"], "reason": [None, "process cancelled"]}, at)
+    return row.customer_id
+
+
 def get_record(engine, kind, record_id) -> dict:
     table = _table(kind)
     with engine.db.connect() as conn:

@@ -161,10 +161,13 @@ def deliver_message(store, name, variables, actor):
     return apply
 
 
-def cancel(store, reason=None):
+def cancel(store, reason=None, actor=None):
     def apply(conn, loaded: Loaded):
         _require_active(loaded, allow_suspended=True)
+        variables = variables_of(loaded.workflow)
         loaded.workflow.cancel()
+        for hook in store.on_cancelled:
+            hook(conn, loaded.row.business_key, variables, actor, clock.now())
         return Step("cancelled", detail={"reason": reason} if reason else {}, sets_status=InstanceStatus.CANCELLED)
     return apply
 

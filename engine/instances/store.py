@@ -35,12 +35,15 @@ class InstanceStore:
     """`on_task_completed`: callables `(conn, business_key, task_id, task_name, actor, at)` run inside a
     completion's transaction (handed down by `Engine`: the customer timeline records the completion)."""
 
-    def __init__(self, db, definitions, script_engine, on_task_completed=()):
+    def __init__(self, db, definitions, script_engine, on_task_completed=(), on_cancelled=()):
+        """`on_cancelled`: callables `(conn, business_key, variables, actor, at)` run inside the
+        transaction that cancels an instance (the customer hub closes the ticket it opened)."""
         self.db = db
         self.backend = backend_for(db)
         self.definitions = definitions
         self.script_engine = script_engine
         self.on_task_completed = tuple(on_task_completed)
+        self.on_cancelled = tuple(on_cancelled)
 
     # ---- reading -------------------------------------------------------------------------------
     def _specs(self, conn, definition_id):
