@@ -18,7 +18,8 @@ from engine.storage.schema import api_tokens, user_groups, users
 
 ROLES = ("agent", "supervisor", "designer", "admin")
 TOKEN_PREFIX = "fu_"
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,99}$")
+# Letters of any script (王芳, 销售一部), digits and . _ @ -; no spaces or commas (groups are listed with commas).
+_NAME = re.compile(r"^[^\W_][\w.@-]{0,99}$")
 
 
 @dataclass(frozen=True)
@@ -42,7 +43,8 @@ def hash_token(token: str) -> str:
 def _check(name=None, role=None, groups=None):
     errors = {}
     if name is not None and not _NAME.match(name):
-        errors["name"] = ["must be 1-100 letters, digits or . _ @ - (starting with a letter or digit)"]
+        errors["name"] = ["must be 1-100 letters (any script, e.g. 王芳), digits or . _ @ - (starting with a letter "
+                          "or digit; no spaces)"]
     if role is not None and role not in ROLES:
         errors["role"] = [f"must be one of: {', '.join(ROLES)}"]
     if groups is not None:

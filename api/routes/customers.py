@@ -189,7 +189,7 @@ def move_customer(data, customer_id):
     """A supervisor or admin moves a customer to another owner (`owner: null` releases it to the pool)."""
     user = current_user()
     if user.role not in MANAGES:
-        raise Forbidden(f"a {user.role} may not move customers")
+        raise Forbidden(f"{access.a_role(user.role)} may not move customers")
     _customer_owned(customer_id)
     ownership.transfer(_engine(), customer_id, data["owner"], user.name, note=data.get("note"))
     return _shown("customer", cu.get_customer(_engine(), customer_id), user)
@@ -244,7 +244,7 @@ def _record_routes(collection, kind, schema, create_args, update_args):
         _record_in_reach(kind, record_id)
         for name in MONEY.get(kind, ()):
             if name in data and user.role not in SEES_AMOUNTS:
-                raise Forbidden(f"a {user.role} may not change {kind} amounts")
+                raise Forbidden(f"{access.a_role(user.role)} may not change {kind} amounts")
         return _shown(kind, records.update_record(_engine(), kind, record_id, data, actor=user.name), user)
 
     noun = collection.replace("_", " ")
@@ -421,7 +421,7 @@ def list_checkins(page, page_size, customer_id=None):
 def _importer():
     user = current_user()
     if user.role not in MANAGES:
-        raise Forbidden(f"a {user.role} may not import customers")
+        raise Forbidden(f"{access.a_role(user.role)} may not import customers")
     return user
 
 

@@ -45,6 +45,9 @@ def _coerce(field, value):
         return parsed.isoformat()
     if kind == "enum":
         allowed = [option["id"] for option in field.get("enum") or []]
+        by_label = {option["name"]: option["id"] for option in field.get("enum") or [] if option.get("name")}
+        if value not in allowed and isinstance(value, str) and value in by_label:
+            return by_label[value]  # the label a person reads (已联系) stands for its id (reached)
         if value not in allowed:
             raise ValueError(f"must be one of: {', '.join(map(str, allowed))}")
         return value
