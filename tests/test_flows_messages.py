@@ -37,3 +37,19 @@ def test_error_texts_read_as_sentences(team):
     [task] = instance["tasks"]
     released = team.wang.post(f"/api/tasks/{task['id']}/unclaim")
     assert "None" not in released.get_json()["detail"], released.get_json()
+
+
+# ---- 19: reports default to a supervisor's teams and read back the dates they echo ----------------------
+
+def test_report_dates_read_back_what_they_echo(team):
+    plain = team.boss.get("/api/reports/funnel?since=2026-11-01&until=2026-12-01")
+    assert plain.status_code == 200, plain.get_json()
+    body = plain.get_json()
+    assert body["since"] == "2026-10-31T16:00:00Z" and body["until"] == "2026-11-30T16:00:00Z"  # Asia/Shanghai
+    again = team.boss.get(f"/api/reports/funnel?since={body['since']}&until={body['until']}")
+    assert again.status_code == 200 and again.get_json()["since"] == body["since"]
+    unencoded_plus = team.boss.get("/api/reports/funnel?since=2026-11-01T00:00:00+08:00")  # '+' arrives as ' '
+    assert unencoded_plus.status_code == 200 and unencoded_plus.get_json()["since"] == "2026-10-31T16:00:00Z"
+    backwards = team.boss.get("/api/reports/funnel?since=2026-12-01&until=2026-11-01")
+    assert backwards.status_code == 422 and "until" in str(backwards.get_json()["errors"]), backwards.get_json()
+    assert team.boss.get("/api/reports/sla").status_code == 200
