@@ -65,6 +65,7 @@ def create_app(engine: Engine | None = None, settings=None) -> Flask:
     app.before_request(observe.start_request)
     app.before_request(auth.authenticate)
     app.before_request(auth.refuse_nul)
+    app.before_request(auth.refuse_unlabelled_body)
     latency = app.extensions["followup_latency"]
     app.after_request(lambda response: observe.finish_request(response, latency))
     errors.register(app)  # after Api(): replaces flask-smorest's own HTTPException handler

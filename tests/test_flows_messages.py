@@ -53,3 +53,47 @@ def test_report_dates_read_back_what_they_echo(team):
     backwards = team.boss.get("/api/reports/funnel?since=2026-12-01&until=2026-11-01")
     assert backwards.status_code == 422 and "until" in str(backwards.get_json()["errors"]), backwards.get_json()
     assert team.boss.get("/api/reports/sla").status_code == 200
+
+
+# ---- 20: numbers kept exactly, bodies labelled, files named for what they are ---------------------------
+
+LONG_FORM = """<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" xmlns:camunda="http://camunda.org/schema/1.0/bpmn" id="d" targetNamespace="x">
+  <bpmn:process id="budget_form" isExecutable="true">
+    <bpmn:startEvent id="start" />
+    <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="ask" />
+    <bpmn:userTask id="ask" name="预算"><bpmn:extensionElements><camunda:formData>
+      <camunda:formField id="budget" label="预算" type="long" /></camunda:formData></bpmn:extensionElements></bpmn:userTask>
+    <bpmn:sequenceFlow id="f2" sourceRef="ask" targetRef="end" />
+    <bpmn:endEvent id="end" />
+  </bpmn:process>
+</bpmn:definitions>
+"""
+
+
+def test_a_long_field_refuses_a_number_it_cannot_keep(team):
+    files = [(io.BytesIO(LONG_FORM.encode()), "budget_form.bpmn")]
+    assert team.designer.post("/api/deployments", data={"files": files},
+                              content_type="multipart/form-data").status_code == 201
+    instance = start(team.designer, "budget_form", "C-1")
+    [task] = instance["tasks"]
+    too_big = team.admin.post(f"/api/tasks/{task['id']}/complete", data='{"variables": {"budget": 99999999999999999999999}}',
+                                 content_type="application/json")
+    assert too_big.status_code == 422 and "budget" in too_big.get_json()["errors"]
+
+
+def test_a_body_without_a_json_content_type_is_a_415(team):
+    team.designer.deploy("first_contact.bpmn")
+    response = team.li.post("/api/instances", data='{"process_key": "first_contact", "business_key": "C-1"}',
+                            content_type="application/x-www-form-urlencoded")
+    assert response.status_code == 415 and "application/json" in response.get_json()["detail"]
+    assert team.li.get("/api/instances").get_json()["total"] == 0
+
+
+def test_a_corrupt_xlsx_is_named_as_a_workbook(team):
+    broken = b"PK\x03\x04" + b"\x00" * 100
+    for content in (broken, b"\xff\xfe not a zip at all \x81\x82"):
+        response = team.admin.post("/api/imports", data={"file": (io.BytesIO(content), "客户.xlsx"), "dry_run": "true"},
+                                   content_type="multipart/form-data")
+        assert response.status_code == 422, response.get_json()
+        assert ".xlsx workbook" in response.get_json()["detail"] and "CSV" not in response.get_json()["detail"]
