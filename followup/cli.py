@@ -110,6 +110,16 @@ def deploy_bundled(engine, directory=BUNDLED_BPMN):
     return engine.deploy([(f.name, f.read_bytes()) for f in files], actor="demo")
 
 
+def _demo_channels():
+    """With no robot configured, the demo's notifications (escalations, reminders) go to the log: every
+    channel is a `log` channel, so nothing fails for want of a WeCom or DingTalk URL."""
+    import os
+
+    if not os.environ.get("FOLLOWUP_CHANNELS") and not os.environ.get("FOLLOWUP_CHANNELS_FILE"):
+        os.environ["FOLLOWUP_CHANNELS"] = '{"*": {"kind": "log"}}'
+        click.echo("Notifications: written to the log (set FOLLOWUP_CHANNELS for WeCom/DingTalk robots)")
+
+
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
@@ -139,6 +149,7 @@ def demo(host, port, bpmn_dir):
 
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # the app logs one JSON line per request itself
     app = create_app(engine)
+    _demo_channels()
     background = start_timers(engine, app, True)
     click.echo(f"\nTimers run in this process. Data: {engine.settings.data_dir}")
     click.echo(f"API docs: http://{host}:{port}/api/docs   (Ctrl-C to stop)\n")

@@ -97,3 +97,56 @@ def test_a_corrupt_xlsx_is_named_as_a_workbook(team):
                                    content_type="multipart/form-data")
         assert response.status_code == 422, response.get_json()
         assert ".xlsx workbook" in response.get_json()["detail"] and "CSV" not in response.get_json()["detail"]
+
+
+# ---- 17: a notification that cannot be delivered is visible; the demo's channels work out of the box -----
+
+NOTIFY_NOW = """<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="d" targetNamespace="x">
+  <bpmn:process id="tell_supervisors" isExecutable="true">
+    <bpmn:startEvent id="start" />
+    <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="tell" />
+    <bpmn:scriptTask id="tell"><bpmn:script>notify("supervisors", "【升级提醒】客户投诉超时")</bpmn:script></bpmn:scriptTask>
+    <bpmn:sequenceFlow id="f2" sourceRef="tell" targetRef="wait" />
+    <bpmn:userTask id="wait" name="等待" />
+    <bpmn:sequenceFlow id="f3" sourceRef="wait" targetRef="end" />
+    <bpmn:endEvent id="end" />
+  </bpmn:process>
+</bpmn:definitions>
+"""
+
+
+def _deliver_all(engine, channels):
+    from engine.background.outbox import OutboxPolicy, claim, deliver
+    from engine.background.webhooks import load_channels, sender
+
+    send = sender(load_channels({"FOLLOWUP_CHANNELS": channels}))
+    policy = OutboxPolicy(max_attempts=1)
+    for _, ids in claim(engine.db, __import__("engine.clock", fromlist=["now"]).now(), policy):
+        for message_id in ids:
+            deliver(engine.db, message_id, send, policy)
+
+
+def test_a_failed_notification_shows_on_its_instance_in_metrics_and_in_the_log(team, engine, caplog):
+    files = [(io.BytesIO(NOTIFY_NOW.encode()), "tell.bpmn")]
+    assert team.designer.post("/api/deployments", data={"files": files},
+                              content_type="multipart/form-data").status_code == 201
+    instance = start(team.designer, "tell_supervisors", "C-1")
+    with caplog.at_level("WARNING", logger="followup.outbox"):
+        _deliver_all(engine, "{}")
+    [message] = team.designer.get(f"/api/instances/{instance['id']}").get_json()["messages"]
+    assert message["status"] == "failed" and message["channel"] == "supervisors"
+    assert "no channel named 'supervisors'" in message["last_error"]
+    assert "followup_messages_failed 1" in team.boss.get("/metrics").get_data(as_text=True)
+    assert any("notification_failed" in r.getMessage() and "supervisors" in r.getMessage() for r in caplog.records)
+
+
+def test_a_log_channel_takes_every_message(team, engine, caplog):
+    files = [(io.BytesIO(NOTIFY_NOW.encode()), "tell.bpmn")]
+    team.designer.post("/api/deployments", data={"files": files}, content_type="multipart/form-data")
+    instance = start(team.designer, "tell_supervisors", "C-1")
+    with caplog.at_level("INFO", logger="followup.notify"):
+        _deliver_all(engine, '{"*": {"kind": "log"}}')
+    [message] = team.designer.get(f"/api/instances/{instance['id']}").get_json()["messages"]
+    assert message["status"] == "sent"
+    assert any("客户投诉超时" in r.getMessage() for r in caplog.records)

@@ -73,7 +73,11 @@ def metrics():
             ("followup_tasks_overdue", "Open human tasks past their due time.", stats["tasks_overdue"]),
             ("followup_timers_pending", "Timers waiting to fire.", stats["timers_pending"]),
             ("followup_timer_lag_seconds", "How late the most overdue pending timer is.",
-             round(stats["timer_lag_seconds"], 3))):
+             round(stats["timer_lag_seconds"], 3)),
+            ("followup_messages_pending", "Notifications not sent yet (to be tried, maybe again).",
+             stats["messages_pending"]),
+            ("followup_messages_failed", "Notifications given up on (see GET /api/instances/{id}: messages).",
+             stats["messages_failed"])):
         lines += [f"# HELP {name} {help_text}", f"# TYPE {name} gauge", f"{name} {value}"]
     lines += current_app.extensions["followup_latency"].render()
     return Response("\n".join(lines) + "\n", mimetype="text/plain", content_type="text/plain; version=0.0.4")

@@ -311,11 +311,24 @@ class InstanceSummarySchema(Schema):
     ended_at = _dt(required=True, allow_none=True)
 
 
+class DeliverySchema(Schema):
+    id = fields.Integer(required=True)
+    channel = fields.String(allow_none=True)
+    text = fields.String(allow_none=True)
+    status = fields.String(required=True, metadata={"description": "sent, pending (will be tried) or failed (gave up)"})
+    attempts = fields.Integer(required=True)
+    last_error = fields.String(allow_none=True, metadata={"description": "why the last try failed"})
+    created_at = _dt(required=True)
+    sent_at = _dt(allow_none=True)
+
+
 class InstanceSchema(InstanceSummarySchema):
     variables = fields.Dict(required=True)
     tasks = fields.List(fields.Nested(TaskSchema), required=True)
     timers = fields.List(fields.Nested(TimerSchema), required=True)
     active_element_ids = fields.List(fields.String(), required=True)
+    messages = fields.List(fields.Nested(DeliverySchema), metadata={
+        "description": "the notifications this instance sent (notify, escalations) and how delivery went"})
 
 
 class InstancePageSchema(PageSchema):

@@ -9,6 +9,8 @@ counted and retried after a backoff; after the last try `next_attempt_at` is cle
 with its `last_error` for someone to look at. Delivery is at least once: a robot may see a message
 twice if a worker dies between the HTTP call and the commit.
 """
+import json
+import logging
 import uuid
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -21,6 +23,7 @@ from engine import clock
 from engine.storage.schema import outbox
 
 NOTIFY = "notify"
+_log = logging.getLogger("followup.outbox")  # a failed delivery is a log line (and GET /api/instances/{id})
 _buffer: ContextVar[list | None] = ContextVar("outbox_buffer", default=None)
 
 
@@ -130,6 +133,10 @@ def deliver(db, message_id, send, policy: OutboxPolicy) -> str:
             conn.execute(outbox.update().where(outbox.c.id == message_id).values(
                 attempts=attempts, last_error=f"{type(err).__name__}: {err}"[:2000], job_id=None,
                 next_attempt_at=None if dead else now + timedelta(seconds=policy.delay(attempts))))
+        _log.warning(json.dumps({
+            "event": "notification_failed" if dead else "notification_retry", "message_id": message_id,
+            "instance_id": row.instance_id, "channel": (row.payload or {}).get("channel"), "attempts": attempts,
+            "error": f"{type(err).__name__}: {err}"[:500]}, ensure_ascii=False))
         return "dead" if dead else "retry"
     with db.begin() as conn:
         conn.execute(outbox.update().where(outbox.c.id == message_id).values(
