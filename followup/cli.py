@@ -91,23 +91,71 @@ def deploy(files):
 BUNDLED_BPMN = next((p for p in (Path(__file__).resolve().parent.parent / "bpmn", Path.cwd() / "bpmn") if p.is_dir()),
                     Path("bpmn"))
 
-# Login name, role, groups, display name. Agents are spread over the teams the bundled SOPs route to.
+# Login name, role, groups, display name. Agents are spread over the teams the bundled SOPs route to
+# (lead_routing.dmn: sales-east, sales-north, sales-south, sales-key; the library's lanes: sales, service,
+# supervisors, managers), so every bundled SOP runs end to end.
 DEMO_USERS = [
     ("admin", "admin", [], "管理员 Admin"),
     ("designer", "designer", [], "流程设计 Designer"),
-    ("zhaomin", "supervisor", ["supervisors", "sales", "sales-east", "sales-west", "service"], "赵敏 (主管)"),
+    ("zhaomin", "supervisor", ["supervisors", "sales", "sales-east", "sales-west", "sales-north", "sales-south",
+                               "sales-key", "service"], "赵敏 (主管)"),
+    ("zhouzong", "supervisor", ["managers", "supervisors"], "周总 (经理)"),
     ("wangfang", "agent", ["sales", "sales-east"], "王芳"),
     ("liqiang", "agent", ["sales", "sales-west"], "李强"),
+    ("zhangwei", "agent", ["sales", "sales-north"], "张伟"),
+    ("liuyang", "agent", ["sales", "sales-south"], "刘洋"),
+    ("sunli", "agent", ["sales", "sales-key"], "孙丽 (大客户)"),
     ("chenjing", "agent", ["service"], "陈静"),
 ]
 
+# The check-in template the field service SOPs expect (scenario `visit`), defined on the first run only.
+DEMO_CHECKIN = ("visit", "上门拜访 Visit", [
+    {"name": "feedback", "label": "客户反馈", "type": "single", "options": ["满意", "一般", "不满意"], "required": True},
+    {"name": "where", "label": "位置", "type": "location", "required": True},
+    {"name": "photos", "label": "现场照片", "type": "photo", "max": 3},
+    {"name": "note", "label": "备注", "type": "text"},
+])
 
-def deploy_bundled(engine, directory=BUNDLED_BPMN):
-    """Deploy every .bpmn and .dmn file in `directory` as one deployment."""
+
+def deploy_bundled(engine, directory=BUNDLED_BPMN, only_missing=False):
+    """Deploy every .bpmn and .dmn file in `directory` as one deployment. `only_missing`: only the .bpmn
+    files none of whose processes is deployed yet (with the .dmn files), so a restarted demo never
+    deploys the bundled version over a designer's changes."""
     files = sorted(p for p in Path(directory).glob("*") if p.suffix in (".bpmn", ".dmn"))
-    if not files:
+    if only_missing:
+        files = _missing_files(engine, files)
+    if not any(f.suffix == ".bpmn" for f in files):
         return []
     return engine.deploy([(f.name, f.read_bytes()) for f in files], actor="demo")
+
+
+def _missing_files(engine, files):
+    import re
+
+    from engine.errors import NotFound
+
+    def deployed(key):
+        try:
+            engine.definition(key)
+            return True
+        except NotFound:
+            return False
+
+    keep = []
+    for f in files:
+        keys = re.findall(rb'<(?:bpmn:)?process\b[^>]*\bid="([^"]+)"', f.read_bytes()) if f.suffix == ".bpmn" else []
+        if f.suffix == ".dmn" or not all(deployed(k.decode()) for k in keys):
+            keep.append(f)
+    return keep
+
+
+def _demo_checkin_template(engine):
+    """The `visit` check-in template, unless an admin already defined one."""
+    from engine.customers import define_template
+    from engine.customers.checkins import list_templates
+
+    if not any(t.get("scenario") == DEMO_CHECKIN[0] for t in list_templates(engine)):
+        define_template(engine, *DEMO_CHECKIN, actor="demo")
 
 
 def _demo_channels():
@@ -132,8 +180,9 @@ def demo(host, port, bpmn_dir):
 
     engine = open_engine()
     try:
-        for process in deploy_bundled(engine, bpmn_dir):
+        for process in deploy_bundled(engine, bpmn_dir, only_missing=True):
             click.echo(f"  process {process.key} v{process.version}  {process.name}")
+        _demo_checkin_template(engine)
     except FollowupError as err:
         fail(err)
     identity = IdentityStore(engine.db)

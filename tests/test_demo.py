@@ -62,6 +62,10 @@ def test_the_demo_serves_the_bundled_sops_with_working_tokens(tmp_path):
         assert (tmp_path / "data" / "followup.db").exists()
         status, inbox = get(f"http://127.0.0.1:{port}/api/tasks?scope=all", tokens["wangfang"])
         assert status == 200 and "items" in inbox
+        # issue 12 item 21: a user for every team the bundled SOPs route to, a manager, a check-in template
+        assert {"zhangwei", "liuyang", "sunli", "zhouzong", "chenjing"} <= set(tokens), output
+        _, templates = get(f"http://127.0.0.1:{port}/api/checkins/templates", tokens["admin"])
+        assert "visit" in {t["scenario"] for t in (templates["items"] if isinstance(templates, dict) else templates)}
     finally:
         process.send_signal(signal.SIGINT)
         try:

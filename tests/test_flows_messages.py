@@ -150,3 +150,17 @@ def test_a_log_channel_takes_every_message(team, engine, caplog):
     [message] = team.designer.get(f"/api/instances/{instance['id']}").get_json()["messages"]
     assert message["status"] == "sent"
     assert any("客户投诉超时" in r.getMessage() for r in caplog.records)
+
+
+# ---- 21: a restarted demo leaves a designer's changes alone ---------------------------------------------
+
+def test_the_demo_deploys_only_the_bundled_sops_that_are_missing(team, engine):
+    from followup.cli import BUNDLED_BPMN, deploy_bundled
+
+    assert {p.key for p in deploy_bundled(engine, only_missing=True)} >= {"care_revisit", "lead_assignment"}
+    changed = (BUNDLED_BPMN / "care_revisit.bpmn").read_text(encoding="utf-8").replace("回访计划", "回访计划（改）")
+    files = [(io.BytesIO(changed.encode()), "care_revisit.bpmn")]
+    assert team.designer.post("/api/deployments", data={"files": files},
+                              content_type="multipart/form-data").get_json()["processes"][0]["version"] == 2
+    assert deploy_bundled(engine, only_missing=True) == []
+    assert team.designer.get("/api/definitions/care_revisit").get_json()["version"] == 2
