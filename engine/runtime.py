@@ -17,7 +17,7 @@ from engine.clock import utc
 from engine.config import Settings, load_settings
 from engine.context import notify
 from engine.customers.interactions import follow_task_assignment, record_task_completion
-from engine.customers.records import close_ticket_of_cancelled
+from engine.customers.records import close_ticket_of_cancelled, with_subjects
 from engine.errors import Conflict, NotFound
 from engine.identity import IdentityStore, User
 from engine.instances import queries, steps
@@ -228,7 +228,8 @@ class Engine:
         if task is None:
             task = self.tasks.get(task_id)  # raises: NotFound, or Conflict for a task completed already
         access.require_task(user, action, task, self.identity.groups_of)
-        return task
+        with reader(self.db).connect() as conn:
+            return with_subjects(conn, [task])[0]
 
     def instance_for(self, user: User, action, instance_id) -> dict:
         """The instance as `instance()` describes it, if `user` reaches it and has the right for `action`."""
@@ -251,7 +252,8 @@ class Engine:
     def list_tasks(self, user: User, page=1, page_size=50, **filters):
         """(tasks, total) of the tasks `user` reaches (see `queries.list_tasks` for the filters)."""
         with reader(self.db).connect() as conn:
-            return queries.list_tasks(conn, user, page=page, page_size=page_size, **filters)
+            items, total = queries.list_tasks(conn, user, page=page, page_size=page_size, **filters)
+            return with_subjects(conn, items), total
 
     def list_instances(self, user: User, page=1, page_size=50, **filters):
         """(instances, total) of the instances `user` reaches, newest first."""

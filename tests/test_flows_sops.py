@@ -276,3 +276,21 @@ def test_after_a_supervisor_accepts_an_escalated_complaint_the_next_step_is_thei
     assert done.status_code == 200, done.get_json()
     [analyse] = team.admin.get(f"/api/instances/{iid}").get_json()["tasks"]
     assert analyse["element_id"] == "analyse" and analyse["assignee"] == "boss"
+
+
+# ---- 23: the inbox says what each task is and whom it is about --------------------------------------
+
+def test_the_inbox_lists_the_title_and_the_customers_name_and_phone(sop, team):
+    cid = customer(sop, phone="13912345678")
+    started = team.admin.post("/api/instances", json={"process_key": "followup_task", "business_key": str(cid), "variables": {
+        "title": "跟进续约：2027年度合同", "note": "", "assignee": "wang", "kind": "renewal", "due": "P3D",
+        "candidate_group": "sales", "customer_id": cid}})
+    assert started.status_code == 201, started.get_json()
+    [task] = team.wang.get("/api/tasks").get_json()["items"]
+    assert task["name"] == "跟进任务" and task["title"] == "跟进续约：2027年度合同"
+    assert task["about"] == {"kind": "customer", "id": cid, "name": "上海星辰科技有限公司", "phone": "+8613912345678"}
+    assert team.wang.get(f"/api/tasks/{task['id']}").get_json()["about"]["phone"] == "+8613912345678"
+    lead_id, instance = _lead_instance(team.admin)
+    [lead_task] = [t for t in team.li.get("/api/tasks").get_json()["items"] if t["instance_id"] == instance["id"]]
+    assert lead_task["title"] == "首次联系" and lead_task["about"]["kind"] == "lead"
+    assert lead_task["about"]["phone"] == "+8613800138000"

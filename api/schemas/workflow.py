@@ -211,9 +211,19 @@ class FormFieldSchema(Schema):
     readonly = fields.Boolean()
 
 
+class TaskAboutSchema(Schema):
+    kind = fields.String(required=True, metadata={"description": "customer or lead"})
+    id = fields.Integer(required=True)
+    name = fields.String(allow_none=True)
+    phone = fields.String(allow_none=True)
+
+
 class TaskSchema(FastDump, Schema):
     id = fields.String(required=True)
     name = fields.String(required=True)
+    title = fields.String(metadata={"description": "what the task is about (a follow-up task's title), else its name"})
+    about = fields.Nested(TaskAboutSchema, allow_none=True, metadata={
+        "description": "the customer (or lead) the task's instance is about: name and phone, to act on it"})
     element_id = fields.String(required=True)
     instance_id = fields.String(required=True)
     process_key = fields.String(required=True)

@@ -224,6 +224,38 @@ def _after(store, conn, kind, record_id, values, before, actor, now):
             log_change(conn, "customer", customer_id, customer_id, "updated", actor, {"status": [status, "customer"]}, now)
 
 
+def with_subjects(conn, tasks):
+    """Each task dict gets `about`: the customer ('42', 'customer:42') or lead ('lead:7') its instance's
+    business key names, with name and phone, so an inbox says whom to call; None for anything else.
+    Two queries per page, whatever its size."""
+    from engine.customers.interactions import customer_id_of
+
+    keys = {t["business_key"] for t in tasks if t.get("business_key")}
+    customer_ids = {k: customer_id_of(k) for k in keys}
+    lead_ids = {k: int(k[5:]) for k in keys if k.startswith("lead:") and k[5:].isdigit()}
+    found = {}
+    wanted = [i for i in customer_ids.values() if i is not None]
+    if wanted:
+        for r in conn.execute(sa.select(customers.c.id, customers.c.name, customers.c.phone)
+                              .where(customers.c.id.in_(wanted))):
+            found[("customer", r.id)] = {"kind": "customer", "id": r.id, "name": r.name, "phone": r.phone}
+    if lead_ids:
+        for r in conn.execute(sa.select(leads.c.id, leads.c.name, leads.c.company, leads.c.phone)
+                              .where(leads.c.id.in_(list(lead_ids.values())))):
+            name = f"{r.name}（{r.company}）" if r.company and r.name else r.name or r.company
+            found[("lead", r.id)] = {"kind": "lead", "id": r.id, "name": name, "phone": r.phone}
+    out = []
+    for task in tasks:
+        key = task.get("business_key")
+        about = None
+        if key in lead_ids:
+            about = found.get(("lead", lead_ids[key]))
+        elif customer_ids.get(key) is not None:
+            about = found.get(("customer", customer_ids[key]))
+        out.append({**task, "about": about})
+    return out
+
+
 def close_ticket_of_cancelled(conn, variables, actor, at):
     """In the transaction that cancels an instance: the ticket it opened (its `ticket_id` variable) is
     closed when still open, logged. Returns the ticket's customer id, or None when nothing was closed."""

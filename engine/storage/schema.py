@@ -96,6 +96,7 @@ human_tasks = sa.Table(
     sa.Column("due_at", UtcDateTime),
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("claimed_at", UtcDateTime),
+    sa.Column("title", sa.String(300)),  # migration 0007: the instance's `title` variable when the task opened
     sa.Index("ix_human_tasks_instance", "instance_id"),
     sa.Index("ix_human_tasks_assignee_due", "assignee", "due_at"),
     sa.Index("ix_human_tasks_due", "due_at"),
