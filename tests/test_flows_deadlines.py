@@ -154,3 +154,36 @@ def test_a_timer_set_from_a_scripts_now_fires_when_meant_on_a_utc_host(team, mon
     finally:
         monkeypatch.delenv("TZ")
         time.tzset()
+
+
+# ---- 3: resuming keeps the time a deadline had left; the engine, not the resumer, escalates ---------------
+
+def test_a_resumed_instance_keeps_the_time_its_deadline_had_left(team, engine):
+    from datetime import datetime, timedelta
+
+    from engine import clock
+    from engine.customers.vocab import seed_defaults
+    from sop_support import customer, deploy_library, run_due
+
+    seed_defaults(engine)
+    deploy_library(engine)
+    cid = customer(engine)
+    iid = team.admin.post("/api/instances", json={"process_key": "complaint_escalation", "business_key": str(cid),
+                                                  "variables": {"subject": "设备故障"}}).get_json()["id"]
+    due = datetime.fromisoformat(team.admin.get(f"/api/instances/{iid}").get_json()["timers"][0]["due_at"])
+    clock.advance(timedelta(minutes=10))
+    assert team.boss.post(f"/api/instances/{iid}/suspend").status_code == 200
+    clock.advance(timedelta(hours=1))
+    run_due(engine)
+    resumed = team.boss.post(f"/api/instances/{iid}/resume")
+    assert resumed.status_code == 200
+    moved = datetime.fromisoformat(resumed.get_json()["timers"][0]["due_at"])
+    assert abs(moved - (due + timedelta(hours=1))) < timedelta(seconds=5)
+    run_due(engine)
+    actions = [e["action"] for e in team.admin.get(f"/api/instances/{iid}/events").get_json()["items"]]
+    assert actions[-1] == "resumed" and "timer_fired" not in actions
+    clock.advance(timedelta(minutes=21))
+    run_due(engine)
+    events = team.admin.get(f"/api/instances/{iid}/events").get_json()["items"]
+    fired = [e for e in events if e["action"] == "timer_fired"]
+    assert fired and fired[0]["actor"] == "timer"

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from engine import clock
 from engine.errors import Conflict, InvalidInput
 from engine.instances.views import json_safe
-from engine.storage.schema import users
+from engine.storage.schema import audit_events, users
+from engine.workflow.timer_values import shift_relative_timers
 from engine.status import FINAL, PARKED, InstanceStatus
 from engine.workflow import forms
 from engine.workflow.parsing import start_form
@@ -180,11 +181,22 @@ def suspend(store):
 
 
 def resume(store):
+    """Continue a suspended instance. A relative deadline (a duration, a cycle) keeps the time it had left:
+    it moves by the time the instance was suspended. An absolute date does not move; one that passed
+    meanwhile is fired by the timers right after, as the engine's act (actor `timer`), not the resumer's."""
     def apply(conn, loaded: Loaded):
         if loaded.row.status != InstanceStatus.SUSPENDED:
             raise Conflict(f"process instance '{loaded.row.id}' is not suspended (it is {loaded.row.status})")
+        since = conn.execute(sa.select(audit_events.c.at).where(
+            audit_events.c.instance_id == loaded.row.id, audit_events.c.action == "suspended")
+            .order_by(audit_events.c.id.desc()).limit(1)).scalar()
+        paused = clock.now() - clock.utc(since) if since is not None else None
         step = Step("resumed", resumes=True)
-        return _run_recording(store, loaded, step, loaded.workflow.refresh_timers)
+        if paused is not None and paused.total_seconds() > 0:
+            moved = shift_relative_timers(loaded.workflow, paused)
+            if moved:
+                step.detail["deadlines_moved_by_seconds"] = round(paused.total_seconds(), 3)
+        return _run_recording(store, loaded, step)
     return apply
 
 
