@@ -294,3 +294,19 @@ def test_the_inbox_lists_the_title_and_the_customers_name_and_phone(sop, team):
     [lead_task] = [t for t in team.li.get("/api/tasks").get_json()["items"] if t["instance_id"] == instance["id"]]
     assert lead_task["title"] == "首次联系" and lead_task["about"]["kind"] == "lead"
     assert lead_task["about"]["phone"] == "+8613800138000"
+
+
+# ---- 13: converting a lead through the API links the customer it matches, as the SOP does -------------
+
+def test_converting_a_lead_links_the_existing_customer_instead_of_duplicating_it(sop, team):
+    cid = customer(sop, name="星辰科技", phone="13800138000")
+    lead_id = team.admin.post("/api/leads", json={"name": "张伟", "company": "星辰科技", "phone": "13800138000"}).get_json()["id"]
+    converted = team.admin.post(f"/api/leads/{lead_id}/convert", json={})
+    assert converted.status_code == 201, converted.get_json()
+    body = converted.get_json()
+    assert body["customer"]["id"] == cid and body["linked"] is True and body["matched_by"]
+    assert team.admin.get("/api/customers").get_json()["total"] == 1
+    assert team.admin.get(f"/api/leads/{lead_id}").get_json()["customer_id"] == cid
+    other = team.admin.post("/api/leads", json={"name": "李娜", "company": "星辰科技", "phone": "13800138000"}).get_json()["id"]
+    separate = team.admin.post(f"/api/leads/{other}/convert", json={"link_existing": False}).get_json()
+    assert separate["linked"] is False and separate["customer"]["id"] != cid

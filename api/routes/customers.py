@@ -272,14 +272,20 @@ def add_lead_interaction(data, lead_id):
 
 @customers_blp.route("/leads/<int:lead_id>/convert", methods=["POST"])
 @customers_blp.arguments(s.ConvertArgs, required=False)
-@customers_blp.response(201, s.CustomerResultSchema)
+@customers_blp.response(201, s.ConvertResultSchema)
 @customers_blp.errors(401, 404, 409, 422)
 def convert_lead(data, lead_id):
-    """Turn a lead into a customer (and a contact); the body may override the customer's fields."""
+    """Turn a lead into a customer (and a contact), or link it to the existing customer it matches by credit
+    code, company name or phone (`link_existing`, default true, as the lead SOP does); the body may
+    override the customer's fields."""
     user = current_user()
     _record_in_reach("lead", lead_id)
-    customer, warnings = records.convert_lead(_engine(), lead_id, user.name, data or None)
-    return {"customer": _shown("customer", customer, user), "warnings": json_value(warnings)}
+    data = dict(data or {})
+    link = data.pop("link_existing", True)
+    customer, warnings, info = records.convert_lead(_engine(), lead_id, user.name, data or None, link_existing=link,
+                                                    with_match=True)
+    return {"customer": _shown("customer", customer, user), "warnings": json_value(warnings),
+            "linked": info.get("matched_by") is not None, "matched_by": info.get("matched_by")}
 
 
 @customers_blp.route("/vocabularies", methods=["GET"])

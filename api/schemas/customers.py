@@ -145,6 +145,11 @@ class CustomerResultSchema(Schema):
                            metadata={"description": "Customers with the same name or phone"})
 
 
+class ConvertResultSchema(CustomerResultSchema):
+    linked = fields.Boolean(required=True, metadata={"description": "the lead was linked to an existing customer"})
+    matched_by = fields.String(allow_none=True, metadata={"description": "credit_code, name or phone"})
+
+
 class CustomerListArgs(PageArgs):
     status = _text(100)
     level = _text(100)
@@ -367,6 +372,9 @@ class RecordListArgs(PageArgs):
 class ConvertArgs(CustomerUpdateArgs):
     """Overrides of the customer made from the lead (its name, company, phone, source, region by default)."""
     owner = _text(100)
+    link_existing = fields.Boolean(load_default=True, metadata={
+        "description": "link the lead to the customer it matches (credit code, company name, phone), as the "
+                       "lead SOP does, instead of creating a duplicate; false: always a new customer"})
 
 
 # ---- vocabularies and settings --------------------------------------------------------------------

@@ -297,11 +297,14 @@ def list_records(engine, kind, customer_id=None, page=1, page_size=50, owners=No
         return [row_dict(r) for r in rows], total
 
 
-def convert_lead(engine, lead_id, actor=None, customer_data=None):
-    """Turn a lead into a customer (and a contact); returns (customer, warnings)."""
+def convert_lead(engine, lead_id, actor=None, customer_data=None, link_existing=True, with_match=False):
+    """Turn a lead into a customer (and a contact), or link it to the existing customer it matches (as the
+    lead SOP does; `link_existing=False` always creates one); returns (customer, warnings), and with
+    `with_match` also {"matched_by"}."""
     with engine.db.begin() as conn:
-        customer, warnings, _ = convert_lead_in(conn, engine.instances, lead_id, actor, clock.now(), customer_data)
-    return customer, warnings
+        customer, warnings, info = convert_lead_in(conn, engine.instances, lead_id, actor, clock.now(), customer_data,
+                                                   link_existing=link_existing)
+    return (customer, warnings, info) if with_match else (customer, warnings)
 
 
 def convert_lead_in(conn, store, lead_id, actor, now, customer_data=None, link_existing=False, opportunity=None):
