@@ -310,3 +310,23 @@ def test_converting_a_lead_links_the_existing_customer_instead_of_duplicating_it
     other = team.admin.post("/api/leads", json={"name": "李娜", "company": "星辰科技", "phone": "13800138000"}).get_json()["id"]
     separate = team.admin.post(f"/api/leads/{other}/convert", json={"link_existing": False}).get_json()
     assert separate["linked"] is False and separate["customer"]["id"] != cid
+
+
+# ---- 16: a reverted import's customer ids are never handed out again; the revert is in their history ----
+
+def test_ids_of_a_reverted_import_are_not_reused_and_the_revert_is_recorded(sop, team):
+    csv = "客户名称,联系电话\n甲公司,13911110001\n乙公司,13911110002\n".encode("utf-8")
+    imported = team.admin.post("/api/imports", data={"file": (io.BytesIO(csv), "客户.csv"), "dry_run": "false"},
+                               content_type="multipart/form-data")
+    assert imported.status_code == 201, imported.get_json()
+    batch = imported.get_json()["batch_id"]
+    ids = sorted(c["id"] for c in team.admin.get("/api/customers").get_json()["items"])
+    assert team.admin.post(f"/api/imports/{batch}/revert").status_code == 200
+    made = team.admin.post("/api/customers", json={"name": "丙公司"})
+    assert made.status_code == 201, made.get_json()
+    assert made.get_json()["customer"]["id"] > max(ids)
+    new_history = team.admin.get(f"/api/customers/{made.get_json()['customer']['id']}/history").get_json()["items"]
+    assert [h["action"] for h in new_history] == ["created"]
+    from engine.customers.common import history
+
+    assert [h["action"] for h in history(sop, "customer", max(ids))[0]] == ["created", "deleted"]
