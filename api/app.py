@@ -52,8 +52,8 @@ def create_app(engine: Engine | None = None, settings=None) -> Flask:
 
     api = FollowupApi(app)
     app.extensions["followup_api"] = api
-    for blueprint in (definitions.deployments, definitions.blp, instances.blp, instances.messages, tasks.blp,
-                      users.blp, system.blp):
+    for blueprint in (definitions.deployments, definitions.blp, definitions.decisions, instances.blp,
+                      instances.messages, tasks.blp, users.blp, system.blp):
         api.register_blueprint(blueprint)
     from api.routes.reports import blp as reports_blueprint  # the SOP reports (issue 6)
     api.register_blueprint(reports_blueprint)

@@ -76,6 +76,10 @@ class Engine:
         with reader(self.db).connect() as conn:
             return self.definitions.xml(conn, self.definitions.get(conn, key, version))
 
+    def decision_xml(self, decision_id) -> bytes:
+        with reader(self.db).connect() as conn:
+            return self.definitions.decision_xml(conn, decision_id)
+
     def list_definitions(self, page=1, page_size=50):
         with reader(self.db).connect() as conn:
             return self.definitions.list_latest(conn, page, page_size)

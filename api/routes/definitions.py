@@ -93,3 +93,15 @@ def get_definition_xml(args, key):
     """The BPMN XML of a version (to render the diagram), latest unless `?version=N`."""
     content = services().engine.definition_xml(key, args.get("version"))
     return Response(content, mimetype="application/xml")
+
+
+decisions = Blueprint("decisions", __name__, url_prefix="/api/decisions", description="Deployed decision tables")
+
+
+@decisions.route("/<decision_id>/xml", methods=["GET"])
+@decisions.response(200, {"type": "string", "format": "binary"}, content_type="application/xml",
+                    description="The DMN file of the newest deployment that defines the decision")
+@decisions.errors(401, 404)
+def get_decision_xml(decision_id):
+    """The DMN XML of a decision table (e.g. lead_routing), as last deployed."""
+    return Response(services().engine.decision_xml(decision_id), mimetype="application/xml")

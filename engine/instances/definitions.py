@@ -12,6 +12,21 @@ from engine.workflow.parsing import SourceFile, parse_files
 from engine.storage.schema import definitions, deployment_files, deployments
 
 
+def decision_ids(content: bytes) -> set:
+    """The decision ids a DMN file defines; empty for anything else (BPMN, broken XML)."""
+    from lxml import etree
+
+    if b"decision" not in content:
+        return set()
+    try:
+        root = etree.fromstring(content, etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False))
+    except etree.XMLSyntaxError:
+        return set()
+    if etree.QName(root).localname != "definitions" or "DMN" not in (etree.QName(root).namespace or "").upper():
+        return set()
+    return {d.get("id") for d in root.iter("{*}decision") if d.get("id")}
+
+
 @dataclass
 class Definition:
     id: int
@@ -86,7 +101,14 @@ class DefinitionStore:
         return list(parse_files(sources, self.operations).processes.values())
 
     def deploy(self, sources: list[SourceFile], actor=None) -> list[DeployedProcess]:
-        """Store changed processes as new versions. Identical content changes nothing."""
+        """Store changed processes as new versions. Identical content changes nothing. Decision tables
+        alone (.dmn files only) are deployed with the processes whose latest version calls them: each
+        such process's files with the new tables in place of the old ones."""
+        if sources and all(decision_ids(s.content) for s in sources):
+            result = []
+            for bundle_sources in self._with_processes_using(sources):
+                result += self.deploy(bundle_sources, actor)
+            return result
         bundle = parse_files(sources, self.operations)
         now = clock.now()
         result = []
@@ -146,6 +168,40 @@ class DefinitionStore:
         total = conn.execute(sa.select(sa.func.count()).select_from(base.subquery())).scalar_one()
         rows = conn.execute(base.order_by(definitions.c.key).offset((page - 1) * page_size).limit(page_size)).all()
         return [Definition.from_row(r) for r in rows], total
+
+    def _with_processes_using(self, tables: list[SourceFile]) -> list[list[SourceFile]]:
+        """For each deployment holding the latest version of some process that uses one of the decisions
+        in `tables`: its files, the tables it had for those decisions replaced by the new ones."""
+        wanted = set().union(*(decision_ids(t.content) for t in tables))
+        with self.db.connect() as conn:
+            newest = (sa.select(definitions.c.key, sa.func.max(definitions.c.version).label("version"))
+                      .group_by(definitions.c.key).subquery())
+            deployment_ids = sorted({r.deployment_id for r in conn.execute(sa.select(definitions.c.deployment_id).join(
+                newest, sa.and_(definitions.c.key == newest.c.key, definitions.c.version == newest.c.version)))})
+            bundles = []
+            for deployment_id in deployment_ids:
+                files = [SourceFile(r.name, r.content) for r in conn.execute(
+                    sa.select(deployment_files.c.name, deployment_files.c.content)
+                    .where(deployment_files.c.deployment_id == deployment_id).order_by(deployment_files.c.name))]
+                if any(decision_ids(f.content) & wanted for f in files):
+                    kept = [f for f in files if not decision_ids(f.content) & wanted]
+                    bundles.append(kept + list(tables))
+        if not bundles:
+            from engine.errors import DeploymentError
+
+            raise DeploymentError(f"no deployed process uses the decision {', '.join(sorted(wanted))}: deploy the "
+                                  "table together with the BPMN file that calls it",
+                                  file=", ".join(t.name for t in tables))
+        return bundles
+
+    def decision_xml(self, conn, decision_id) -> bytes:
+        """The newest deployed DMN file that defines `decision_id`."""
+        for (content,) in conn.execute(sa.select(deployment_files.c.content)
+                                       .where(deployment_files.c.name.like("%.dmn%"))
+                                       .order_by(deployment_files.c.deployment_id.desc())):
+            if decision_id in decision_ids(content):
+                return content
+        raise NotFound(f"no deployed decision table with id '{decision_id}'")
 
     def xml(self, conn, definition: Definition) -> bytes:
         return conn.execute(sa.select(deployment_files.c.content).where(
