@@ -52,7 +52,8 @@ def create_app(engine: Engine | None = None, settings=None) -> Flask:
 
     api = FollowupApi(app)
     app.extensions["followup_api"] = api
-    for blueprint in (definitions.deployments, definitions.blp, definitions.migrations, instances.blp,
+    for blueprint in (definitions.deployments, definitions.blp, definitions.migrations, definitions.decisions,
+                      instances.blp,
                       instances.messages, tasks.blp, users.blp, system.blp):
         api.register_blueprint(blueprint)
     from api.routes.reports import blp as reports_blueprint  # the SOP reports (issue 6)
@@ -68,6 +69,7 @@ def create_app(engine: Engine | None = None, settings=None) -> Flask:
     app.before_request(observe.start_request)
     app.before_request(auth.authenticate)
     app.before_request(auth.refuse_nul)
+    app.before_request(auth.refuse_unlabelled_body)
     latency = app.extensions["followup_latency"]
     app.after_request(lambda response: observe.finish_request(response, latency))
     errors.register(app)  # after Api(): replaces flask-smorest's own HTTPException handler

@@ -54,6 +54,21 @@ def refuse_nul():
         raise BadInput("the path and the query must not contain NUL characters")
 
 
+def refuse_unlabelled_body():
+    """before_request: a body sent without `Content-Type: application/json` (curl -d sends
+    application/x-www-form-urlencoded) would be read as no body at all; answer 415 instead. Uploads
+    (multipart/form-data) go to the routes that take files."""
+    if request.method not in ("POST", "PUT", "PATCH") or not request.content_length:
+        return
+    mimetype = request.mimetype or ""
+    if mimetype == "application/json" or mimetype.endswith("+json") or mimetype == "multipart/form-data":
+        return
+    from werkzeug.exceptions import UnsupportedMediaType
+
+    raise UnsupportedMediaType(f"send the body as JSON with 'Content-Type: application/json' "
+                               f"(it came as '{mimetype or 'no content type'}')")
+
+
 def bearer_token():
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")

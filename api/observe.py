@@ -22,12 +22,15 @@ _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
 def setup_logging():
-    if not access_log.handlers:
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("%(message)s"))
-        access_log.addHandler(handler)
-        access_log.setLevel(logging.INFO)
-        access_log.propagate = False
+    """One JSON line per request on stderr; the same for notifications (followup.notify: a `log`
+    channel's messages) and their failed deliveries (followup.outbox)."""
+    for log in (access_log, logging.getLogger("followup.notify"), logging.getLogger("followup.outbox")):
+        if not log.handlers:
+            handler = logging.StreamHandler(sys.stderr)
+            handler.setFormatter(logging.Formatter("%(message)s"))
+            log.addHandler(handler)
+            log.setLevel(logging.INFO)
+            log.propagate = False
 
 
 class LatencyHistogram:

@@ -30,14 +30,16 @@ def followup_task():
 def lead_assignment():
     d = Diagram("lead_assignment", "线索分配 Lead assignment",
                 lanes=[("Lane_system", "system"), ("Lane_sales", "sales"), ("Lane_supervisors", "supervisors")])
-    d.add("startEvent", "lead_created", "新线索", 0)
+    d.add("startEvent", "lead_created", "新线索", 0, body=form(
+        ("lead_id", "线索编号 Lead id", "long", {"required": True}), ("region", "地区 Region", "string"),
+        ("industry", "行业 Industry", "string"), ("source", "来源 Source", "string")))
     d.add("businessRuleTask", "route", "按地区/行业/来源路由", 1, **{"camunda:decisionRef": "lead_routing"})
     body, attrs = external("assign_lead", {"team": "team", "strategy": "strategy"},
                            {"agent": 'result["agent"]', "assign_reason": 'result["reason"]'})
     d.add("serviceTask", "assign", "分配坐席", 2, body=body, **attrs)
     d.add("exclusiveGateway", "assigned_gw", "有人可接?", 3)
     d.add("userTask", "assign_by_hand", "手动分配", 3, lane=2,
-          body=form(("agent", "分配给(用户名)", "string", {"required": True}),),
+          body=form(("agent", "分配给(用户名)", "string", {"required": True, "user": True}),),
           **{"camunda:candidateGroups": "supervisors"})
     body, attrs = external("update_lead", {"owner": "agent", "team": "team"})
     d.add("serviceTask", "record_manual", "记录分配", 4, lane=2, body=body, **attrs)
@@ -55,7 +57,7 @@ def lead_assignment():
                     ("note", "备注", "string", {"maxlength": 500})),
           **{"camunda:assignee": "${handler}", "camunda:candidateGroups": "supervisors"})
     d.add("exclusiveGateway", "contacted_join", "", 9)
-    body, attrs = external("update_lead", {"status": "'contacted'"})
+    body, attrs = external("update_lead", {"status": "'contacted'"}, {"agent": 'result["owner"]'})
     d.add("serviceTask", "mark_contacted", "标记已联系", 10, body=body, **attrs)
     d.add("parallelGateway", "contacted_split", "", 11)
     d.add("userTask", "qualify", "资格确认", 12, lane=1,
@@ -119,6 +121,9 @@ def _stage(d, name, label, col, deadline_kind, deadline, form_body, lane=1):
                                         "subject": "subject"},
                            {"level": 'result["level"]', "handler": 'result["handler"]'})
     d.add("serviceTask", f"{name}_escalate", "逐级升级并通知", col + 1, lane=2, body=body, **attrs)
+    body, attrs = external("completed_by", {"fallback": "handler"}, {"handler": 'result["user"]'})
+    d.add("serviceTask", f"{name}_taken", "记录经办人", col + 1, lane=lane, row=-0.9, body=body, **attrs)
+    d.flow(name, f"{name}_taken")
     d.flow(f"{name}_join", name)
     d.flow(f"{name}_late", f"{name}_escalate")
     d.flow(f"{name}_escalate", f"{name}_join")
@@ -127,7 +132,10 @@ def _stage(d, name, label, col, deadline_kind, deadline, form_body, lane=1):
 def complaint_escalation():
     d = Diagram("complaint_escalation", "投诉升级 Complaint escalation",
                 lanes=[("Lane_system", "system"), ("Lane_service", "service"), ("Lane_escalation", "supervisors")])
-    d.add("startEvent", "complaint_received", "收到投诉", 0)
+    d.add("startEvent", "complaint_received", "收到投诉", 0, body=form(
+        ("subject", "投诉内容 Subject", "string", {"required": True, "maxlength": 500}),
+        ("severity", "严重程度 Severity", "enum", {"values": [("low", "低 low"), ("normal", "中 normal"),
+                                                            ("high", "高 high")]})))
     body, attrs = external("open_ticket", {"kind": "'complaint'", "subject": "subject",
                                            "priority": "{'high': 'urgent', 'low': 'low'}.get(severity, 'normal')"},
                            {"ticket_id": 'result["ticket_id"]', "handler": 'result["owner"]', "team": 'result["team"]'})
@@ -164,12 +172,12 @@ def complaint_escalation():
     d.add("serviceTask", "close_ticket", "关闭工单", 16, body=body, **attrs)
     d.add("endEvent", "complaint_closed", "投诉关闭", 17)
     d.chain("complaint_received", "open_complaint", "set_deadlines", "accept_join")
-    d.chain("accept", "analyse_join")
-    d.flow("analyse", "severity_gw")
+    d.chain("accept_taken", "analyse_join")
+    d.flow("analyse_taken", "severity_gw")
     d.flow("severity_gw", "alert_managers", "重大", "severity == 'high'")
     d.flow("severity_gw", "severity_join", "一般", "severity != 'high'")
     d.chain("alert_managers", "severity_join", "handle_join")
-    d.chain("handle", "resolve_ticket", "revisit", "save_survey", "save_outcome", "close_ticket", "complaint_closed")
+    d.chain("handle_taken", "resolve_ticket", "revisit", "save_survey", "save_outcome", "close_ticket", "complaint_closed")
     return d
 
 
@@ -177,7 +185,10 @@ def renewal_reminder():
     d = Diagram("renewal_reminder", "续约提醒 Renewal reminders",
                 lanes=[("Lane_system", "system"), ("Lane_sales", "sales"), ("Lane_supervisors", "supervisors")],
                 messages=[("Message_contract_renewed", "contract renewed")])
-    d.add("startEvent", "contract_signed", "合同签订", 0)
+    d.add("startEvent", "contract_signed", "合同签订", 0, body=form(
+        ("contract_id", "合同编号 Contract id", "long", {"required": True}),
+        ("contract_title", "合同名称 Contract title", "string"),
+        ("end_date", "到期日 End date", "date", {"required": True}), ("amount", "金额 Amount", "double")))
     d.add("scriptTask", "plan", "计算提醒日期", 1, body=script(
         "end = datetime.fromisoformat(end_date)\n"
         "remind_60 = (end - timedelta(days=60)).isoformat()\n"
@@ -211,7 +222,9 @@ def renewal_reminder():
     body, attrs = external("record_outcome", {"kind": "'renewal'", "result": "'renewed'", "contract_id": "contract_id",
                                               "end_date": "end_date"})
     d.add("serviceTask", "record_renewed", "记录续约", 12, lane=1, row=0.6, body=body, **attrs)
-    d.add("endEvent", "renewed_end", "已续约", 13, lane=1, row=0.6)
+    body, attrs = external("close_opportunity", {"opportunity_id": "opportunity_id", "stage": "'won'"})
+    d.add("serviceTask", "close_renewal", "续约商机赢单", 13, lane=1, row=0.6, body=body, **attrs)
+    d.add("endEvent", "renewed_end", "已续约", 14, lane=1, row=0.6)
     body, attrs = external("record_outcome", {"kind": "'renewal'", "result": "renewal_outcome",
                                               "contract_id": "contract_id", "end_date": "end_date"})
     d.add("serviceTask", "record_not_renewed", "记录结论", 12, lane=2, body=body, **attrs)
@@ -219,14 +232,15 @@ def renewal_reminder():
     d.chain("contract_signed", "plan", "reminders")
     d.flow("reminders", "record_not_renewed")
     d.chain("record_not_renewed", "expired_end")
-    d.chain("renewed", "record_renewed", "renewed_end")
+    d.chain("renewed", "record_renewed", "close_renewal", "renewed_end")
     return d
 
 
 def care_revisit():
     d = Diagram("care_revisit", "客户关怀回访 Care revisits",
                 lanes=[("Lane_system", "system"), ("Lane_service", "service")])
-    d.add("startEvent", "signed", "合同签订", 0)
+    d.add("startEvent", "signed", "合同签订", 0, body=form(
+        ("signed_on", "签订日期 Signed on", "date", {"required": True}), ("owner", "负责人 Owner", "string")))
     d.add("scriptTask", "plan", "回访计划", 1, body=script(
         "revisit_days = [7, 30, 90]\nrevisit_hour = 10\nrevisit_index = 0"))
     d.add("exclusiveGateway", "next_join", "", 2)
@@ -261,7 +275,10 @@ def care_revisit():
 def service_ticket():
     d = Diagram("service_ticket", "服务工单 Service ticket",
                 lanes=[("Lane_system", "system"), ("Lane_service", "service"), ("Lane_supervisors", "supervisors")])
-    d.add("startEvent", "requested", "服务请求", 0)
+    d.add("startEvent", "requested", "服务请求", 0, body=form(
+        ("subject", "服务内容 Subject", "string", {"required": True, "maxlength": 500}),
+        ("priority", "优先级 Priority", "enum", {"values": [("low", "低 low"), ("normal", "中 normal"),
+                                                          ("high", "高 high"), ("urgent", "紧急 urgent")]})))
     body, attrs = external("open_ticket", {"kind": "'service'", "subject": "subject", "priority": "priority"},
                            {"ticket_id": 'result["ticket_id"]', "handler": 'result["owner"]', "team": 'result["team"]'})
     d.add("serviceTask", "open", "登记工单", 1, body=body, **attrs)

@@ -274,6 +274,8 @@ def form(*fields):
         constraints = ""
         if opts.get("required"):
             constraints += '<camunda:constraint name="required" />'
+        if opts.get("user"):
+            constraints += '<camunda:constraint name="user" />'
         for key in ("min", "max", "maxlength"):
             if key in opts:
                 constraints += f'<camunda:constraint name="{key}" config="{opts[key]}" />'

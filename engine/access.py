@@ -52,7 +52,20 @@ def allowed(user: User, action: str) -> bool:
 
 def require(user: User, action: str) -> None:
     if not allowed(user, action):
-        raise Forbidden(f"a {user.role} may not {action.replace(':', ' ')}")
+        raise Forbidden(f"{a_role(user.role)} may not {_ACTION_WORDS.get(action, action.replace(':', ' '))}")
+
+
+def a_role(role: str) -> str:
+    """"an agent", "a supervisor": a role as an error message names it."""
+    return f"{'an' if role[:1] in 'aeiou' else 'a'} {role}"
+
+
+_ACTION_WORDS = {  # how an error names an action: "an agent may not send messages"
+    TASK_VIEW: "see tasks", TASK_CLAIM: "claim tasks", TASK_UNCLAIM: "release tasks", TASK_COMPLETE: "complete tasks",
+    TASK_ASSIGN: "assign tasks", INSTANCE_VIEW: "see instances", INSTANCE_START: "start instances",
+    INSTANCE_CANCEL: "cancel instances", INSTANCE_SUSPEND: "suspend instances", INSTANCE_RESUME: "resume instances",
+    INSTANCE_RETRY: "retry instances", DEFINITION_VIEW: "see definitions", DEFINITION_DEPLOY: "deploy definitions",
+    MESSAGE_SEND: "send messages", USER_MANAGE: "manage users", METRICS_VIEW: "read metrics"}
 
 
 # ---- tasks ----------------------------------------------------------------------------------------

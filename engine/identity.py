@@ -25,7 +25,8 @@ TOKEN_PREFIX = "fu_"
 PASSWORD_LENGTH = (8, 200)
 # Checked when the user is unknown or has no password, so that a wrong name takes as long as a wrong password.
 _NO_PASSWORD = generate_password_hash(secrets.token_hex(16))
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,99}$")
+# Letters of any script (王芳, 销售一部), digits and . _ @ -; no spaces or commas (groups are listed with commas).
+_NAME = re.compile(r"^[^\W_][\w.@-]{0,99}$")
 
 
 @dataclass(frozen=True)
@@ -49,7 +50,8 @@ def hash_token(token: str) -> str:
 def _check(name=None, role=None, groups=None):
     errors = {}
     if name is not None and not _NAME.match(name):
-        errors["name"] = ["must be 1-100 letters, digits or . _ @ - (starting with a letter or digit)"]
+        errors["name"] = ["must be 1-100 letters (any script, e.g. 王芳), digits or . _ @ - (starting with a letter "
+                          "or digit; no spaces)"]
     if role is not None and role not in ROLES:
         errors["role"] = [f"must be one of: {', '.join(ROLES)}"]
     if groups is not None:

@@ -18,7 +18,8 @@ from engine.calendar import helpers as calendar_helpers, load_calendar
 from engine.clock import utc
 from engine.config import Settings, load_settings
 from engine.context import notify, script_print
-from engine.customers.interactions import record_task_completion
+from engine.customers.interactions import follow_task_assignment, record_task_completion
+from engine.customers.records import close_ticket_of_cancelled, with_subjects
 from engine.errors import Conflict, InvalidInput, NotFound
 from engine.identity import IdentityStore, User
 from engine.instances import queries, steps
@@ -29,13 +30,14 @@ from engine.instances.process_groups import ProcessGroups
 from engine.instances.store import InstanceStore
 from engine.instances.tasks import Tasks
 from engine.sop import OPERATIONS
+from engine.sop.watch import refresh_health
 from engine.storage.backend import backend_for
 from engine.storage.database import create_db_engine, migrate, reader
 from engine.storage.schema import audit_events, human_tasks, instances, message_waits, timers
 from engine.workflow.feel import FollowupDMNEngine
-from engine.workflow.parsing import SourceFile, parse_files
+from engine.workflow.parsing import SourceFile, parse_files, start_form
+from engine.workflow.sandbox import SandboxScriptEngine, zoned_time_helpers
 from engine.workflow.state import variables_of
-from engine.workflow.sandbox import SandboxScriptEngine
 from engine.workflow.timer_values import make_timer_value
 
 
@@ -47,13 +49,16 @@ class Engine:
         self.calendar = load_calendar(self.settings.timezone)
         self.script_engine = SandboxScriptEngine({"timer_value": make_timer_value(self.settings.timezone),
                                                   "notify": notify, "print": script_print,
-                                                  **calendar_helpers(self.calendar)},
+                                                  **calendar_helpers(self.calendar),
+                                                  **zoned_time_helpers(self.settings.timezone)},
                                                  operations=OPERATIONS)
         self.definitions = DefinitionStore(self.db, OPERATIONS)
         self.instances = InstanceStore(self.db, self.definitions, self.script_engine,
-                                       on_task_completed=[record_task_completion])
-        self.tasks = Tasks(self.db)
+                                       on_task_completed=[record_task_completion],
+                                       on_cancelled=[_close_ticket_of_cancelled])
+        self.tasks = Tasks(self.db, on_assigned=[follow_task_assignment])
         self.external_tasks = ExternalTasks(self.db, self.instances)
+        self.on_interaction = [refresh_health]  # a check-in, call or visit recomputes the health score
         self.identity = IdentityStore(self.db)
         self.process_groups = ProcessGroups(self.definitions)
         self.migrations = Migrations(self.db, self.instances, self.definitions)
@@ -103,6 +108,10 @@ class Engine:
         with reader(self.db).connect() as conn:
             return self.definitions.versions(conn, key)
 
+    def decision_xml(self, decision_id) -> bytes:
+        with reader(self.db).connect() as conn:
+            return self.definitions.decision_xml(conn, decision_id)
+
     def list_definitions(self, page=1, page_size=50):
         with reader(self.db).connect() as conn:
             return self.definitions.list_latest(conn, page, page_size)
@@ -141,7 +150,7 @@ class Engine:
                                      params={"c_instance": instance_id})
 
     def cancel(self, instance_id, actor=None, reason=None):
-        return self._instance_change(instance_id, steps.cancel(self.instances, reason), actor)
+        return self._instance_change(instance_id, steps.cancel(self.instances, reason, actor), actor)
 
     def suspend(self, instance_id, actor=None):
         return self._instance_change(instance_id, steps.suspend(self.instances), actor)
@@ -153,8 +162,9 @@ class Engine:
         return self._instance_change(instance_id, steps.set_variables(self.instances, modifications, deletions),
                                      actor)
 
-    def retry(self, instance_id, actor=None):
-        return self._instance_change(instance_id, steps.retry(self.instances), actor)
+    def retry(self, instance_id, actor=None, variables=None):
+        """Run the failed step again; `variables` correct the data it runs on first."""
+        return self._instance_change(instance_id, steps.retry(self.instances, variables), actor)
 
     def fire_timer(self, timer_id):
         """Fire one timer if it is still pending and due. Returns the Step, or None if nothing was due."""
@@ -186,26 +196,31 @@ class Engine:
                 fired += 1
         return fired
 
-    def correlate_message(self, name, business_key=None, variables=None, actor=None, correlation_keys=None,
-                          single=False) -> list[str]:
-        """Deliver a message to every instance waiting for it (with that business key, if given).
-        `correlation_keys`: only instances whose variables have these values; `single`: exactly one
-        instance must match (Camunda's correlate without `all`), else Conflict naming how many did."""
+    def correlate_message(self, name, business_key=None, variables=None, actor=None, correlation=None,
+                          every=True) -> list[str]:
+        """Deliver a message to the instance waiting for it: with that business key, if given, and whose
+        variables have the `correlation` values, if given (a customer's two contracts each have their
+        renewal reminders: "contract renewed" must end the one of the contract renewed). When several
+        match and not `every`, nothing is delivered: 409 naming them."""
         query = sa.select(message_waits.c.instance_id).where(message_waits.c.message_name == name).distinct()
         if business_key is not None:
             query = query.where(message_waits.c.business_key == business_key)
         with reader(self.db).connect() as conn:
-            waiting = [r.instance_id for r in conn.execute(query)]
-        if correlation_keys:
-            waiting = [i for i in waiting if all(self.instances_variables(i).get(k, _MISSING) == v
-                                                 for k, v in correlation_keys.items())]
+            waiting = sorted(r.instance_id for r in conn.execute(query))
+        if correlation:
+            def matches(instance_id):
+                have = self.instances_variables(instance_id)
+                return all(key in have and str(have[key]) == str(value) for key, value in correlation.items())
+            waiting = [i for i in waiting if matches(i)]
         if not waiting:
             which = f" with business key '{business_key}'" if business_key is not None else ""
-            keys = f" and correlation keys {correlation_keys}" if correlation_keys else ""
-            raise NotFound(f"no process instance{which}{keys} is waiting for the message '{name}'")
-        if single and len(waiting) > 1:
-            raise Conflict(f"the message '{name}' matches {len(waiting)} process instances, not one; narrow it by "
-                           "business key or correlation keys, or correlate it to all")
+            if correlation:
+                which += " and " + ", ".join(f"{k} = {v}" for k, v in correlation.items())
+            raise NotFound(f"no process instance{which} is waiting for the message '{name}'")
+        if len(waiting) > 1 and not every:
+            raise Conflict(f"{len(waiting)} process instances wait for the message '{name}' ({', '.join(waiting)}): "
+                           "say which with `correlation` (variables it must have, e.g. {\"contract_id\": 2}), "
+                           "or send it to all with `all: true`")
         delivered = []
         for instance_id in waiting:
             if self._instance_change(instance_id, steps.deliver_message(self.instances, name, variables, actor),
@@ -272,7 +287,8 @@ class Engine:
         if task is None:
             task = self.tasks.get(task_id)  # raises: NotFound, or Conflict for a task completed already
         access.require_task(user, action, task, self.identity.groups_of)
-        return task
+        with reader(self.db).connect() as conn:
+            return with_subjects(conn, [task])[0]
 
     def instance_for(self, user: User, action, instance_id) -> dict:
         """The instance as `instance()` describes it, if `user` reaches it and has the right for `action`."""
@@ -295,7 +311,8 @@ class Engine:
     def list_tasks(self, user: User, page=1, page_size=50, **filters):
         """(tasks, total) of the tasks `user` reaches (see `queries.list_tasks` for the filters)."""
         with reader(self.db).connect() as conn:
-            return queries.list_tasks(conn, user, page=page, page_size=page_size, **filters)
+            items, total = queries.list_tasks(conn, user, page=page, page_size=page_size, **filters)
+            return with_subjects(conn, items), total
 
     def list_instances(self, user: User, page=1, page_size=50, **filters):
         """(instances, total) of the instances `user` reaches, newest first."""
@@ -388,6 +405,7 @@ class Engine:
         data["deployment_id"] = definition.deployment_id
         with reader(self.db).connect() as conn:
             data["groups"] = sorted(self.process_groups.of_definition(conn, definition.id))
+            data["start_form"] = start_form(self.definitions.specs.get(conn, definition)[0])
         return data
 
     # ---- the service itself -------------------------------------------------------------------------
@@ -422,7 +440,12 @@ _COMPLETE_WITH_TASK = (
     .where(human_tasks.c.id == sa.bindparam("c_task")).with_for_update(of=instances))
 
 
-_MISSING = object()
+def _close_ticket_of_cancelled(conn, business_key, variables, actor, at):
+    """A cancelled complaint or service ticket SOP closes the ticket it opened (and the customer's health
+    no longer counts it)."""
+    customer_id = close_ticket_of_cancelled(conn, variables, actor, at)
+    if customer_id is not None:
+        refresh_health(conn, customer_id, at)
 
 
 def _sources(files):

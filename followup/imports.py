@@ -24,7 +24,8 @@ def import_group():
 @click.option("--map", "mappings", multiple=True, metavar="HEADER=FIELD",
               help="map a column to a field, e.g. --map 销售代表=owner (FIELD empty: ignore the column)")
 @click.option("--errors", "errors_path", type=click.Path(dir_okay=False, path_type=Path),
-              help="write the bad rows with their reasons to this CSV (default: FILE.errors.csv)")
+              help="write the bad rows with their reasons to this CSV (default: FILE.errors.csv; a dry run "
+                   "writes it only when this is given)")
 @click.option("--actor", default="cli", show_default=True, help="user name recorded as the importer")
 def import_customers_command(file, dry_run, mode, key, mappings, errors_path, actor):
     """Import customers from FILE (.xlsx or .csv, Chinese or English headers)."""
@@ -65,9 +66,12 @@ def import_customers_command(file, dry_run, mode, key, mappings, errors_path, ac
     if report["ignored_columns"]:
         click.echo(f"  ignored columns: {', '.join(report['ignored_columns'])}")
     if report["failed"]:
-        path = errors_path or file.with_name(file.stem + ".errors.csv")
-        path.write_bytes(error_file(report))
-        click.echo(f"bad rows written to {path}")
+        if dry_run and errors_path is None:  # a dry run writes nothing, not even the error file, unless asked
+            click.echo("(dry run: nothing written; add --errors FILE for the bad rows as a CSV)")
+        else:
+            path = errors_path or file.with_name(file.stem + ".errors.csv")
+            path.write_bytes(error_file(report))
+            click.echo(f"bad rows written to {path}")
         sys.exit(3 if dry_run else 0)
 
 

@@ -74,6 +74,10 @@ def test_the_demo_serves_the_bundled_sops_with_working_tokens(tmp_path):
                                        "password": passwords["wangfang"]}).encode()
         with opener.open(f"http://127.0.0.1:{port}/signin", body, timeout=10) as response:
             assert response.url.endswith("/inbox") and "王芳" in response.read().decode()
+        # issue 12 item 21: a user for every team the bundled SOPs route to, a manager, a check-in template
+        assert {"zhangwei", "liuyang", "sunli", "zhouzong", "chenjing"} <= set(tokens), output
+        _, templates = get(f"http://127.0.0.1:{port}/api/checkins/templates", tokens["admin"])
+        assert "visit" in {t["scenario"] for t in (templates["items"] if isinstance(templates, dict) else templates)}
     finally:
         process.send_signal(signal.SIGINT)
         try:

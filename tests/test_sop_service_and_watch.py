@@ -96,7 +96,7 @@ def test_the_churn_watch_creates_a_care_task_and_lowers_the_health_score(sop):
     assert tasks(sop, task_instance)["do_task"]["assignee"] == "wang"
     score = health(sop, idle)
     assert score["score"] == 100 - 30 - 20 and score["factors"]["penalty"]["points"] == 20
-    assert health(sop, active) is None
+    assert health(sop, active)["score"] == 100  # the call recomputed it (issue 12 item 14)
     move(sop, timedelta(days=1, minutes=1))  # the care task is overdue: the supervisors take it
     assert "supervisor_task" in tasks(sop, task_instance)
 

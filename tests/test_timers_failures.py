@@ -52,7 +52,7 @@ def test_a_failing_timer_is_retried_then_raises_an_incident_that_retry_clears(en
     assert open_tasks(engine, iid) == ["escalate"]
 
 
-def test_a_timer_due_while_suspended_fires_on_resume_not_before(engine):
+def test_a_timer_due_while_suspended_fires_after_the_time_it_had_left_not_before(engine):
     engine.deploy([bpmn_file("first_contact.bpmn")])
     iid = engine.start("first_contact", "C-31", {"owner": "li"})
     (timer,) = timer_rows(engine, iid)
@@ -61,7 +61,11 @@ def test_a_timer_due_while_suspended_fires_on_resume_not_before(engine):
     fire_due(engine)
     assert open_tasks(engine, iid) == ["call"] and actions(engine, iid, "timer_fired") == []
 
-    engine.resume(iid, actor="boss")
+    engine.resume(iid, actor="boss")  # a duration keeps the time it had left (issue 12 item 3)
+    fire_due(engine)
+    assert open_tasks(engine, iid) == ["call"]
+    (moved,) = timer_rows(engine, iid)
+    advance_to(moved.due_at)
     fire_due(engine)
     assert open_tasks(engine, iid) == ["escalate"]
     assert timer_rows(engine, iid) == []

@@ -510,7 +510,7 @@ def correlate():
     variables = untyped_variables(body.get("processVariables"))
     try:
         delivered = services().engine.correlate_message(name, body.get("businessKey"), variables, actor=user.name,
-                                                        correlation_keys=keys, single=not body.get("all"))
+                                                        correlation=keys, every=bool(body.get("all")))
     except NotFound as err:  # Camunda: 400 MismatchingMessageCorrelationException
         return _error(400, "RestException", f"Cannot correlate message '{name}': {err.message}")
     except Conflict as err:

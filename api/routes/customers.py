@@ -189,7 +189,7 @@ def move_customer(data, customer_id):
     """A supervisor or admin moves a customer to another owner (`owner: null` releases it to the pool)."""
     user = current_user()
     if user.role not in MANAGES:
-        raise Forbidden(f"a {user.role} may not move customers")
+        raise Forbidden(f"{access.a_role(user.role)} may not move customers")
     _customer_owned(customer_id)
     ownership.transfer(_engine(), customer_id, data["owner"], user.name, note=data.get("note"))
     return _shown("customer", cu.get_customer(_engine(), customer_id), user)
@@ -244,7 +244,7 @@ def _record_routes(collection, kind, schema, create_args, update_args):
         _record_in_reach(kind, record_id)
         for name in MONEY.get(kind, ()):
             if name in data and user.role not in SEES_AMOUNTS:
-                raise Forbidden(f"a {user.role} may not change {kind} amounts")
+                raise Forbidden(f"{access.a_role(user.role)} may not change {kind} amounts")
         return _shown(kind, records.update_record(_engine(), kind, record_id, data, actor=user.name), user)
 
     noun = collection.replace("_", " ")
@@ -272,14 +272,20 @@ def add_lead_interaction(data, lead_id):
 
 @customers_blp.route("/leads/<int:lead_id>/convert", methods=["POST"])
 @customers_blp.arguments(s.ConvertArgs, required=False)
-@customers_blp.response(201, s.CustomerResultSchema)
+@customers_blp.response(201, s.ConvertResultSchema)
 @customers_blp.errors(401, 404, 409, 422)
 def convert_lead(data, lead_id):
-    """Turn a lead into a customer (and a contact); the body may override the customer's fields."""
+    """Turn a lead into a customer (and a contact), or link it to the existing customer it matches by credit
+    code, company name or phone (`link_existing`, default true, as the lead SOP does); the body may
+    override the customer's fields."""
     user = current_user()
     _record_in_reach("lead", lead_id)
-    customer, warnings = records.convert_lead(_engine(), lead_id, user.name, data or None)
-    return {"customer": _shown("customer", customer, user), "warnings": json_value(warnings)}
+    data = dict(data or {})
+    link = data.pop("link_existing", True)
+    customer, warnings, info = records.convert_lead(_engine(), lead_id, user.name, data or None, link_existing=link,
+                                                    with_match=True)
+    return {"customer": _shown("customer", customer, user), "warnings": json_value(warnings),
+            "linked": info.get("matched_by") is not None, "matched_by": info.get("matched_by")}
 
 
 @customers_blp.route("/vocabularies", methods=["GET"])
@@ -421,7 +427,7 @@ def list_checkins(page, page_size, customer_id=None):
 def _importer():
     user = current_user()
     if user.role not in MANAGES:
-        raise Forbidden(f"a {user.role} may not import customers")
+        raise Forbidden(f"{access.a_role(user.role)} may not import customers")
     return user
 
 

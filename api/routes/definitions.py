@@ -139,3 +139,15 @@ def get_migration(batch_id):
     """A migration's progress and, per instance, what happened (migrated, skipped with the reason)."""
     access.require(current_user(), access.INSTANCE_MIGRATE)
     return services().engine.migration(batch_id)
+
+
+decisions = Blueprint("decisions", __name__, url_prefix="/api/decisions", description="Deployed decision tables")
+
+
+@decisions.route("/<decision_id>/xml", methods=["GET"])
+@decisions.response(200, {"type": "string", "format": "binary"}, content_type="application/xml",
+                    description="The DMN file of the newest deployment that defines the decision")
+@decisions.errors(401, 404)
+def get_decision_xml(decision_id):
+    """The DMN XML of a decision table (e.g. lead_routing), as last deployed."""
+    return Response(services().engine.decision_xml(decision_id), mimetype="application/xml")

@@ -65,14 +65,16 @@ def _lifecycle(name, action, doc):
         engine, actor = services().engine, current_user().name
         if name == "cancel":
             engine.cancel(instance_id, actor=actor, reason=(args or {}).get("reason"))
+        elif name == "retry":
+            engine.retry(instance_id, actor=actor, variables=(args or {}).get("variables"))
         else:
             getattr(engine, name)(instance_id, actor=actor)
         return engine.instance(instance_id)
 
-    if name == "cancel":
+    if name in ("cancel", "retry"):
         def endpoint(args, instance_id):
             return view(instance_id, args)
-        endpoint = blp.arguments(s.CancelArgs, required=False)(endpoint)
+        endpoint = blp.arguments(s.CancelArgs if name == "cancel" else s.RetryArgs, required=False)(endpoint)
     else:
         def endpoint(instance_id):
             return view(instance_id)
@@ -100,7 +102,8 @@ def repair(args, instance_id):
 _lifecycle("cancel", access.INSTANCE_CANCEL, "Cancel the instance (supervisors, admins). 409 if it has ended.")
 _lifecycle("suspend", access.INSTANCE_SUSPEND, "Pause the instance: no task completes, no timer fires.")
 _lifecycle("resume", access.INSTANCE_RESUME, "Continue a suspended instance. 409 if it is not suspended.")
-_lifecycle("retry", access.INSTANCE_RETRY, "Run the failed step of an instance with an incident again.")
+_lifecycle("retry", access.INSTANCE_RETRY, "Run the failed step of an instance with an incident again; "
+          "`variables` correct its data first (checked against the start form: 422 naming each bad one).")
 
 
 @messages.route("", methods=["POST"])
@@ -108,10 +111,12 @@ _lifecycle("retry", access.INSTANCE_RETRY, "Run the failed step of an instance w
 @messages.response(200, s.MessageResultSchema)
 @messages.errors(401, 403, 404, 409)
 def correlate(args):
-    """Correlate a message (e.g. `customer_replied`) to the instances waiting for it, narrowed by
-    business key when given. 404 when no instance waits for it (supervisors, admins)."""
+    """Correlate a message (e.g. `contract renewed`) to the instance waiting for it, narrowed by business key
+    and by `correlation` (variables it must have, e.g. `{"contract_id": 2}`). 404 when none waits; 409
+    when several match and `all` is not set, naming them (supervisors, admins)."""
     user = current_user()
     access.require(user, access.MESSAGE_SEND)
     delivered = services().engine.correlate_message(args["name"], args.get("business_key"), args["variables"],
-                                                    actor=user.name)
+                                                    actor=user.name, correlation=args["correlation"],
+                                                    every=args["all"])
     return {"delivered_to": delivered}

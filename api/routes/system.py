@@ -11,10 +11,25 @@ from api.routes.common import Blueprint
 blp = Blueprint("system", __name__, description="Health, metrics and documentation")
 
 
+def _check_timers():
+    """Who keeps the deadlines: RQ workers (Redis), or the in-process runner of the serving command."""
+    if not services().engine.settings.embedded:
+        return {"ok": True, "detail": "fired by RQ workers (followup worker, followup scheduler)"}
+    if "followup_timers" not in current_app.extensions:
+        return {"ok": True, "detail": "not run by this process (embedded: `followup serve` runs them; "
+                                      "`followup timers run` fires what is due)"}
+    handle = current_app.extensions["followup_timers"]
+    if handle is None:
+        return {"ok": True, "detail": "turned off in this process (--no-timers or FOLLOWUP_TIMERS=off)"}
+    if not handle.running:
+        return {"ok": False, "detail": "the in-process runner has stopped"}
+    return {"ok": True, "detail": "run in this process"}
+
+
 def _check_redis():
     url = services().engine.settings.redis_url
     if not url:
-        return {"ok": True, "detail": "not configured (embedded mode: timers run in-process)"}
+        return {"ok": True, "detail": "not configured (embedded mode)"}
     client = current_app.extensions.get("followup_redis")
     try:
         if client is None:
@@ -33,10 +48,11 @@ def _check_redis():
 @blp.alt_response(503, schema=s.HealthSchema, description="The database or Redis is not reachable")
 @blp.doc(security=[])
 def health():
-    """Is the service able to work: database and Redis reachability. No token needed."""
-    database, redis_check = services().engine.check_database(), _check_redis()
-    ok = database["ok"] and redis_check["ok"]
-    return {"status": "ok" if ok else "unavailable", "database": database, "redis": redis_check}, 200 if ok else 503
+    """Is the service able to work: database and Redis reachability, who fires the timers. No token needed."""
+    database, redis_check, timers = services().engine.check_database(), _check_redis(), _check_timers()
+    ok = database["ok"] and redis_check["ok"] and timers["ok"]
+    return ({"status": "ok" if ok else "unavailable", "database": database, "redis": redis_check,
+             "timers": timers}, 200 if ok else 503)
 
 
 @blp.route("/metrics", methods=["GET"])
@@ -57,7 +73,11 @@ def metrics():
             ("followup_tasks_overdue", "Open human tasks past their due time.", stats["tasks_overdue"]),
             ("followup_timers_pending", "Timers waiting to fire.", stats["timers_pending"]),
             ("followup_timer_lag_seconds", "How late the most overdue pending timer is.",
-             round(stats["timer_lag_seconds"], 3))):
+             round(stats["timer_lag_seconds"], 3)),
+            ("followup_messages_pending", "Notifications not sent yet (to be tried, maybe again).",
+             stats["messages_pending"]),
+            ("followup_messages_failed", "Notifications given up on (see GET /api/instances/{id}: messages).",
+             stats["messages_failed"])):
         lines += [f"# HELP {name} {help_text}", f"# TYPE {name} gauge", f"{name} {value}"]
     lines += current_app.extensions["followup_latency"].render()
     return Response("\n".join(lines) + "\n", mimetype="text/plain", content_type="text/plain; version=0.0.4")

@@ -145,6 +145,11 @@ class CustomerResultSchema(Schema):
                            metadata={"description": "Customers with the same name or phone"})
 
 
+class ConvertResultSchema(CustomerResultSchema):
+    linked = fields.Boolean(required=True, metadata={"description": "the lead was linked to an existing customer"})
+    matched_by = fields.String(allow_none=True, metadata={"description": "credit_code, name or phone"})
+
+
 class CustomerListArgs(PageArgs):
     status = _text(100)
     level = _text(100)
@@ -359,12 +364,17 @@ def page_schema(item_schema):
 
 
 class RecordListArgs(PageArgs):
-    customer_id = _id(metadata={"description": "Only the records of this customer"})
+    # Not strict: a query string is text, `?customer_id=1` is the customer 1.
+    customer_id = fields.Integer(validate=validate.Range(min=1, max=2**53),
+                                 metadata={"description": "Only the records of this customer"})
 
 
 class ConvertArgs(CustomerUpdateArgs):
     """Overrides of the customer made from the lead (its name, company, phone, source, region by default)."""
     owner = _text(100)
+    link_existing = fields.Boolean(load_default=True, metadata={
+        "description": "link the lead to the customer it matches (credit code, company name, phone), as the "
+                       "lead SOP does, instead of creating a duplicate; false: always a new customer"})
 
 
 # ---- vocabularies and settings --------------------------------------------------------------------

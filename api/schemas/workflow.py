@@ -66,6 +66,8 @@ class DefinitionSchema(Schema):
     file_name = fields.String(required=True)
     deployment_id = fields.Integer(required=True)
     groups = fields.List(fields.String(), metadata={"description": "Lanes and candidate groups it names"})
+    start_form = fields.List(fields.Nested("FormFieldSchema"), metadata={
+        "description": "what an instance needs to start (the start event's form): checked at start, 422 if not"})
 
 
 class DefinitionPageSchema(PageSchema):
@@ -220,9 +222,19 @@ class FormFieldSchema(Schema):
     readonly = fields.Boolean()
 
 
+class TaskAboutSchema(Schema):
+    kind = fields.String(required=True, metadata={"description": "customer or lead"})
+    id = fields.Integer(required=True)
+    name = fields.String(allow_none=True)
+    phone = fields.String(allow_none=True)
+
+
 class TaskSchema(FastDump, Schema):
     id = fields.String(required=True)
     name = fields.String(required=True)
+    title = fields.String(metadata={"description": "what the task is about (a follow-up task's title), else its name"})
+    about = fields.Nested(TaskAboutSchema, allow_none=True, metadata={
+        "description": "the customer (or lead) the task's instance is about: name and phone, to act on it"})
     element_id = fields.String(required=True)
     instance_id = fields.String(required=True)
     process_key = fields.String(required=True)
@@ -320,11 +332,24 @@ class InstanceSummarySchema(Schema):
     ended_at = _dt(required=True, allow_none=True)
 
 
+class DeliverySchema(Schema):
+    id = fields.Integer(required=True)
+    channel = fields.String(allow_none=True)
+    text = fields.String(allow_none=True)
+    status = fields.String(required=True, metadata={"description": "sent, pending (will be tried) or failed (gave up)"})
+    attempts = fields.Integer(required=True)
+    last_error = fields.String(allow_none=True, metadata={"description": "why the last try failed"})
+    created_at = _dt(required=True)
+    sent_at = _dt(allow_none=True)
+
+
 class InstanceSchema(InstanceSummarySchema):
     variables = fields.Dict(required=True)
     tasks = fields.List(fields.Nested(TaskSchema), required=True)
     timers = fields.List(fields.Nested(TimerSchema), required=True)
     active_element_ids = fields.List(fields.String(), required=True)
+    messages = fields.List(fields.Nested(DeliverySchema), metadata={
+        "description": "the notifications this instance sent (notify, escalations) and how delivery went"})
 
 
 class InstancePageSchema(PageSchema):
@@ -351,6 +376,11 @@ class CancelArgs(Schema):
     reason = Text(validate=validate.Length(max=1000))
 
 
+class RetryArgs(Schema):
+    variables = fields.Dict(keys=fields.String(), load_default=dict, metadata={
+        "description": "corrected variables, set on the failed step before it runs again"})
+
+
 class EventSchema(Schema):
     id = fields.Integer(required=True)
     at = _dt(required=True)
@@ -370,6 +400,11 @@ class MessageArgs(Schema):
     name = _text(required=True)
     business_key = _text(allow_none=True)
     variables = fields.Dict(keys=fields.String(), load_default=dict)
+    correlation = fields.Dict(keys=fields.String(), load_default=dict, metadata={
+        "description": "variables the instance must have, e.g. {\"contract_id\": 2}: the message goes only to "
+                       "the waiting instances whose variables have these values"})
+    all = fields.Boolean(load_default=False, metadata={
+        "description": "deliver to every instance that matches; without it, more than one is a 409 naming them"})
 
 
 class MessageResultSchema(Schema):
@@ -430,6 +465,8 @@ class HealthSchema(Schema):
     status = fields.String(required=True, metadata={"description": "ok or unavailable"})
     database = fields.Nested(CheckSchema, required=True)
     redis = fields.Nested(CheckSchema, required=True)
+    timers = fields.Nested(CheckSchema, required=True, metadata={
+        "description": "who fires timers and delivers messages: RQ workers, this process, or nobody here"})
 
 
 # ---- migrations and repair -------------------------------------------------------------------------

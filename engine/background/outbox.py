@@ -10,6 +10,8 @@ rows get `sent_at`; a failed try is counted and retried after a backoff; after t
 `next_attempt_at` is cleared and the row stays with its `last_error` for someone to look at. Delivery is at least once: a robot may see a message
 twice if a worker dies between the HTTP call and the commit.
 """
+import json
+import logging
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
@@ -18,6 +20,8 @@ import sqlalchemy as sa
 
 from engine import clock
 from engine.storage.schema import outbox
+
+_log = logging.getLogger("followup.outbox")  # a failed delivery is a log line (and GET /api/instances/{id})
 
 
 @dataclass(frozen=True)
@@ -62,6 +66,10 @@ def deliver(db, message_id, send, policy: OutboxPolicy) -> str:
             conn.execute(outbox.update().where(outbox.c.id == message_id).values(
                 attempts=attempts, last_error=f"{type(err).__name__}: {err}"[:2000], job_id=None,
                 next_attempt_at=None if dead else now + timedelta(seconds=policy.delay(attempts))))
+        _log.warning(json.dumps({
+            "event": "notification_failed" if dead else "notification_retry", "message_id": message_id,
+            "instance_id": row.instance_id, "channel": (row.payload or {}).get("channel"), "attempts": attempts,
+            "error": f"{type(err).__name__}: {err}"[:500]}, ensure_ascii=False))
         return "dead" if dead else "retry"
     with db.begin() as conn:
         conn.execute(outbox.update().where(outbox.c.id == message_id).values(

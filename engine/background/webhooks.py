@@ -4,17 +4,22 @@ URL that takes a JSON POST.
 Channels are configured per deployment, never in diagrams (a robot URL is a secret):
 FOLLOWUP_CHANNELS='{"sales-east": {"kind": "wecom", "url": "https://…/webhook/send?key=…"},
                     "leads": {"kind": "dingtalk", "url": "https://…/robot/send?access_token=…", "secret": "SEC…"}}'
-or FOLLOWUP_CHANNELS_FILE pointing at a JSON file of the same shape.
+or FOLLOWUP_CHANNELS_FILE pointing at a JSON file of the same shape. Kind `log` writes the message as a
+JSON log line instead (no URL); a channel named `*` takes the messages of every channel not named.
 """
 import base64
 import hashlib
 import hmac
 import json
+import logging
 import os
 import time
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
+
+
+_log = logging.getLogger("followup.notify")
 
 
 class DeliveryError(Exception):
@@ -38,9 +43,9 @@ def load_channels(environ=None) -> dict[str, Channel]:
     channels = {}
     for name, spec in json.loads(raw or "{}").items():
         kind = spec.get("kind", "webhook")
-        if kind not in ("wecom", "dingtalk", "webhook"):
-            raise ValueError(f"channel '{name}': unknown kind '{kind}' (wecom, dingtalk or webhook)")
-        channels[name] = Channel(kind, spec["url"], spec.get("secret"), tuple(spec.get("mentions", ())))
+        if kind not in ("wecom", "dingtalk", "webhook", "log"):
+            raise ValueError(f"channel '{name}': unknown kind '{kind}' (wecom, dingtalk, webhook or log)")
+        channels[name] = Channel(kind, spec.get("url", ""), spec.get("secret"), tuple(spec.get("mentions", ())))
     return channels
 
 
@@ -88,8 +93,12 @@ def sender(channels: dict[str, Channel]):
     def send(topic, payload):
         if topic != "notify":
             raise DeliveryError(f"no delivery for topic '{topic}'")
-        channel = channels.get(payload.get("channel"))
+        channel = channels.get(payload.get("channel")) or channels.get("*")
         if channel is None:
             raise DeliveryError(f"no channel named '{payload.get('channel')}' is configured (FOLLOWUP_CHANNELS)")
+        if channel.kind == "log":  # the message as a log line: the demo's default, and for trying things out
+            _log.info(json.dumps({"event": "notification", "channel": payload.get("channel"),
+                                  "text": payload["text"]}, ensure_ascii=False))
+            return
         post(channel, payload["text"], payload.get("mentions"))
     return send

@@ -12,7 +12,7 @@ from engine.errors import InvalidInput, NotFound
 from engine.customers.common import row_dict
 from engine.customers.fields import describe
 from engine.customers.geo import distance_m
-from engine.customers.interactions import touch
+from engine.customers.interactions import after_interaction, touch
 from engine.customers.schema import checkin_files, checkin_templates, checkins, customers
 from engine.customers.settings import get_settings
 
@@ -233,6 +233,7 @@ def create_checkin(engine, scenario, customer_id, user, values, template_version
         if ids:
             conn.execute(checkin_files.update().where(checkin_files.c.id.in_(ids)).values(checkin_id=new_id))
         touch(conn, customer_id, now)
+        after_interaction(engine, conn, customer_id)
         return row_dict(conn.execute(sa.select(checkins).where(checkins.c.id == new_id)).one())
 
 

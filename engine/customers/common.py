@@ -61,3 +61,18 @@ def history(engine, entity, entity_id, page=1, page_size=50):
         total = conn.execute(sa.select(sa.func.count()).select_from(base.subquery())).scalar_one()
         rows = conn.execute(base.order_by(record_changes.c.id).offset((page - 1) * page_size).limit(page_size))
         return [row_dict(r) for r in rows], total
+
+
+def fresh_customer_ids(conn, count):
+    """Ids for `count` new customers that no customer ever had (its history, processes and timeline are
+    named by it), on a backend that would hand a deleted one out again; None where the database's own
+    sequence never does (PostgreSQL). SQLite writes hold the database's lock from BEGIN IMMEDIATE on."""
+    from engine.customers.schema import customers
+    from engine.storage.backend import backend_for
+
+    if not backend_for(conn).reuses_deleted_ids or count <= 0:
+        return None
+    highest = max(conn.execute(sa.select(sa.func.max(customers.c.id))).scalar() or 0,
+                  conn.execute(sa.select(sa.func.max(record_changes.c.entity_id))
+                               .where(record_changes.c.entity == "customer")).scalar() or 0)
+    return list(range(highest + 1, highest + 1 + count))

@@ -8,7 +8,7 @@ from engine import clock
 from engine.errors import Conflict, InvalidInput, NotFound
 
 from engine.customers import fields
-from engine.customers.common import diff, log_change, row_dict, user_info
+from engine.customers.common import diff, fresh_customer_ids, log_change, row_dict, user_info
 from engine.customers.normalize import normalize_credit_code, normalize_name, normalize_phone
 from engine.customers.ownership import set_owner
 from engine.customers.schema import contacts, customers
@@ -141,9 +141,10 @@ def create_customer_in(conn, data: dict, actor, now):
     owner = values.pop("owner")
     try:
         with conn.begin_nested():
+            fresh = fresh_customer_ids(conn, 1)
             new_id = conn.execute(customers.insert().values(
-                **values, in_pool=False, created_at=now, created_by=actor, updated_at=now)
-                .returning(customers.c.id)).scalar_one()
+                **values, **({"id": fresh[0]} if fresh else {}), in_pool=False, created_at=now, created_by=actor,
+                updated_at=now).returning(customers.c.id)).scalar_one()
     except sa.exc.IntegrityError:
         holder = credit_code_holder(conn, values["credit_code"])
         if holder is not None:

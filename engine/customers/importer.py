@@ -16,7 +16,7 @@ from engine.errors import Conflict, InvalidInput, NotFound
 from engine.storage.schema import audit_events
 
 from engine.customers import fields
-from engine.customers.common import diff, json_value, log_change, user_info
+from engine.customers.common import diff, fresh_customer_ids, json_value, log_change, user_info
 from engine.customers.customers import EDITABLE, check_owner, name_key_for, spec
 from engine.customers.ownership import ownership_rows, set_owner
 from engine.customers.schema import (checkins, contacts, contracts, customers, import_batches, interactions, leads, opportunities, ownership_changes, payments, record_changes, tickets)
@@ -279,6 +279,9 @@ def _create_chunk(conn, chunk, batch_id, actor, now):
         values = dict(row.values["create"])
         params.append({**values, "in_pool": False, "owner_since": now if values.get("owner") else None,
                        "import_batch_id": batch_id, "created_at": now, "created_by": actor, "updated_at": now})
+    fresh = fresh_customer_ids(conn, len(params))
+    if fresh:  # never an id a reverted import's customer had (SQLite would hand it out again)
+        params = [{**p, "id": i} for p, i in zip(params, fresh)]
     ids = conn.execute(customers.insert().returning(customers.c.id, sort_by_parameter_order=True), params).scalars().all()
     changes, owned, audits = [], [], []
     for new_id, row, values in zip(ids, chunk, params):
@@ -384,6 +387,9 @@ def revert_import(engine, batch_id, actor=None) -> dict:
             chunk = created[start:start + CHUNK]
             conn.execute(ownership_changes.delete().where(ownership_changes.c.customer_id.in_(chunk)))
             deleted += conn.execute(customers.delete().where(customers.c.id.in_(chunk))).rowcount
+            for customer_id in chunk:  # the revert is part of each customer's history
+                log_change(conn, "customer", customer_id, customer_id, "deleted", actor,
+                           {"import_batch_id": [batch_id, None]}, now, batch_id=batch_id)
         for change in (r for r in logged if r.action == "updated"):
             old = {k: v[0] for k, v in change.changes.items()}
             owner = old.pop("owner", None) if "owner" in old else None

@@ -18,6 +18,13 @@ def touch(conn, customer_id, at):
         .values(last_interaction_at=at, pool_warned_at=None))
 
 
+def after_interaction(engine, conn, customer_id):
+    """The hooks the Engine hands down (`engine.on_interaction`: the health score), in the transaction
+    of a call, visit or check-in."""
+    for hook in getattr(engine, "on_interaction", ()):
+        hook(conn, customer_id)
+
+
 def _check(kind, at):
     if kind not in KINDS or kind == "checkin":
         raise InvalidInput(f"'{kind}' is not an interaction", {"kind": [f"one of {', '.join(KINDS[:-1])}"]})
@@ -39,6 +46,7 @@ def record_interaction(engine, customer_id, kind, actor=None, note=None, at=None
                                                            note=note, task_id=task_id)
                               .returning(interactions.c.id)).scalar_one()
         touch(conn, customer_id, at)
+        after_interaction(engine, conn, customer_id)
     return new_id
 
 
@@ -78,3 +86,19 @@ def record_task_completion(conn, business_key, task_id, task_name, actor, at):
                                               note=task_name, task_id=task_id))
     touch(conn, customer_id, at)
     return customer_id
+
+
+def follow_task_assignment(conn, business_key, user, previous, actor, at):
+    """In a supervisor's reassignment: the lead of a `lead:<id>` process follows its task to the new
+    holder when its owner was the previous holder (or nobody), so the new holder can read and work it.
+    A supervisor's own escalation task moving changes nothing."""
+    from engine.customers.common import log_change
+
+    if not (business_key or "").startswith("lead:") or not business_key[5:].isdigit():
+        return
+    lead_id = int(business_key[5:])
+    row = conn.execute(sa.select(leads.c.owner, leads.c.customer_id).where(leads.c.id == lead_id)).first()
+    if row is None or row.owner == user or row.owner not in (None, previous):
+        return
+    conn.execute(leads.update().where(leads.c.id == lead_id).values(owner=user, updated_at=at))
+    log_change(conn, "lead", lead_id, row.customer_id, "updated", actor, {"owner": [row.owner, user]}, at)

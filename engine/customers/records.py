@@ -166,6 +166,8 @@ def update_in(conn, store, kind, record_id, data, actor, now) -> dict:
         errors[name] = ["cannot be changed; create a new record instead"]
     before = row_dict(row)
     _rules(conn, kind, values, before, now, errors)
+    if values.get("owner") and values["owner"] not in user_info(conn, [values["owner"]]):
+        errors.setdefault("owner", []).append(f"'{values['owner']}' is not a user")
     if errors:
         raise InvalidInput(f"the {kind} has invalid fields: " + fields.describe(errors), errors)
     changes = diff(before, values)
@@ -181,11 +183,18 @@ def update_in(conn, store, kind, record_id, data, actor, now) -> dict:
 SOPS_ON_SIGNING = ("renewal_reminder", "care_revisit")
 
 
-def _start_signing_sops(store, conn, contract_id, contract, actor, now):
-    from engine.storage.schema import definitions
+def _start_signing_sops(store, conn, contract_id, contract, actor, now, only=SOPS_ON_SIGNING):
+    """Each SOP of `only` that is deployed; the renewal reminders only with an end date; the care
+    revisits only when the customer has none running (one customer, one revisit plan)."""
+    from engine.status import FINAL
+    from engine.storage.schema import definitions, instances
 
     deployed = {r.key for r in conn.execute(sa.select(definitions.c.key).where(
-        definitions.c.key.in_(SOPS_ON_SIGNING)).distinct())}
+        definitions.c.key.in_(only)).distinct())}
+    if "care_revisit" in deployed and conn.execute(sa.select(instances.c.id).where(
+            instances.c.process_key == "care_revisit", instances.c.business_key == str(contract["customer_id"]),
+            instances.c.status.not_in(list(FINAL))).limit(1)).first() is not None:
+        deployed.discard("care_revisit")
     signed_on = contract.get("start_date") or now.date()
     variables = {
         "renewal_reminder": {"contract_id": contract_id, "contract_title": contract.get("title") or "",
@@ -204,12 +213,63 @@ def _after(store, conn, kind, record_id, values, before, actor, now):
     becomes active starts the SOPS_ON_SIGNING."""
     if kind == "contract" and values.get("status") == "active" and before.get("status") != "active":
         _start_signing_sops(store, conn, record_id, {**before, **values}, actor, now)
+    elif kind == "contract" and before.get("status") == "active" and values.get("end_date") \
+            and not before.get("end_date"):  # activated without an end date: the reminders start once it is known
+        _start_signing_sops(store, conn, record_id, {**before, **values}, actor, now, only=("renewal_reminder",))
     if kind == "opportunity" and values.get("stage") == "won" and before.get("stage") != "won":
         customer_id = values.get("customer_id") or before.get("customer_id")
         status = conn.execute(sa.select(customers.c.status).where(customers.c.id == customer_id)).scalar_one()
         if status != "customer":
             conn.execute(customers.update().where(customers.c.id == customer_id).values(status="customer", updated_at=now))
             log_change(conn, "customer", customer_id, customer_id, "updated", actor, {"status": [status, "customer"]}, now)
+
+
+def with_subjects(conn, tasks):
+    """Each task dict gets `about`: the customer ('42', 'customer:42') or lead ('lead:7') its instance's
+    business key names, with name and phone, so an inbox says whom to call; None for anything else.
+    Two queries per page, whatever its size."""
+    from engine.customers.interactions import customer_id_of
+
+    keys = {t["business_key"] for t in tasks if t.get("business_key")}
+    customer_ids = {k: customer_id_of(k) for k in keys}
+    lead_ids = {k: int(k[5:]) for k in keys if k.startswith("lead:") and k[5:].isdigit()}
+    found = {}
+    wanted = [i for i in customer_ids.values() if i is not None]
+    if wanted:
+        for r in conn.execute(sa.select(customers.c.id, customers.c.name, customers.c.phone)
+                              .where(customers.c.id.in_(wanted))):
+            found[("customer", r.id)] = {"kind": "customer", "id": r.id, "name": r.name, "phone": r.phone}
+    if lead_ids:
+        for r in conn.execute(sa.select(leads.c.id, leads.c.name, leads.c.company, leads.c.phone)
+                              .where(leads.c.id.in_(list(lead_ids.values())))):
+            name = f"{r.name}（{r.company}）" if r.company and r.name else r.name or r.company
+            found[("lead", r.id)] = {"kind": "lead", "id": r.id, "name": name, "phone": r.phone}
+    out = []
+    for task in tasks:
+        key = task.get("business_key")
+        about = None
+        if key in lead_ids:
+            about = found.get(("lead", lead_ids[key]))
+        elif customer_ids.get(key) is not None:
+            about = found.get(("customer", customer_ids[key]))
+        out.append({**task, "about": about})
+    return out
+
+
+def close_ticket_of_cancelled(conn, variables, actor, at):
+    """In the transaction that cancels an instance: the ticket it opened (its `ticket_id` variable) is
+    closed when still open, logged. Returns the ticket's customer id, or None when nothing was closed."""
+    ticket_id = (variables or {}).get("ticket_id")
+    if not isinstance(ticket_id, int) or isinstance(ticket_id, bool):
+        return None
+    row = conn.execute(sa.select(tickets.c.status, tickets.c.customer_id).where(tickets.c.id == ticket_id)
+                       .with_for_update()).first()
+    if row is None or row.status not in ("open", "in_progress"):
+        return None
+    conn.execute(tickets.update().where(tickets.c.id == ticket_id).values(status="closed", updated_at=at))
+    log_change(conn, "ticket", ticket_id, row.customer_id, "updated", actor or "engine",
+               {"status": [row.status, "closed"], "reason": [None, "process cancelled"]}, at)
+    return row.customer_id
 
 
 def get_record(engine, kind, record_id) -> dict:
@@ -237,11 +297,14 @@ def list_records(engine, kind, customer_id=None, page=1, page_size=50, owners=No
         return [row_dict(r) for r in rows], total
 
 
-def convert_lead(engine, lead_id, actor=None, customer_data=None):
-    """Turn a lead into a customer (and a contact); returns (customer, warnings)."""
+def convert_lead(engine, lead_id, actor=None, customer_data=None, link_existing=True, with_match=False):
+    """Turn a lead into a customer (and a contact), or link it to the existing customer it matches (as the
+    lead SOP does; `link_existing=False` always creates one); returns (customer, warnings), and with
+    `with_match` also {"matched_by"}."""
     with engine.db.begin() as conn:
-        customer, warnings, _ = convert_lead_in(conn, engine.instances, lead_id, actor, clock.now(), customer_data)
-    return customer, warnings
+        customer, warnings, info = convert_lead_in(conn, engine.instances, lead_id, actor, clock.now(), customer_data,
+                                                   link_existing=link_existing)
+    return (customer, warnings, info) if with_match else (customer, warnings)
 
 
 def convert_lead_in(conn, store, lead_id, actor, now, customer_data=None, link_existing=False, opportunity=None):

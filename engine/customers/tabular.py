@@ -26,7 +26,10 @@ def read_table(file, file_name=None):
     is_xlsx = data[:4] == b"PK\x03\x04"
     if name.lower().endswith((".xls",)) and not is_xlsx:
         raise InvalidInput("old .xls files cannot be read: save the sheet as .xlsx or .csv", {"file": ["format .xls"]})
-    rows = _xlsx_rows(data) if is_xlsx else _csv_rows(data)
+    if not is_xlsx and name.lower().endswith((".xlsx", ".xlsm")):  # a truncated or corrupt workbook
+        raise InvalidInput(f"{name} is not a readable .xlsx workbook (damaged or not really a workbook): "
+                           "open it in Excel or WPS and save it again, or save it as .csv", {"file": ["unreadable"]})
+    rows = _xlsx_rows(data, name) if is_xlsx else _csv_rows(data)
     for number, cells in rows:
         if any(_present(c) for c in cells):
             headers = [str(c).strip() if c is not None else "" for c in cells]
@@ -41,16 +44,18 @@ def _present(value):
     return value is not None and str(value).strip() != ""
 
 
-def _xlsx_rows(data):
+def _xlsx_rows(data, name="the file"):
     from openpyxl import load_workbook
 
     try:
         book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+        sheet = book.worksheets[0]
+        rows = list(sheet.iter_rows(values_only=True))
     except Exception as err:  # openpyxl raises several kinds for a broken file
-        raise InvalidInput(f"the file is not a readable .xlsx workbook ({err})", {"file": ["unreadable"]}) from None
-    sheet = book.worksheets[0]
+        raise InvalidInput(f"{name} is not a readable .xlsx workbook ({type(err).__name__}): open it in Excel or "
+                           "WPS and save it again, or save it as .csv", {"file": ["unreadable"]}) from None
     out = []
-    for number, cells in enumerate(sheet.iter_rows(values_only=True), start=1):
+    for number, cells in enumerate(rows, start=1):
         out.append((number, [c.date() if isinstance(c, datetime) and c.time() == datetime.min.time() else c
                              for c in cells]))
     book.close()

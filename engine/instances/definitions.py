@@ -226,6 +226,15 @@ class DefinitionStore:
             raise NotFound(f"no process definition with key '{key}'")
         return [{**vars(Definition.from_row(r)), "running": r.running or 0, "instances": r.total or 0} for r in rows]
 
+    def decision_xml(self, conn, decision_id) -> bytes:
+        """The newest deployed DMN file that defines `decision_id`."""
+        for (content,) in conn.execute(sa.select(deployment_files.c.content)
+                                       .where(deployment_files.c.name.like("%.dmn%"))
+                                       .order_by(deployment_files.c.deployment_id.desc())):
+            if decision_id in decision_ids(content):
+                return content
+        raise NotFound(f"no deployed decision table with id '{decision_id}'")
+
     def xml(self, conn, definition: Definition) -> bytes:
         return conn.execute(sa.select(deployment_files.c.content).where(
             deployment_files.c.deployment_id == definition.deployment_id,

@@ -15,7 +15,7 @@ from engine.identity import User
 from engine.clock import utc
 from engine.instances.views import task_dict
 from engine.status import InstanceStatus
-from engine.storage.schema import definitions, human_tasks, instances, task_counts, timers
+from engine.storage.schema import definitions, human_tasks, instances, outbox, task_counts, timers
 
 SCOPES = ("mine", "group", "unassigned", "all")
 def open_task(conn, task_id) -> dict | None:
@@ -195,8 +195,10 @@ def stats(conn, now=None) -> dict:
     pending = conn.execute(sa.select(sa.func.count()).select_from(timers)).scalar_one()
     oldest_due = conn.execute(sa.select(sa.func.min(timers.c.due_at))).scalar()
     lag = max(0.0, (now - utc(oldest_due)).total_seconds()) if oldest_due is not None else 0.0
+    unsent = dict(conn.execute(sa.select(outbox.c.next_attempt_at.is_(None), sa.func.count())
+                               .where(outbox.c.sent_at.is_(None)).group_by(outbox.c.next_attempt_at.is_(None))).all())
     return {"instances": by_status, "tasks_ready": ready, "tasks_overdue": overdue, "timers_pending": pending,
-            "timer_lag_seconds": lag}
+            "timer_lag_seconds": lag, "messages_pending": unsent.get(False, 0), "messages_failed": unsent.get(True, 0)}
 
 
 _inbox_totals = {}

@@ -4,16 +4,20 @@
 """
 import uuid
 
+import sqlalchemy as sa
 from SpiffWorkflow.bpmn.util import BpmnEvent
 from SpiffWorkflow.util.task import TaskState
 
 from dataclasses import dataclass, field
 
 from engine import clock
-from engine.errors import Conflict
+from engine.errors import Conflict, InvalidInput
 from engine.instances.views import json_safe
+from engine.storage.schema import audit_events, users
+from engine.workflow.timer_values import shift_relative_timers
 from engine.status import FINAL, PARKED, InstanceStatus
 from engine.workflow import forms
+from engine.workflow.parsing import start_form
 from engine.workflow.snapshot import Snapshot, take
 from engine.workflow.state import all_tasks, variables_of
 
@@ -77,6 +81,19 @@ def _run_recording(store, loaded: Loaded, step: Step, action=None) -> Step:
     return step
 
 
+def _check_users(conn, fields, values):
+    """Form fields with the `user` constraint must name an active user (a lead assigned by hand to
+    '不存在的人' would be owned by nobody who can work it)."""
+    named = {f["id"]: values[f["id"]] for f in fields if f.get("user") and values.get(f["id"])}
+    if not named:
+        return
+    active = {r.name for r in conn.execute(sa.select(users.c.name).where(
+        users.c.name.in_([str(v) for v in named.values()]), users.c.active.is_(True)))}
+    errors = {k: [f"no active user named '{v}'"] for k, v in named.items() if str(v) not in active}
+    if errors:
+        raise InvalidInput("; ".join(f"{k}: {m[0]}" for k, m in errors.items()), errors)
+
+
 def complete_task(store, task_id, values, actor):
     def apply(conn, loaded: Loaded):
         require_active(loaded)
@@ -84,6 +101,7 @@ def complete_task(store, task_id, values, actor):
         if task_row is None:
             raise Conflict(f"task '{task_id}' is no longer open: it was completed or cancelled")
         cleaned = forms.validate(task_row["form"], values or {})
+        _check_users(conn, task_row["form"], cleaned)
         task = loaded.workflow.get_task_from_id(uuid.UUID(task_id))
         step = Step("task_completed", task_id, task.task_spec.bpmn_id, completed=(task_id, actor))
 
@@ -146,10 +164,13 @@ def deliver_message(store, name, variables, actor):
     return apply
 
 
-def cancel(store, reason=None):
+def cancel(store, reason=None, actor=None):
     def apply(conn, loaded: Loaded):
         require_active(loaded, allow_suspended=True)
+        variables = variables_of(loaded.workflow)
         loaded.workflow.cancel()
+        for hook in store.on_cancelled:
+            hook(conn, loaded.row.business_key, variables, actor, clock.now())
         return Step("cancelled", detail={"reason": reason} if reason else {}, sets_status=InstanceStatus.CANCELLED)
     return apply
 
@@ -162,24 +183,42 @@ def suspend(store):
 
 
 def resume(store):
+    """Continue a suspended instance. A relative deadline (a duration, a cycle) keeps the time it had left:
+    it moves by the time the instance was suspended. An absolute date does not move; one that passed
+    meanwhile is fired by the timers right after, as the engine's act (actor `timer`), not the resumer's."""
     def apply(conn, loaded: Loaded):
         if loaded.row.status != InstanceStatus.SUSPENDED:
             raise Conflict(f"process instance '{loaded.row.id}' is not suspended (it is {loaded.row.status})")
+        since = conn.execute(sa.select(audit_events.c.at).where(
+            audit_events.c.instance_id == loaded.row.id, audit_events.c.action == "suspended")
+            .order_by(audit_events.c.id.desc()).limit(1)).scalar()
+        paused = clock.now() - clock.utc(since) if since is not None else None
         step = Step("resumed", resumes=True)
-        return _run_recording(store, loaded, step, loaded.workflow.refresh_timers)
+        if paused is not None and paused.total_seconds() > 0:
+            moved = shift_relative_timers(loaded.workflow, paused)
+            if moved:
+                step.detail["deadlines_moved_by_seconds"] = round(paused.total_seconds(), 3)
+        return _run_recording(store, loaded, step)
     return apply
 
 
-def retry(store):
-    """Run the failed task again (after the cause was fixed, e.g. a redeployed script or data)."""
+def retry(store, variables=None):
+    """Run the failed task again (after the cause was fixed, e.g. a redeployed script or data).
+    `variables`: corrected values set on the failed task before it runs again (checked against the
+    process's start form, if it has one), e.g. a start date that was mistyped."""
     def apply(conn, loaded: Loaded):
         if loaded.row.status != InstanceStatus.ERROR:
             raise Conflict(f"process instance '{loaded.row.id}' has no incident to retry (it is {loaded.row.status})")
+        corrected = forms.validate(start_form(loaded.workflow.spec), variables or {}, others_allowed=True) \
+            if variables else {}
         failed = [t for t in all_tasks(loaded.workflow) if t.state == TaskState.ERROR]
         step = Step("retried", clears_incident=True)
 
         def rerun():
+            if corrected:
+                loaded.workflow.data.update(corrected)
             for task in failed:
+                task.data.update(corrected)
                 task._set_state(TaskState.READY)
 
         return _run_recording(store, loaded, step, rerun)

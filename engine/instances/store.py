@@ -22,24 +22,38 @@ from engine.instances.writes import (_DELETE_COMPLETED_TASK, _INSERT_AUDIT, RowW
 from engine.status import FINAL, PARKED, InstanceStatus
 from engine.storage.backend import backend_for
 from engine.storage.database import is_transient
-from engine.storage.schema import external_tasks, human_task_groups, human_tasks, instances, message_waits, timers
+from engine.storage.schema import (external_tasks, human_task_groups, human_tasks, instances, message_waits, outbox,
+                                   timers)
 from engine.workflow import forms
+from engine.workflow.parsing import start_form
 from engine.workflow.snapshot import Snapshot, active_element_ids, take
 from engine.workflow.state import dump_state, load_state, new_workflow, variables_of
 
 RETRIES = 5
 
 
+def message_status(row) -> dict:
+    """An outbox row as a person reads it: sent, pending (to be tried, maybe again) or failed (gave up)."""
+    status = "sent" if row.sent_at is not None else "pending" if row.next_attempt_at is not None else "failed"
+    payload = row.payload or {}
+    return {"id": row.id, "channel": payload.get("channel"), "text": payload.get("text"), "status": status,
+            "attempts": row.attempts, "last_error": row.last_error, "created_at": utc(row.created_at),
+            "sent_at": utc(row.sent_at)}
+
+
 class InstanceStore:
     """`on_task_completed`: callables `(conn, business_key, task_id, task_name, actor, at)` run inside a
     completion's transaction (handed down by `Engine`: the customer timeline records the completion)."""
 
-    def __init__(self, db, definitions, script_engine, on_task_completed=()):
+    def __init__(self, db, definitions, script_engine, on_task_completed=(), on_cancelled=()):
+        """`on_cancelled`: callables `(conn, business_key, variables, actor, at)` run inside the
+        transaction that cancels an instance (the customer hub closes the ticket it opened)."""
         self.db = db
         self.backend = backend_for(db)
         self.definitions = definitions
         self.script_engine = script_engine
         self.on_task_completed = tuple(on_task_completed)
+        self.on_cancelled = tuple(on_cancelled)
 
     # ---- reading -------------------------------------------------------------------------------
     def _specs(self, conn, definition_id):
@@ -62,6 +76,7 @@ class InstanceStore:
         return row, load_state(row.state, spec, subprocess_specs, self.script_engine)
 
     def describe(self, conn, instance_id) -> dict:
+        """The instance as the API shows it, with the notifications it sent and how their delivery went."""
         row, workflow = self.workflow(conn, instance_id)
         definition = self.definitions.by_id(conn, row.definition_id)
         tasks = conn.execute(sa.select(human_tasks).where(human_tasks.c.instance_id == instance_id)
@@ -75,6 +90,8 @@ class InstanceStore:
             "tasks": [task_dict(t) for t in tasks],
             "timers": [{"id": t.id, "element_id": t.element_id, "due_at": utc(t.due_at)} for t in pending],
             "active_element_ids": active_element_ids(workflow),
+            "messages": [message_status(m) for m in conn.execute(
+                sa.select(outbox).where(outbox.c.instance_id == instance_id).order_by(outbox.c.id))],
             "incident": row.incident, "started_by": row.started_by,
             "started_at": utc(row.started_at), "updated_at": utc(row.updated_at), "ended_at": utc(row.ended_at),
         }
@@ -99,6 +116,9 @@ class InstanceStore:
         now = clock.now()
         ops.attach(conn, instance_id, business_key, definition.key, actor)  # for service-task operations
         spec, subprocess_specs = self.definitions.specs.get(conn, definition)
+        fields = start_form(spec)
+        if fields:  # what the process needs, checked before anything runs: a bad start is a 422, not an incident
+            variables = forms.validate(fields, variables, others_allowed=True)
         workflow = new_workflow(spec, subprocess_specs, self.script_engine)
         workflow.task_tree.data.update(variables)
         for task in workflow.get_tasks(state=TaskState.READY):  # the start task carries the data on

@@ -19,8 +19,11 @@ from engine.storage.schema import audit_events, human_tasks
 
 
 class Tasks:
-    def __init__(self, db):
+    def __init__(self, db, on_assigned=()):
+        """`on_assigned`: hooks `(conn, business_key, user, previous, actor, at)` run in the transaction
+        of a supervisor's reassignment (Engine hands the customer hub's: a lead follows its task)."""
         self.db = db
+        self.on_assigned = list(on_assigned)
         self.backend = backend_for(db)
         self._claim_statements = {}
 
@@ -79,6 +82,8 @@ class Tasks:
     def _set_assignee_once(self, task_id, user, actor, action, condition):
         now = clock.now()
         with self.db.begin() as conn:
+            previous = conn.execute(sa.select(human_tasks.c.assignee).where(human_tasks.c.id == task_id)).first() \
+                if action == "assigned" and self.on_assigned else None
             row = conn.execute(human_tasks.update().where(human_tasks.c.id == task_id, condition)
                                .values(assignee=user, claimed_at=now if user else None)
                                .returning(*human_tasks.c)).first()
@@ -87,8 +92,13 @@ class Tasks:
                 if holder is None:
                     self.missing(conn, task_id)
                 if action == "unclaimed":
-                    raise Conflict(f"task '{task_id}' is not held by {user}")
+                    raise Conflict(f"task '{task_id}' is not held by you: "
+                                   + (f"{holder.assignee} holds it" if holder.assignee else "nobody holds it"),
+                                   assignee=holder.assignee)
                 raise Conflict(f"task '{task_id}' is already claimed by {holder.assignee}", assignee=holder.assignee)
+            if action == "assigned" and user:
+                for hook in self.on_assigned:
+                    hook(conn, row.business_key, user, previous and previous.assignee, actor, now)
             conn.execute(audit_events.insert().values(instance_id=row.instance_id, at=now, actor=actor,
                                                       action=f"task_{action}", task_id=task_id,
                                                       element_id=row.element_id, detail={"assignee": user}))

@@ -18,9 +18,9 @@ def task_dict(row) -> dict:
     if row._fields[:len(_TASK_COLUMNS)] != _TASK_COLUMNS:
         row = tuple(getattr(row, name) for name in _TASK_COLUMNS)  # another shape: by name
     (task_id, instance_id, process_key, business_key, element_id, name, lane, candidate_groups, assignee, form,
-     due_at, created_at, claimed_at) = row[:len(_TASK_COLUMNS)]  # by position: far cheaper than by name
+     due_at, created_at, claimed_at, title) = row[:len(_TASK_COLUMNS)]  # by position: far cheaper than by name
     return {
-        "id": task_id, "name": name, "element_id": element_id, "instance_id": instance_id,
+        "id": task_id, "name": name, "title": title or name, "element_id": element_id, "instance_id": instance_id,
         "process_key": process_key, "business_key": business_key, "lane": lane,
         "candidate_groups": list(candidate_groups or []), "assignee": assignee,
         "due_at": utc(due_at), "created_at": utc(created_at), "claimed_at": utc(claimed_at),

@@ -78,6 +78,14 @@ def _member_of(conn, group, team=None):
 
 
 @operation()
+def completed_by(ctx, fallback=None):
+    """Who completed the task just before this step (the user of this change), else `fallback`: the
+    complaint's next stage goes to whoever took the last one over (a supervisor after an escalation)."""
+    actor = ctx.actor if ctx.actor and not str(ctx.actor).startswith(("process:", "timer")) else None
+    return {"user": actor or fallback}
+
+
+@operation()
 def escalate(ctx, stage, level=0, team=None, agent=None, channel=None, subject=""):
     """A missed deadline: one level up (agent -> supervisor -> manager; a manager stays manager and is
     reminded again). Answers {level, role, handler, group}; notifies the new level's channel."""

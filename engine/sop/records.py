@@ -9,9 +9,10 @@ from engine.customers.common import diff, log_change, row_dict
 from engine.customers.normalize import normalize_credit_code
 from engine.customers.customers import EDITABLE
 from engine.customers.customers import spec as customer_spec
-from engine.customers.schema import customers, leads
+from engine.customers.schema import customers, leads, opportunities
 from engine.customers.vocab import Vocabularies
 from engine.sop.registry import OperationError, audit, customer_of, lead_of, operation
+from engine.storage.schema import audit_events
 
 
 def create(ctx, kind, data) -> dict:
@@ -29,7 +30,35 @@ def create_opportunity(ctx, name, customer_id=None, amount=None, stage="initial_
     record = create(ctx, "opportunity", {"customer_id": customer_of(ctx, customer_id), "name": name,
                                          "amount": amount, "stage": stage, "expected_close": expected_close,
                                          "owner": owner})
+    audit(ctx, "opportunity_created", {"opportunity_id": record["id"], "name": name})
     return {"opportunity_id": record["id"], "owner": record["owner"]}
+
+
+@operation()
+def close_opportunity(ctx, opportunity_id=None, stage="won", lost_reason=None):
+    """Close an open opportunity as `won` or `lost` (e.g. the renewal opportunity when the contract is
+    renewed); without `opportunity_id`, the ones this instance opened (a boundary event that interrupts a
+    subprocess drops the subprocess's variables, so the id may be unknown here); nothing when there is
+    none or it is already closed."""
+    if opportunity_id is None:
+        opened = [detail["opportunity_id"] for (detail,) in ctx.conn.execute(
+            sa.select(audit_events.c.detail).where(audit_events.c.instance_id == ctx.instance_id,
+                                                   audit_events.c.action == "opportunity_created"))]
+        if not opened:
+            return {"opportunity_id": None, "stage": None}
+        return [_close_one(ctx, o, stage, lost_reason) for o in opened][-1]
+    return _close_one(ctx, opportunity_id, stage, lost_reason)
+
+
+def _close_one(ctx, opportunity_id, stage, lost_reason):
+    row = ctx.conn.execute(sa.select(opportunities.c.stage).where(opportunities.c.id == int(opportunity_id))).first()
+    if row is None:
+        raise OperationError(f"no opportunity with id {opportunity_id}")
+    if row.stage in ("won", "lost"):
+        return {"opportunity_id": int(opportunity_id), "stage": row.stage}
+    changes = {"stage": stage, **({"lost_reason": lost_reason} if lost_reason else {})}
+    record = update(ctx, "opportunity", int(opportunity_id), changes)
+    return {"opportunity_id": record["id"], "stage": record["stage"]}
 
 
 @operation()

@@ -20,6 +20,11 @@ LEAD_STAGES = ("new", "contacted", "qualified", "converted")
 RESPONSE_ELEMENTS = ("first_contact", "lead_contact", "accept")
 
 
+def _teams(team):
+    """`team`: one team's name, or several (a supervisor's teams when none is named)."""
+    return [team] if isinstance(team, str) else sorted(team)
+
+
 def period(since=None, until=None):
     until = until or clock.now()
     return since or until - timedelta(days=30), until
@@ -42,7 +47,7 @@ def funnel(engine, team=None, since=None, until=None) -> dict:
     query = sa.select(leads.c.id, leads.c.status, leads.c.created_at).where(leads.c.created_at >= since,
                                                                            leads.c.created_at < until)
     if team:
-        query = query.where(leads.c.team == team)
+        query = query.where(leads.c.team.in_(_teams(team)))
     with engine.db.connect() as conn:
         rows = conn.execute(query).all()
         ids = [r.id for r in rows]
@@ -100,14 +105,14 @@ def sla(engine, team=None, since=None, until=None) -> dict:
         by_agent = defaultdict(lambda: {"responses": 0, "hours": [], "breaches": 0})
         for r in first.values():
             row_team = _team_of_key(conn, r.business_key, teams)
-            if team and row_team != team:
+            if team and row_team not in _teams(team):
                 continue
             cell = by_agent[(row_team, r.actor)]
             cell["responses"] += 1
             cell["hours"].append(_hours(utc(r.at) - utc(r.started_at)))
         for e in breaches:
             detail = e.detail or {}
-            if team and detail.get("team") != team:
+            if team and detail.get("team") not in _teams(team):
                 continue
             by_agent[(detail.get("team"), detail.get("agent"))]["breaches"] += 1
     rows = [{"team": k[0], "agent": k[1], "responses": v["responses"], "breaches": v["breaches"],
@@ -122,13 +127,13 @@ def satisfaction(engine, team=None, since=None, until=None) -> dict:
     since, until = period(since, until)
     with engine.db.connect() as conn:
         surveys = [e for e in _events(conn, ["survey_recorded"], since, until)
-                   if not team or (e.detail or {}).get("team") == team]
+                   if not team or (e.detail or {}).get("team") in _teams(team)]
         due = conn.execute(sa.select(audit_events.c.instance_id, instances.c.business_key)
                            .join(instances, instances.c.id == audit_events.c.instance_id)
                            .where(audit_events.c.action == "timer_fired", instances.c.process_key == "care_revisit",
                                   audit_events.c.at >= since, audit_events.c.at < until)).all()
         cache = {}
-        due_count = sum(1 for d in due if not team or _team_of_key(conn, d.business_key, cache) == team)
+        due_count = sum(1 for d in due if not team or _team_of_key(conn, d.business_key, cache) in _teams(team))
     revisits = [e for e in surveys if isinstance((e.detail or {}).get("revisit"), int)]
     weeks = defaultdict(list)
     for e in surveys:
@@ -154,7 +159,7 @@ def renewals(engine, team=None, since=None, until=None) -> dict:
     query = sa.select(contracts.c.id, contracts.c.title, contracts.c.end_date, contracts.c.owner, contracts.c.team) \
         .where(contracts.c.end_date >= since.date(), contracts.c.end_date < until.date())
     if team:
-        query = query.where(contracts.c.team == team)
+        query = query.where(contracts.c.team.in_(_teams(team)))
     with engine.db.connect() as conn:
         due = conn.execute(query.order_by(contracts.c.end_date)).all()
         outcomes = conn.execute(sa.select(audit_events.c.detail).where(audit_events.c.action == "sop_outcome")).all()
@@ -178,7 +183,7 @@ def checkin_report(engine, team=None, since=None, until=None) -> dict:
              .join(customers, customers.c.id == checkins.c.customer_id)
              .where(checkins.c.at >= since, checkins.c.at < until))
     if team:
-        query = query.where(customers.c.team == team)
+        query = query.where(customers.c.team.in_(_teams(team)))
     with engine.db.connect() as conn:
         rows = conn.execute(query).all()
         alerts = _events(conn, ["checkin_alert"], since, until)
@@ -189,7 +194,7 @@ def checkin_report(engine, team=None, since=None, until=None) -> dict:
         cell["negative"] += bool(is_negative(r[1]))
         cell["far"] += bool(r.far_from_customer)
     for a in alerts:
-        if not team or (a.detail or {}).get("team") == team:
+        if not team or (a.detail or {}).get("team") in _teams(team):
             per[(a.detail or {}).get("team")]["alerts"] += 1
     return {"team": team, "since": since, "until": until,
             "rows": [{"team": k, **v, "completion": round(v["checkins"] / (v["checkins"] + v["alerts"]), 4)
@@ -215,7 +220,7 @@ def leaderboard(engine, team=None, since=None, until=None) -> dict:
         if team:
             from engine.storage.schema import user_groups, users
             members = {r.name for r in conn.execute(sa.select(users.c.name).join(
-                user_groups, user_groups.c.user_id == users.c.id).where(user_groups.c.group_name == team))}
+                user_groups, user_groups.c.user_id == users.c.id).where(user_groups.c.group_name.in_(_teams(team))))}
     board = defaultdict(lambda: {"visits": 0, "tasks_done": 0, "on_time": 0, "tickets": 0, "resolved": 0})
     for actor, count in visits:
         if actor:

@@ -35,6 +35,12 @@ class Backend:
         return self.postgresql
 
     @property
+    def reuses_deleted_ids(self) -> bool:
+        """SQLite hands out max(id) + 1, so ids deleted at the top (a reverted import) come back; whoever
+        must never reuse one (a customer id names its history) picks the id itself."""
+        return not self.postgresql
+
+    @property
     def reader_options(self) -> dict:
         return {"isolation_level": "AUTOCOMMIT"} if self.postgresql else {"followup_read_only": True}
 

@@ -16,7 +16,7 @@ users = sa.Table(
     sa.Column("role", sa.String(20), nullable=False),
     sa.Column("active", sa.Boolean, nullable=False, server_default=sa.true()),
     sa.Column("created_at", UtcDateTime, nullable=False),
-    sa.Column("password_hash", sa.String(255)),  # for the web pages' sign-in; NULL: none set (0007)
+    sa.Column("password_hash", sa.String(255)),  # for the web pages' sign-in; NULL: none set (0009)
 )
 
 user_groups = sa.Table(
@@ -97,6 +97,7 @@ human_tasks = sa.Table(
     sa.Column("due_at", UtcDateTime),
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("claimed_at", UtcDateTime),
+    sa.Column("title", sa.String(300)),  # migration 0010: the instance's `title` variable when the task opened
     sa.Index("ix_human_tasks_instance", "instance_id"),
     sa.Index("ix_human_tasks_assignee_due", "assignee", "due_at"),
     sa.Index("ix_human_tasks_due", "due_at"),

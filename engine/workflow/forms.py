@@ -16,9 +16,12 @@ def _coerce(field, value):
         if isinstance(value, bool) or not isinstance(value, (int, str)):
             raise ValueError("must be a whole number")
         try:
-            return int(value)
+            number = int(value)
         except ValueError:
             raise ValueError("must be a whole number") from None
+        if not -2**63 <= number < 2**63:  # what the database and JSON readers keep exactly
+            raise ValueError("must be a whole number between -9223372036854775808 and 9223372036854775807")
+        return number
     if kind in ("double", "number", "float", "decimal"):
         if isinstance(value, bool) or not isinstance(value, (int, float, str)):
             raise ValueError("must be a number")
@@ -42,6 +45,9 @@ def _coerce(field, value):
         return parsed.isoformat()
     if kind == "enum":
         allowed = [option["id"] for option in field.get("enum") or []]
+        by_label = {option["name"]: option["id"] for option in field.get("enum") or [] if option.get("name")}
+        if value not in allowed and isinstance(value, str) and value in by_label:
+            return by_label[value]  # the label a person reads (已联系) stands for its id (reached)
         if value not in allowed:
             raise ValueError(f"must be one of: {', '.join(map(str, allowed))}")
         return value
@@ -74,8 +80,10 @@ def _default(field):
         return None
 
 
-def validate(fields: list[dict], values: dict) -> dict:
-    """Return the values converted to their field types, or raise InvalidInput listing every problem."""
+def validate(fields: list[dict], values: dict, others_allowed=False) -> dict:
+    """Return the values converted to their field types, or raise InvalidInput listing every problem.
+    `others_allowed`: names that are not fields pass as they are (a start form names what a process
+    needs; a starter may hand it more)."""
     if not isinstance(values, dict):
         raise InvalidInput("variables must be an object", {"variables": ["must be an object"]})
     errors: dict[str, list[str]] = {}
@@ -84,7 +92,7 @@ def validate(fields: list[dict], values: dict) -> dict:
     for name in values:
         if not isinstance(name, str) or not name.isidentifier() or name.startswith("_"):
             errors.setdefault(str(name), []).append("is not a valid variable name")
-        elif fields and name not in known:
+        elif fields and name not in known and not others_allowed:
             errors.setdefault(name, []).append("is not a field of this form")
     for field in fields:
         name = field["id"]
@@ -115,4 +123,6 @@ def validate(fields: list[dict], values: dict) -> dict:
             f"{name} {', '.join(reasons)}" for name, reasons in errors.items()), errors)
     if not fields:
         cleaned = dict(values)
+    elif others_allowed:
+        cleaned = {**{k: v for k, v in values.items() if k not in known}, **cleaned}
     return cleaned

@@ -12,8 +12,11 @@ from lxml import etree
 from SpiffWorkflow.bpmn.parser.BpmnParser import full_tag
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.exceptions import SpiffWorkflowException
+from SpiffWorkflow.bpmn.specs.event_definitions.simple import NoneEventDefinition
+from SpiffWorkflow.spiff.parser.event_parsers import SpiffStartEventParser
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 from SpiffWorkflow.spiff.parser.task_spec import BusinessRuleTaskParser, SpiffTaskParser, UserTaskParser
+from SpiffWorkflow.bpmn.specs.defaults import StartEvent
 from SpiffWorkflow.spiff.specs.defaults import BusinessRuleTask, UserTask
 
 from engine.errors import DeploymentError, ScriptRefused
@@ -140,9 +143,28 @@ class FollowupBusinessRuleTaskParser(BusinessRuleTaskParser):
             f"{{{CAMUNDA_NS}}}decisionRef")
 
 
+class FollowupStartEventParser(SpiffStartEventParser):
+    """A start event may carry a start form (`camunda:formData`, as Camunda Modeler writes it): the
+    variables an instance needs, checked when it is started (422 listing every bad one)."""
+
+    def create_task(self):
+        task = super().create_task()
+        task.form_fields = read_camunda_form(self.node)
+        return task
+
+
+def start_form(spec) -> list[dict]:
+    """The form fields of a process's plain (none) start event, [] when it has none."""
+    for start in getattr(spec.start, "outputs", []):
+        if isinstance(getattr(start, "event_definition", None), NoneEventDefinition):
+            return list(getattr(start, "form_fields", None) or [])
+    return []
+
+
 class FollowupParser(SpiffBpmnParser):
     OVERRIDE_PARSER_CLASSES = {
         **SpiffBpmnParser.OVERRIDE_PARSER_CLASSES,
+        full_tag("startEvent"): (FollowupStartEventParser, StartEvent),
         full_tag("userTask"): (FollowupUserTaskParser, UserTask),
         full_tag("businessRuleTask"): (FollowupBusinessRuleTaskParser, BusinessRuleTask),
         full_tag("serviceTask"): (FollowupServiceTaskParser, OperationServiceTask),  # engine/workflow/service_tasks.py
@@ -175,6 +197,8 @@ def read_camunda_form(node):
                     spec[name] = None
             elif name == "readonly":
                 spec["readonly"] = True
+            elif name == "user":  # ours: the value must name an active user (checked by the engine)
+                spec["user"] = True
         fields.append(spec)
     return fields
 

@@ -72,6 +72,42 @@ def helper_functions():
     }
 
 
+def zoned_time_helpers(zone):
+    """`datetime`, `date` and `now` for scripts, reading the engine's clock in the deployment's time zone
+    (FOLLOWUP_TIMEZONE), the zone in which timers and forms read dates without an offset: on a UTC host
+    with Asia/Shanghai, `datetime.now()` is Beijing wall time, so a timer set from it fires when meant.
+    Constructors and parsers still hand back plain `datetime`/`date` objects (stored as they always were)."""
+    from engine.clock import now as _now
+
+    class ZonedDatetime(_dt.datetime):
+        def __new__(cls, *args, **kwargs):
+            return _dt.datetime(*args, **kwargs)
+
+        @classmethod
+        def now(cls, tz=None):
+            return _now().astimezone(tz) if tz is not None else _now().astimezone(zone).replace(tzinfo=None)
+
+        @classmethod
+        def today(cls):
+            return cls.now()
+
+        @classmethod
+        def utcnow(cls):
+            return _now().replace(tzinfo=None)
+
+    class ZonedDate(_dt.date):
+        def __new__(cls, *args, **kwargs):
+            return _dt.date(*args, **kwargs)
+
+        @classmethod
+        def today(cls):
+            return _now().astimezone(zone).date()
+
+    ZonedDatetime.__name__ = ZonedDatetime.__qualname__ = "datetime"
+    ZonedDate.__name__ = ZonedDate.__qualname__ = "date"
+    return {"datetime": ZonedDatetime, "date": ZonedDate, "now": lambda: _now().astimezone(zone)}
+
+
 def iso_duration(delta: _dt.timedelta) -> str:
     """A timedelta as an ISO 8601 duration ("PT7200S"), for timer expressions computed from data."""
     return f"PT{int(delta.total_seconds())}S"

@@ -114,6 +114,7 @@ def human_task_row(task, instance, now):
         "form": list(getattr(spec, "form_fields", None) or []),
         "due_at": boundary_due(task),
         "created_at": now,
+        "title": _title(task),
     }
 
 
@@ -132,6 +133,12 @@ def external_task_row(task, instance, now):
         "variables": {**task.data, **task.internal_data.get("external_inputs", {})},
         "created_at": now,
     }
+
+
+def _title(task):
+    """What the task is about, for the inbox: the `title` variable (a follow-up task's), else None."""
+    title = task.data.get("title")
+    return title.strip()[:300] or None if isinstance(title, str) else None
 
 
 def take(workflow, instance, now) -> Snapshot:

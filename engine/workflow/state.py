@@ -147,10 +147,20 @@ def new_workflow(spec, subprocess_specs, script_engine) -> FollowupWorkflow:
     return FollowupWorkflow(spec, subprocess_specs, script_engine=script_engine)
 
 
+_BOUNDARY_PLUMBING = frozenset({"BoundaryEventSplit", "BoundaryEventJoin"})
+
+
 def variables_of(workflow) -> dict:
     """The instance's variables as a user thinks of them: the data of the task that ran last, else the
     workflow's own data (for a finished instance, what its end event carried)."""
     task = workflow.last_task
+    if task is not None and type(task.task_spec).__name__ in _BOUNDARY_PLUMBING:
+        # The split/join SpiffWorkflow puts around a task with boundary events finishes after the path the
+        # event started (an escalation and the task it reopened): its data is from before that path.
+        newer = [t for t in workflow.get_tasks(state=TaskState.READY | TaskState.WAITING)
+                 if type(t.task_spec).__name__ not in _BOUNDARY_PLUMBING]
+        if newer:
+            task = max(newer, key=lambda t: t.last_state_change)
     data = dict(task.data) if task is not None else {}
     if workflow.completed:
         data.update(workflow.data)

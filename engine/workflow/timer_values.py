@@ -45,3 +45,31 @@ def make_timer_value(zone):
 
 
 __all__ = ["make_timer_value", "TimerEventDefinition"]
+
+
+def shift_relative_timers(workflow, delta: timedelta) -> int:
+    """Move the pending duration and cycle timers of `workflow` later by `delta` (a suspension's length);
+    absolute dates stay. Returns how many moved."""
+    from datetime import timezone
+
+    from SpiffWorkflow.bpmn.specs.event_definitions.timer import (CycleTimerEventDefinition,
+                                                                  DurationTimerEventDefinition, TimerEventDefinition)
+    from SpiffWorkflow.util.task import TaskState
+
+    moved = 0
+    for task in workflow.get_tasks(state=TaskState.WAITING):
+        definition = getattr(task.task_spec, "event_definition", None)
+        value = task._get_internal_data("event_value")
+        if value is None or task._get_internal_data("event_fired", False):
+            continue
+        if isinstance(definition, DurationTimerEventDefinition) and isinstance(value, str):
+            due = TimerEventDefinition.get_datetime(value)
+            if due.tzinfo is None:
+                due = due.replace(tzinfo=timezone.utc)
+            task._set_internal_data(event_value=(due + delta).isoformat())
+            moved += 1
+        elif isinstance(definition, CycleTimerEventDefinition) and isinstance(value, dict) and value.get("next"):
+            task._set_internal_data(event_value={**value, "next": (datetime.fromisoformat(value["next"]) + delta)
+                                                 .isoformat()})
+            moved += 1
+    return moved
