@@ -57,8 +57,9 @@ def refuse_nul():
 def refuse_unlabelled_body():
     """before_request: a body sent without `Content-Type: application/json` (curl -d sends
     application/x-www-form-urlencoded) would be read as no body at all; answer 415 instead. Uploads
-    (multipart/form-data) go to the routes that take files."""
-    if request.method not in ("POST", "PUT", "PATCH") or not request.content_length:
+    (multipart/form-data) go to the routes that take files. The pages' forms (outside /api/) post forms."""
+    if request.method not in ("POST", "PUT", "PATCH") or not request.content_length \
+            or not request.path.startswith("/api/"):
         return
     mimetype = request.mimetype or ""
     if mimetype == "application/json" or mimetype.endswith("+json") or mimetype == "multipart/form-data":

@@ -218,7 +218,8 @@ class Engine:
                 which += " and " + ", ".join(f"{k} = {v}" for k, v in correlation.items())
             raise NotFound(f"no process instance{which} is waiting for the message '{name}'")
         if len(waiting) > 1 and not every:
-            raise Conflict(f"{len(waiting)} process instances wait for the message '{name}' ({', '.join(waiting)}): "
+            raise Conflict(f"the message '{name}' matches {len(waiting)} waiting process instances "
+                           f"({', '.join(waiting)}), not one: "
                            "say which with `correlation` (variables it must have, e.g. {\"contract_id\": 2}), "
                            "or send it to all with `all: true`")
         delivered = []

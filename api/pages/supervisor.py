@@ -70,8 +70,8 @@ def batch():
     done, failed = 0, []
     for instance_id in ids:
         try:
-            calls.call(f"instances.{action}", instance_id) if action != "cancel" else \
-                calls.call("instances.cancel", {}, instance_id)
+            calls.call(f"instances.{action}", {}, instance_id) if action in ("cancel", "retry") else \
+                calls.call(f"instances.{action}", instance_id)
             done += 1
         except FollowupError as err:
             failed.append((instance_id[:8], messages.say(err.message)))
@@ -111,6 +111,8 @@ def act(instance_id, action):
     if action == "cancel":
         reason = (request.form.get("reason") or "").strip()[:500] or None
         calls.call("instances.cancel", {"reason": reason} if reason else {}, instance_id)
+    elif action == "retry":
+        calls.call("instances.retry", {}, instance_id)
     else:
         calls.call(f"instances.{action}", instance_id)
     flash({"suspend": _("The instance is suspended."), "resume": _("The instance runs again."),
