@@ -39,9 +39,10 @@ class Engine:
         self.db = db if db is not None else create_db_engine(self.settings.database_url)
         self.backend = backend_for(self.db)
         self.calendar = load_calendar(self.settings.timezone)
-        self.script_engine = SandboxScriptEngine({"timer_value": make_timer_value(self.settings.timezone),
+        self.script_engine = SandboxScriptEngine({"timer_value": make_timer_value(
+            self.settings.timezone, self.settings.limits.min_timer_cycle_seconds),
                                                   "notify": notify, **calendar_helpers(self.calendar)},
-                                                 operations=OPERATIONS)
+                                                 operations=OPERATIONS, limits=self.settings.limits)
         self.definitions = DefinitionStore(self.db, OPERATIONS)
         self.instances = InstanceStore(self.db, self.definitions, self.script_engine,
                                        on_task_completed=[record_task_completion])

@@ -14,7 +14,7 @@ from SpiffWorkflow.util.task import TaskState
 
 from engine import clock, context
 from engine.clock import utc
-from engine.errors import Conflict, NotFound
+from engine.errors import Conflict, FollowupError, InvalidInput, NotFound
 from engine.instances.steps import Loaded, Step, data_changes
 from engine.instances.views import json_safe, task_dict
 from engine.instances.writes import (_DELETE_COMPLETED_TASK, _INSERT_AUDIT, RowWrites, _refuse_completion, _Stale,
@@ -85,7 +85,7 @@ class InstanceStore:
         """`instance_id`: a caller-chosen id (a timer launcher's, so a repeated launch collides);
         `prepare(workflow)`: called before the first engine steps; `conn`: start inside that connection's
         transaction (a service task starting another SOP), in a savepoint, so both commit or neither."""
-        variables = forms.validate([], variables or {})
+        variables = forms.validate([], variables or {}, reserved=self.reserved_names())
         instance_id = instance_id or str(uuid.uuid4())
         if conn is not None:
             with context.scope(self) as ops, conn.begin_nested():
@@ -95,24 +95,37 @@ class InstanceStore:
             self._start_in(conn, ops, definition, business_key, variables, actor, instance_id, prepare)
         return instance_id
 
+    def reserved_names(self) -> frozenset:
+        names = getattr(self.script_engine, "reserved_names", None)
+        return names() if names is not None else frozenset()
+
     def _start_in(self, conn, ops, definition, business_key, variables, actor, instance_id, prepare):
         now = clock.now()
         ops.attach(conn, instance_id, business_key, definition.key, actor)  # for service-task operations
         spec, subprocess_specs = self.definitions.specs.get(conn, definition)
-        workflow = new_workflow(spec, subprocess_specs, self.script_engine)
-        workflow.task_tree.data.update(variables)
-        for task in workflow.get_tasks(state=TaskState.READY):  # the start task carries the data on
-            task.data.update(variables)
-        if prepare is not None:
-            prepare(workflow)
+
+        def fresh():
+            workflow = new_workflow(spec, subprocess_specs, self.script_engine)
+            workflow.task_tree.data.update(variables)
+            for task in workflow.get_tasks(state=TaskState.READY):  # the start task carries the data on
+                task.data.update(variables)
+            if prepare is not None:
+                prepare(workflow)
+            return workflow
+
+        workflow = fresh()
         identity = {"id": instance_id, "process_key": definition.key, "business_key": business_key}
         step = Step("started", detail={"changes": data_changes({}, variables)})
         incident = self._run(workflow, step)
+        state = step.__dict__.pop("_state", None)
+        if step.incident_keeps_state:  # what the steps made cannot be stored: keep the instance as started
+            workflow = fresh()
+            state = dump_state(workflow)
         snap = take(workflow, identity, now)
         status = InstanceStatus.ERROR if incident else snap.status
         conn.execute(instances.insert().values(
             id=instance_id, definition_id=definition.id, process_key=definition.key,
-            business_key=business_key, status=status, revision=1, state=dump_state(workflow),
+            business_key=business_key, status=status, revision=1, state=state or dump_state(workflow),
             incident=incident, started_by=actor, started_at=now, updated_at=now,
             ended_at=now if status in FINAL else None))
         self._sync_rows(conn, identity, Snapshot("new"), snap)
@@ -195,22 +208,49 @@ class InstanceStore:
         return results
 
     def _run(self, workflow, step, action=None):
-        """Run engine steps (after `action`, if given); a script failure becomes an incident."""
+        """Run engine steps (after `action`, if given) and write the state they leave; a failure becomes an
+        incident naming the element: a script's, a limit's (engine/config.py `Limits`), or any other error
+        of the library or of the data (a value that cannot be stored). For the last, `step` says that the
+        instance keeps its state from before the change (`incident_keeps_state`)."""
+        workflow.running_task = None
         try:
             if action is not None:
                 action()
             workflow.do_engine_steps()
-            return None
         except SpiffWorkflowException as err:
             task = getattr(err, "task", None)
-            step.detail["error"] = str(err)
-            return {
-                "task_id": str(task.id) if task is not None else None,
-                "element_id": task.task_spec.bpmn_id if task is not None else None,
-                "message": str(err),
-                "traceback": "".join(traceback.format_exception_only(err)).strip()[-2000:],
-                "at": clock.now().isoformat(),
-            }
+            message, cause = str(err), err.__cause__ or err.__context__
+            if cause is not None and str(cause) and str(cause) not in message:  # "Error evaluating ...": say why
+                message = f"{message.rstrip('. ')}: {cause}"
+            return self._incident(step, err, task, message)
+        except (FollowupError, sa.exc.SQLAlchemyError, _Stale):
+            raise
+        except Exception as err:  # noqa: BLE001 - a plain error in the engine's steps: the element's incident
+            task = workflow.running_task
+            if task is not None and not task.has_state(TaskState.FINISHED_MASK):
+                task._set_state(TaskState.ERROR)
+            return self._incident(step, err, task, _plain_error(err))
+        try:
+            step._state = dump_state(workflow)
+        except Exception as err:  # noqa: BLE001 - a script left a value JSON cannot hold
+            step.incident_keeps_state = True
+            return self._incident(step, err, workflow.last_task, "a variable holds a value that cannot be stored "
+                                  f"({_plain_error(err)}); only text, numbers, true/false, lists and objects can")
+        return None
+
+    @staticmethod
+    def _incident(step, err, task, message):
+        element = task.task_spec.bpmn_id if task is not None else step.element_id
+        if element and element not in message:
+            message = f"{element}: {message}"
+        step.detail["error"] = message
+        return {
+            "task_id": str(task.id) if task is not None else step.task_id,
+            "element_id": element,
+            "message": message,
+            "traceback": "".join(traceback.format_exception_only(err)).strip()[-2000:],
+            "at": clock.now().isoformat(),
+        }
 
     def _save(self, conn, loaded: Loaded, step: Step, actor, writes=None):
         """Write the instance's new state with its derived rows and one audit event. With `writes`, the
@@ -219,7 +259,18 @@ class InstanceStore:
         writes = writes if writes is not None else RowWrites(self.backend, one=self.backend.one_statement_save)
         now = clock.now()
         row, workflow = loaded.row, loaded.workflow
-        snap = take(workflow, row._mapping, now)
+        state = step.__dict__.pop("_state", None)
+        if state is None and not step.incident_keeps_state:
+            try:
+                state = dump_state(workflow)
+            except Exception as err:  # noqa: BLE001 - a value JSON cannot hold (see `_run`)
+                step.incident_keeps_state = True
+                step.incident = self._incident(step, err, workflow.last_task, "a variable holds a value that "
+                                               f"cannot be stored ({_plain_error(err)})")
+        if step.incident_keeps_state:  # the change made something that cannot be stored: keep the last good state
+            state, snap, completed = row.state, loaded.before, None
+        else:
+            snap, completed = take(workflow, row._mapping, now), step.completed
         status = snap.status
         if step.incident is not None or step.clears_incident:
             incident = step.incident
@@ -235,12 +286,12 @@ class InstanceStore:
             status = InstanceStatus.SUSPENDED
         ended_at = now if status in FINAL and row.ended_at is None else row.ended_at
         writes.instance_updates.append({
-            "state": dump_state(workflow), "status": status, "revision": row.revision + 1, "updated_at": now,
+            "state": state, "status": status, "revision": row.revision + 1, "updated_at": now,
             "incident": incident, "ended_at": ended_at, "b_id": row.id, "b_revision": row.revision})
         if status == InstanceStatus.CANCELLED:
             snap = Snapshot(status)
         step.instance_id, step.status, step.open_tasks = row.id, status, tuple(snap.human_tasks)
-        self._sync_rows(conn, row._mapping, loaded.before, snap, step.completed, writes)
+        self._sync_rows(conn, row._mapping, loaded.before, snap, completed, writes)
         writes.audit(row.id, actor, step, now)
         write_messages(conn, row.id, now)
         if row.status in PARKED and status not in PARKED:
@@ -293,3 +344,8 @@ class InstanceStore:
         conn.execute(_INSERT_AUDIT, audit_row(instance_id, actor, step, now))
 
 
+
+
+def _plain_error(err) -> str:
+    text = str(err)
+    return f"{type(err).__name__}: {text}" if text else type(err).__name__

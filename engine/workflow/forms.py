@@ -74,8 +74,9 @@ def _default(field):
         return None
 
 
-def validate(fields: list[dict], values: dict) -> dict:
-    """Return the values converted to their field types, or raise InvalidInput listing every problem."""
+def validate(fields: list[dict], values: dict, reserved=frozenset()) -> dict:
+    """Return the values converted to their field types, or raise InvalidInput listing every problem.
+    `reserved`: names no variable may take (the helpers scripts call, e.g. `timer_value`, `now`)."""
     if not isinstance(values, dict):
         raise InvalidInput("variables must be an object", {"variables": ["must be an object"]})
     errors: dict[str, list[str]] = {}
@@ -84,6 +85,8 @@ def validate(fields: list[dict], values: dict) -> dict:
     for name in values:
         if not isinstance(name, str) or not name.isidentifier() or name.startswith("_"):
             errors.setdefault(str(name), []).append("is not a valid variable name")
+        elif name in reserved:
+            errors.setdefault(name, []).append("is reserved: scripts use this name (变量名已被保留)")
         elif fields and name not in known:
             errors.setdefault(name, []).append("is not a field of this form")
     for field in fields:

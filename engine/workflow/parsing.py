@@ -244,6 +244,7 @@ def parse_files(sources: list[SourceFile], operations=None) -> ParsedBundle:
     if not bundle.processes:
         raise DeploymentError("no executable process found in the deployment",
                               file=", ".join(s.name for s in sources))
+    _refuse_recursive_calls(bpmn_roots)
     by_name = {s.name: s for s in sources}
     dmn_hash = "".join(sorted(s.sha256 for s in sources if s.name not in {p.file for p in bundle.processes.values()}))
     for key, info in bundle.processes.items():
@@ -262,6 +263,33 @@ def parse_files(sources: list[SourceFile], operations=None) -> ParsedBundle:
     if operations is not None:
         check_operations(bundle, operations)  # unknown service-task operations are refused, naming the element
     return bundle
+
+
+def _refuse_recursive_calls(bpmn_roots):
+    """A call activity that leads back to a process it is part of (A calls A, or A calls B calls A) would
+    start subprocesses for ever: refused, naming the call activity."""
+    calls = {}  # process id -> [(called process id, call activity element, file name)]
+    for root, source in bpmn_roots:
+        for process in root.iter(f"{{{BPMN_NS}}}process"):
+            calls[process.get("id")] = [(node.get("calledElement"), node, source.name)
+                                        for node in process.iter(f"{{{BPMN_NS}}}callActivity")]
+
+    done = set()  # processes whose calls lead nowhere back
+
+    def visit(process_id, path):
+        for called, node, filename in calls.get(process_id, ()):
+            if called in path:
+                chain = " -> ".join([*path[path.index(called):], called])
+                raise DeploymentError(f"the call activity calls a process that is already running it ({chain}): "
+                                      "recursive call activities are not allowed", file=filename,
+                                      line=node.sourceline, element=node.get("id"))
+            if called in calls and called not in done:
+                visit(called, [*path, called])
+        done.add(process_id)
+
+    for process_id in calls:
+        if process_id not in done:
+            visit(process_id, [process_id])
 
 
 def _from_validation(err, filename):
