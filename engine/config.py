@@ -15,6 +15,7 @@ class Limits:
     min_timer_cycle_seconds: float = 60.0  # the shortest interval of a timer cycle (FOLLOWUP_MIN_TIMER_CYCLE_SECONDS)
     max_sequence: int = 10_000_000     # items in a text, list or range a script builds in one operation
     max_int_bits: int = 100_000        # size of a whole number a script computes (about 30,000 digits)
+    max_value_depth: int = 32          # nesting of a variable's value (lists in objects in lists...)
 
     @classmethod
     def from_environ(cls, env) -> "Limits":

@@ -28,3 +28,52 @@ def loads(text, strict=False):
 
 def _refuse(constant):
     raise ValueError(f"{constant} is not a JSON value")
+
+
+def problem_in(value, max_depth, outer_levels=0):
+    """What makes `value` (as read from JSON) unfit to store, or None: nesting deeper than `max_depth`
+    (SpiffWorkflow's restore and Python's json recurse once per level or more), a NUL character (which
+    PostgreSQL cannot store in text) or a lone surrogate (not Unicode text) in a string or a key. Iterative:
+    a value a million levels deep is answered, not a RecursionError. `outer_levels`: levels of wrapping
+    that do not count (a request body's own object around the variables)."""
+    stack = [(value, 1 - outer_levels, "")]
+    while stack:
+        item, depth, where = stack.pop()
+        if isinstance(item, str):
+            bad = _bad_text(item)
+            if bad:
+                return f"{bad} (at {_short(where)})"
+            continue
+        if isinstance(item, dict):
+            children = item.items()
+        elif isinstance(item, (list, tuple)):
+            children = enumerate(item)
+        else:
+            continue
+        if depth > max_depth:
+            return f"values may be nested at most {max_depth} levels deep (at {_short(where)})"
+        for key, child in children:
+            path = f"{where}.{key}" if where else str(key)
+            if isinstance(key, str):
+                bad = _bad_text(key)
+                if bad:
+                    return f"{bad} (in a name at {_short(where)})"
+            if isinstance(child, (dict, list, tuple, str)):
+                stack.append((child, depth + 1, path))
+    return None
+
+
+def _bad_text(text):
+    if "\x00" in text:
+        return "text must not contain NUL characters"
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return "text must be valid Unicode (a lone surrogate such as \\ud800 is not)"
+    return None
+
+
+def _short(where):
+    if not where:
+        return "the top"
+    return where if len(where) <= 60 else where[:57] + "..."

@@ -12,7 +12,8 @@ import sqlalchemy as sa
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState
 
-from engine import clock, context
+from engine import clock, context, fastjson
+from engine.config import Limits
 from engine.clock import utc
 from engine.errors import Conflict, FollowupError, InvalidInput, NotFound
 from engine.instances.steps import Loaded, Step, data_changes
@@ -94,6 +95,10 @@ class InstanceStore:
         with context.scope(self) as ops, self.db.begin() as conn:
             self._start_in(conn, ops, definition, business_key, variables, actor, instance_id, prepare)
         return instance_id
+
+    @property
+    def limits(self) -> Limits:
+        return getattr(self.script_engine, "limits", None) or Limits()
 
     def reserved_names(self) -> frozenset:
         names = getattr(self.script_engine, "reserved_names", None)
@@ -226,10 +231,15 @@ class InstanceStore:
         except (FollowupError, sa.exc.SQLAlchemyError, _Stale):
             raise
         except Exception as err:  # noqa: BLE001 - a plain error in the engine's steps: the element's incident
-            task = workflow.running_task
-            if task is not None and not task.has_state(TaskState.FINISHED_MASK):
-                task._set_state(TaskState.ERROR)
-            return self._incident(step, err, task, _plain_error(err))
+            running = workflow.running_task
+            if running is not None and not running.has_state(TaskState.FINISHED_MASK):
+                running._set_state(TaskState.ERROR)  # what a retry runs again
+            return self._incident(step, err, _failed_task(err) or running, _plain_error(err))
+        problem = fastjson.problem_in(variables_of(workflow), self.limits.max_value_depth)
+        if problem:
+            step.incident_keeps_state = True
+            return self._incident(step, ValueError(problem), workflow.last_task,
+                                  f"a variable cannot be stored: {problem}")
         try:
             step._state = dump_state(workflow)
         except Exception as err:  # noqa: BLE001 - a script left a value JSON cannot hold
@@ -344,6 +354,19 @@ class InstanceStore:
         conn.execute(_INSERT_AUDIT, audit_row(instance_id, actor, step, now))
 
 
+
+
+def _failed_task(err):
+    """The innermost BPMN task a traceback passes through (SpiffWorkflow's specs call it `my_task`)."""
+    found, tb = None, err.__traceback__
+    while tb is not None:
+        for name in ("my_task", "task"):
+            candidate = tb.tb_frame.f_locals.get(name)
+            if getattr(getattr(candidate, "task_spec", None), "bpmn_id", None):
+                found = candidate
+                break
+        tb = tb.tb_next
+    return found
 
 
 def _plain_error(err) -> str:
