@@ -3,7 +3,7 @@ body gets a 4xx naming the limit instead of a 500 (or a value stored that can ne
 
 - larger than FOLLOWUP_MAX_JSON_BYTES (default 1 MiB): 413;
 - nested deeper than the engine's `Limits.max_value_depth` (default 32): 400;
-- a lone surrogate (`"\\ud800"`) or a NUL character in any text or name: 400.
+- a lone surrogate (`"\\ud800"`) or a NUL character in any text or name: 422, naming the field.
 
 File uploads (multipart) are bounded by MAX_CONTENT_LENGTH (FOLLOWUP_MAX_UPLOAD_BYTES) instead.
 """
@@ -17,6 +17,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from api.errors import BadInput
 from engine import fastjson
+from engine.errors import InvalidInput
 
 DEFAULT_MAX_JSON_BYTES = 1024 * 1024
 _STRINGS = re.compile(rb'"(?:[^"\\]|\\.)*"', re.S)
@@ -43,7 +44,8 @@ def check_json_body():
     except orjson.JSONDecodeError as err:
         reason = str(err)
         if "surrogate" in reason:
-            raise BadInput("the JSON body is not valid Unicode: a lone surrogate such as \\ud800 is not text") from None
+            raise InvalidInput("the JSON body is not valid Unicode: a lone surrogate such as \\ud800 is not text",
+                               {"_body": ["a lone surrogate is not text"]}) from None
         if "depth limit" in reason or _depth(data) > max_depth + 1:
             raise BadInput(f"the JSON body is nested more than {max_depth} levels deep") from None
         try:  # what orjson does not read but the routes' parser does (integers beyond 64 bits)
@@ -51,8 +53,12 @@ def check_json_body():
         except (ValueError, RecursionError):
             return  # broken JSON: the route's parser answers 400 "Invalid JSON body"
     problem = fastjson.problem_in(value, max_depth, outer_levels=1)  # the body's own object holds the variables
-    if problem:
+    if problem is None:
+        return
+    if "nested" in problem.reason:
         raise BadInput(f"the JSON body cannot be used: {problem}")
+    field = problem.path.split(".", 1)[0] or "_body"
+    raise InvalidInput(f"the JSON body cannot be used: {problem}", {field: [problem.reason]})
 
 
 def _depth(data: bytes) -> int:

@@ -30,7 +30,20 @@ def _refuse(constant):
     raise ValueError(f"{constant} is not a JSON value")
 
 
-def problem_in(value, max_depth, outer_levels=0):
+class Problem(tuple):
+    """(path, reason): where in a value the problem is ("variables.note"; "" for the top) and what it is."""
+
+    def __new__(cls, path, reason):
+        return super().__new__(cls, (path, reason))
+
+    path = property(lambda self: self[0])
+    reason = property(lambda self: self[1])
+
+    def __str__(self):
+        return f"{self.reason} (at {_short(self.path)})"
+
+
+def problem_in(value, max_depth, outer_levels=0) -> Problem | None:
     """What makes `value` (as read from JSON) unfit to store, or None: nesting deeper than `max_depth`
     (SpiffWorkflow's restore and Python's json recurse once per level or more), a NUL character (which
     PostgreSQL cannot store in text) or a lone surrogate (not Unicode text) in a string or a key. Iterative:
@@ -42,7 +55,7 @@ def problem_in(value, max_depth, outer_levels=0):
         if isinstance(item, str):
             bad = _bad_text(item)
             if bad:
-                return f"{bad} (at {_short(where)})"
+                return Problem(where, bad)
             continue
         if isinstance(item, dict):
             children = item.items()
@@ -51,13 +64,13 @@ def problem_in(value, max_depth, outer_levels=0):
         else:
             continue
         if depth > max_depth:
-            return f"values may be nested at most {max_depth} levels deep (at {_short(where)})"
+            return Problem(where, f"values may be nested at most {max_depth} levels deep")
         for key, child in children:
             path = f"{where}.{key}" if where else str(key)
             if isinstance(key, str):
                 bad = _bad_text(key)
                 if bad:
-                    return f"{bad} (in a name at {_short(where)})"
+                    return Problem(path, f"{bad} (in a name)")
             if isinstance(child, (dict, list, tuple, str)):
                 stack.append((child, depth + 1, path))
     return None

@@ -151,12 +151,19 @@ class Engine:
                 fired += 1
         return fired
 
-    def correlate_message(self, name, business_key=None, variables=None, actor=None) -> list[str]:
-        """Deliver a message to every instance waiting for it (with that business key, if given)."""
+    def correlate_message(self, name, business_key=None, variables=None, actor=None, user: User | None = None
+                          ) -> list[str]:
+        """Deliver a message to every instance waiting for it (with that business key, if given). With
+        `user`, only to the instances in their reach (engine/access.py); the others read as not waiting."""
         query = sa.select(message_waits.c.instance_id).where(message_waits.c.message_name == name).distinct()
         if business_key is not None:
             query = query.where(message_waits.c.business_key == business_key)
         with reader(self.db).connect() as conn:
+            if user is not None:
+                processes = [] if user.role in access.SEES_ALL_INSTANCES else self.process_groups.processes_of(
+                    conn, user.groups)
+                query = query.join(instances, instances.c.id == message_waits.c.instance_id).where(
+                    access.instance_reach_sql(user, processes))
             waiting = [r.instance_id for r in conn.execute(query)]
         if not waiting:
             which = f" with business key '{business_key}'" if business_key is not None else ""
@@ -239,6 +246,11 @@ class Engine:
             processes = [] if user.role in access.SEES_ALL_INSTANCES else self.process_groups.processes_of(
                 conn, user.groups)
             return queries.list_instances(conn, user, processes, page=page, page_size=page_size, **filters)
+
+    def correlate_message_as(self, user: User, name, business_key=None, variables=None) -> list[str]:
+        """`user` sends a message: it reaches the waiting instances in their reach only (supervisors, admins)."""
+        access.require(user, access.MESSAGE_SEND)
+        return self.correlate_message(name, business_key, variables, actor=user.name, user=user)
 
     def claim_as(self, user: User, task_id) -> dict:
         """`user` takes the task: the common case in one statement where the backend can; any refusal

@@ -93,10 +93,8 @@ _lifecycle("retry", access.INSTANCE_RETRY, "Run the failed step of an instance w
 @messages.response(200, s.MessageResultSchema)
 @messages.errors(401, 403, 404, 409)
 def correlate(args):
-    """Correlate a message (e.g. `customer_replied`) to the instances waiting for it, narrowed by
-    business key when given. 404 when no instance waits for it (supervisors, admins)."""
-    user = current_user()
-    access.require(user, access.MESSAGE_SEND)
-    delivered = services().engine.correlate_message(args["name"], args.get("business_key"), args["variables"],
-                                                    actor=user.name)
+    """Correlate a message (e.g. `customer_replied`) to the instances waiting for it in the caller's reach,
+    narrowed by business key when given. 404 when no such instance waits for it (supervisors, admins)."""
+    delivered = services().engine.correlate_message_as(current_user(), args["name"], args.get("business_key"),
+                                                       args["variables"])
     return {"delivered_to": delivered}

@@ -238,7 +238,7 @@ class InstanceStore:
         problem = fastjson.problem_in(variables_of(workflow), self.limits.max_value_depth)
         if problem:
             step.incident_keeps_state = True
-            return self._incident(step, ValueError(problem), workflow.last_task,
+            return self._incident(step, ValueError(str(problem)), workflow.last_task,
                                   f"a variable cannot be stored: {problem}")
         try:
             step._state = dump_state(workflow)
