@@ -244,7 +244,7 @@ def _as_load(target):
     return ast.Subscript(target.value, target.slice, ast.Load())
 
 
-class TooLarge(ValueError):
+class ValueTooLarge(ValueError):
     """A script asked for a value too large to compute within a change's budget."""
 
 
@@ -259,7 +259,7 @@ class _SizeGuards:
         self.max_int_bits = limits.max_int_bits
 
     def _too_large(self, what):
-        raise TooLarge(f"{what} is too large for a script (the limit is {self.max_sequence:,} items "
+        raise ValueTooLarge(f"{what} is too large for a script (the limit is {self.max_sequence:,} items "
                        f"and {self.max_int_bits:,}-bit whole numbers)")
 
     def _sequence(self, items):
