@@ -13,7 +13,7 @@ import click
 
 from engine.errors import FollowupError
 from followup import imports, users, work
-from followup.helpers import fail, open_engine
+from followup.helpers import apply_memory_limit, fail, open_engine
 
 
 @click.group()
@@ -29,6 +29,7 @@ def serve(host, port, threads):
     """Run the HTTP API with the development server (production: gunicorn 'api.wsgi:app')."""
     from api.app import create_app
 
+    apply_memory_limit()
     app = create_app(open_engine())
     click.echo(f"Followup API on http://{host}:{port}/api/docs", err=True)
     app.run(host=host, port=port, threaded=threads, use_reloader=False, debug=False)
@@ -89,6 +90,7 @@ def demo(host, port, bpmn_dir):
     from engine.identity import IdentityStore
     from workers.inprocess import start_background
 
+    apply_memory_limit()
     engine = open_engine()
     try:
         for process in deploy_bundled(engine, bpmn_dir):

@@ -91,3 +91,46 @@ def test_health_answers_while_a_runaway_start_runs(one_worker_server, engine, ke
     assert slowest < 1.0, f"/api/health took {slowest:.2f} s while '{key}' ran"
     assert answer["status"] == 201, answer
     assert answer["body"]["status"] == "error" and answer["body"]["incident"]["element_id"]
+
+
+def test_followup_serve_survives_a_script_that_eats_memory(engine, tmp_path):
+    """`followup serve` is one process: with FOLLOWUP_MEMORY_LIMIT_MB the allocation fails in the script
+    (an incident), the server lives on."""
+    port = _free_port()
+    env = {**os.environ, "DATABASE_URL": engine.db.url.render_as_string(hide_password=False),
+           "FOLLOWUP_DATA_DIR": str(tmp_path), "FOLLOWUP_MEMORY_LIMIT_MB": "1500", "FOLLOWUP_SCRIPT_SECONDS": "20"}
+    env.pop("REDIS_URL", None)
+    followup = Path(sys.executable).with_name("followup")
+    process = subprocess.Popen([str(followup), "serve", "--port", str(port)], env=env, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, cwd=Path(__file__).parent.parent)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(300):
+            try:
+                if _call(base, "GET", "/api/health")[0] == 200:
+                    break
+            except OSError:
+                pass
+            if process.poll() is not None:
+                pytest.fail("followup serve exited: " + process.stdout.read().decode(errors="replace")[-3000:])
+            time.sleep(0.1)
+        identity = IdentityStore(engine.db)
+        identity.add_user("dora", "designer")
+        token = identity.issue_token("dora")[1]
+        name, content = script_process("hungry", "x = []\nfor i in range(40):\n    x.append([0] * 10**7)")
+        body, content_type = _multipart(name, content)
+        assert _call(base, "POST", "/api/deployments", token, body, content_type)[0] == 201
+        status, instance = _call(base, "POST", "/api/instances", token, {"process_key": "hungry"})
+        if status != 201:
+            process.terminate()
+            pytest.fail(process.stdout.read().decode(errors="replace")[-4000:])
+        assert instance["status"] == "error"
+        assert "MemoryError" in instance["incident"]["message"] and instance["incident"]["element_id"] == "run"
+        assert _call(base, "GET", "/api/health")[0] == 200 and process.poll() is None
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()

@@ -123,6 +123,13 @@ class InstanceStore:
         step = Step("started", detail={"changes": data_changes({}, variables)})
         incident = self._run(workflow, step)
         state = step.__dict__.pop("_state", None)
+        if state is None and not step.incident_keeps_state:  # after an incident: can what is left be stored?
+            try:
+                state = dump_state(workflow)
+            except Exception as err:  # noqa: BLE001 - a value JSON cannot hold, or no memory left for it
+                step.incident_keeps_state = True
+                incident = incident or self._incident(step, err, workflow.last_task, "a variable holds a value that "
+                                                      f"cannot be stored ({_plain_error(err)})")
         if step.incident_keeps_state:  # what the steps made cannot be stored: keep the instance as started
             workflow = fresh()
             state = dump_state(workflow)
@@ -273,10 +280,10 @@ class InstanceStore:
         if state is None and not step.incident_keeps_state:
             try:
                 state = dump_state(workflow)
-            except Exception as err:  # noqa: BLE001 - a value JSON cannot hold (see `_run`)
+            except Exception as err:  # noqa: BLE001 - a value JSON cannot hold (see `_run`), or no memory for it
                 step.incident_keeps_state = True
-                step.incident = self._incident(step, err, workflow.last_task, "a variable holds a value that "
-                                               f"cannot be stored ({_plain_error(err)})")
+                step.incident = step.incident or self._incident(
+                    step, err, workflow.last_task, f"a variable holds a value that cannot be stored ({_plain_error(err)})")
         if step.incident_keeps_state:  # the change made something that cannot be stored: keep the last good state
             state, snap, completed = row.state, loaded.before, None
         else:
