@@ -16,8 +16,9 @@ from engine.calendar import helpers as calendar_helpers, load_calendar
 from engine.clock import utc
 from engine.config import Settings, load_settings
 from engine.context import notify
-from engine.customers.interactions import record_task_completion
-from engine.errors import Conflict, NotFound
+from engine.customers.customers import get_customer
+from engine.customers.interactions import customer_id_of, record_task_completion
+from engine.errors import Conflict, InvalidInput, NotFound
 from engine.identity import IdentityStore, User
 from engine.instances import queries, steps
 from engine.instances.definitions import DefinitionStore
@@ -233,7 +234,21 @@ class Engine:
         with reader(self.db).connect() as conn:
             groups = self.process_groups.of_process(conn, process_key)
         access.require_start(user, process_key, groups)
+        self._require_customer_of(user, business_key)
         return self.instance(self.start(process_key, business_key, variables, actor=user.name))
+
+    def _require_customer_of(self, user: User, business_key):
+        """A business key naming a customer ('14', 'customer:14') is the customer the SOP's operations act
+        on: it must be in `user`'s reach (engine/access.py), else it reads as missing (404)."""
+        customer_id = customer_id_of(business_key)
+        if customer_id is None:
+            return
+        try:
+            customer = get_customer(self, customer_id)
+        except NotFound:
+            return  # no such customer: nothing to reach (the SOP's operations say so, as an incident)
+        if not access.record_in_reach(user, customer):
+            raise NotFound(f"no customer with id {customer_id}")
 
     def list_tasks(self, user: User, page=1, page_size=50, **filters):
         """(tasks, total) of the tasks `user` reaches (see `queries.list_tasks` for the filters)."""
@@ -251,6 +266,24 @@ class Engine:
         """`user` sends a message: it reaches the waiting instances in their reach only (supervisors, admins)."""
         access.require(user, access.MESSAGE_SEND)
         return self.correlate_message(name, business_key, variables, actor=user.name, user=user)
+
+    def assign_as(self, user: User, task_id, target) -> dict:
+        """A supervisor gives the task to `target` (None releases it): an active user of one of the
+        task's groups (access.may_assign_to); else 422."""
+        task = self.task_for(user, access.TASK_ASSIGN, task_id)
+        if target is not None:
+            try:
+                target_user = self.identity.user(target)
+            except NotFound:
+                target_user = None
+            if target_user is None or not target_user.active:
+                raise InvalidInput(f"there is no active user named '{target}'",
+                                   {"user": [f"no active user named '{target}'"]})
+            if not access.may_assign_to(user, task, target, frozenset(target_user.groups)):
+                groups = ", ".join(task["candidate_groups"]) or "your groups"
+                raise InvalidInput(f"{target} is in none of the task's groups ({groups}): give it to someone who is",
+                                   {"user": [f"not in {groups}"]})
+        return self.tasks.assign(task_id, target, actor=user.name)
 
     def claim_as(self, user: User, task_id) -> dict:
         """`user` takes the task: the common case in one statement where the backend can; any refusal
