@@ -465,7 +465,10 @@ class SandboxScriptEngine(PythonScriptEngine):
     def reserved_names(self) -> frozenset:
         """Names a variable may not take: the helpers and builtins scripts call (a variable would hide
         them, e.g. `timer_value`, and so switch off a deadline)."""
-        return frozenset(self.environment.globals) | frozenset(ALLOWED_BUILTINS)
+        names = getattr(self, "_reserved", None)
+        if names is None:
+            names = self._reserved = frozenset(self.environment.globals) | frozenset(ALLOWED_BUILTINS)
+        return names
 
     def evaluate(self, task, expression, external_context=None):
         value = super().evaluate(task, expression, external_context)
