@@ -48,14 +48,15 @@ def problem_in(value, max_depth, outer_levels=0) -> Problem | None:
     (SpiffWorkflow's restore and Python's json recurse once per level or more), a NUL character (which
     PostgreSQL cannot store in text) or a lone surrogate (not Unicode text) in a string or a key. Iterative:
     a value a million levels deep is answered, not a RecursionError. `outer_levels`: levels of wrapping
-    that do not count (a request body's own object around the variables)."""
-    stack = [(value, 1 - outer_levels, "")]
+    that do not count (a request body's own object around the variables). The path to a problem is only
+    spelt out when there is one: this runs on every change."""
+    stack = [(value, 1 - outer_levels, None)]
     while stack:
         item, depth, where = stack.pop()
         if isinstance(item, str):
             bad = _bad_text(item)
             if bad:
-                return Problem(where, bad)
+                return Problem(_path(where), bad)
             continue
         if isinstance(item, dict):
             children = item.items()
@@ -64,25 +65,33 @@ def problem_in(value, max_depth, outer_levels=0) -> Problem | None:
         else:
             continue
         if depth > max_depth:
-            return Problem(where, f"values may be nested at most {max_depth} levels deep")
+            return Problem(_path(where), f"values may be nested at most {max_depth} levels deep")
         for key, child in children:
-            path = f"{where}.{key}" if where else str(key)
             if isinstance(key, str):
                 bad = _bad_text(key)
                 if bad:
-                    return Problem(path, f"{bad} (in a name)")
+                    return Problem(_path((where, key)), f"{bad} (in a name)")
             if isinstance(child, (dict, list, tuple, str)):
-                stack.append((child, depth + 1, path))
+                stack.append((child, depth + 1, (where, key)))
     return None
+
+
+def _path(where):
+    parts = []
+    while where is not None:
+        where, key = where
+        parts.append(str(key))
+    return ".".join(reversed(parts))
 
 
 def _bad_text(text):
     if "\x00" in text:
         return "text must not contain NUL characters"
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return "text must be valid Unicode (a lone surrogate such as \\ud800 is not)"
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            return "text must be valid Unicode (a lone surrogate such as \\ud800 is not)"
     return None
 
 

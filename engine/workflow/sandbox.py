@@ -19,7 +19,6 @@ tree. Regular expressions run on RE2, in linear time.
 import ast
 import builtins
 import ctypes
-import operator
 import datetime as _dt
 import decimal
 import json
