@@ -16,6 +16,7 @@ class Limits:
     max_sequence: int = 10_000_000     # items in a text, list or range a script builds in one operation
     max_int_bits: int = 100_000        # size of a whole number a script computes (about 30,000 digits)
     max_value_depth: int = 32          # nesting of a variable's value (lists in objects in lists...)
+    max_stored_values: int = 100_000   # values (list items, object fields) a change may leave in a task's data
 
     @classmethod
     def from_environ(cls, env) -> "Limits":

@@ -43,16 +43,27 @@ class Problem(tuple):
         return f"{self.reason} (at {_short(self.path)})"
 
 
-def problem_in(value, max_depth, outer_levels=0) -> Problem | None:
+def problem_in(value, max_depth, outer_levels=0, max_items=None, max_chars=None) -> Problem | None:
     """What makes `value` (as read from JSON) unfit to store, or None: nesting deeper than `max_depth`
     (SpiffWorkflow's restore and Python's json recurse once per level or more), a NUL character (which
     PostgreSQL cannot store in text) or a lone surrogate (not Unicode text) in a string or a key. Iterative:
     a value a million levels deep is answered, not a RecursionError. `outer_levels`: levels of wrapping
-    that do not count (a request body's own object around the variables). The path to a problem is only
-    spelt out when there is one: this runs on every change."""
+    that do not count (a request body's own object around the variables). `max_items`, `max_chars`:
+    budgets of values and of characters, so a list holding the same big list a million times is found too
+    large at once rather than walked (or written) for hours. The path to a problem is only spelt out when
+    there is one: this runs on every change."""
+    items = max_items if max_items is not None else float("inf")
+    chars = max_chars if max_chars is not None else float("inf")
     stack = [(value, 1 - outer_levels, None)]
     while stack:
         item, depth, where = stack.pop()
+        if isinstance(item, str):
+            chars -= len(item)
+        elif isinstance(item, (dict, list, tuple)):
+            items -= len(item)
+        if items < 0 or chars < 0:
+            return Problem(_path(where), f"the values are too large to store (more than {max_items:,} values "
+                                         f"or {max_chars:,} characters)")
         if isinstance(item, str):
             bad = _bad_text(item)
             if bad:

@@ -35,6 +35,10 @@ def _assert_incident(instance, element, *words):
     ("n = 1 << 10**10", ["too large"]),
     ("items = [0] * 10**6\nitems = items * 10**6", ["too large"]),
     ("text = '%*d' % (10**10, 1)", ["too large"]),
+    ("inner = [0] * 10**7\nouter = [inner] * 10**7\ntext = str(outer)", ["too large"]),
+    ("inner = [0] * 10**7\nouter = [inner] * 10**7\ntext = f'{outer}'", ["too large"]),
+    ("inner = [0] * 10**7\nouter = [inner] * 10**7\ntext = json_dumps(outer)", ["too large"]),
+    ("lists = [[i] for i in range(10**6)]\nflat = sum(lists, [])", ["list comprehension"]),
 ])
 def test_long_c_level_operations_become_an_incident_at_once(engine, script, words):
     started = time.monotonic()
@@ -46,12 +50,13 @@ def test_long_c_level_operations_become_an_incident_at_once(engine, script, word
 def test_ordinary_arithmetic_and_text_still_work(engine):
     script = ("a = 3 * 4 + 2 ** 10 - (7 << 2)\nb = 'x' * 3 + 'y'\nc = [1] * 3 + [2]\nd = '%s-%03d' % ('T', 7)\n"
               "e = '-'.join(['a', 'b']).ljust(5, '.').replace('.', '!')\nf = 2.5 * 2\ng = sum(range(1000))\n"
-              "h = a\nh *= 2\nh += 1\ni = f'{a:>5}'")
+              "h = a\nh *= 2\nh += 1\ni = f'{a:>5}'\nj = str(c) + str(7) + json_dumps({'k': [1]})\n"
+              "k = sum([1.5, 2]) + sum([1, 2], 10)")
     instance = _start(engine, [script_process("plain_values", script)], "plain_values")
     assert instance["status"] == InstanceStatus.USER_INPUT
     v = instance["variables"]
-    assert (v["a"], v["b"], v["c"], v["d"], v["e"], v["f"], v["g"], v["h"], v["i"]) == (
-        1008, "xxxy", [1, 1, 1, 2], "T-007", "a-b!!", 5.0, 499500, 2017, " 1008")
+    assert (v["a"], v["b"], v["c"], v["d"], v["e"], v["f"], v["g"], v["h"], v["i"], v["j"], v["k"]) == (
+        1008, "xxxy", [1, 1, 1, 2], "T-007", "a-b!!", 5.0, 499500, 2017, " 1008", '[1, 1, 1, 2]7{"k": [1]}', 16.5)
 
 
 def test_a_backtracking_pattern_on_an_agents_note_runs_in_linear_time(engine):

@@ -5,6 +5,7 @@ Concurrency is optimistic: the instance row carries a `revision`; a write that f
 retried from a fresh load when that is safe (the step re-checks what it needs, e.g. that the task is
 still ready), else it ends in `Conflict`.
 """
+import time
 import traceback
 import uuid
 
@@ -26,7 +27,7 @@ from engine.storage.database import is_transient
 from engine.storage.schema import human_task_groups, human_tasks, instances, message_waits, timers
 from engine.workflow import forms
 from engine.workflow.snapshot import Snapshot, active_element_ids, take
-from engine.workflow.state import dump_state, load_state, new_workflow, variables_of
+from engine.workflow.state import all_tasks, dump_state, load_state, new_workflow, variables_of
 
 RETRIES = 5
 
@@ -225,6 +226,7 @@ class InstanceStore:
         of the library or of the data (a value that cannot be stored). For the last, `step` says that the
         instance keeps its state from before the change (`incident_keeps_state`)."""
         workflow.running_task = None
+        started, incident = time.time(), None
         try:
             if action is not None:
                 action()
@@ -234,26 +236,33 @@ class InstanceStore:
             message, cause = str(err), err.__cause__ or err.__context__
             if cause is not None and str(cause) and str(cause) not in message:  # "Error evaluating ...": say why
                 message = f"{message.rstrip('. ')}: {cause}"
-            return self._incident(step, err, task, message)
+            incident = self._incident(step, err, task, message)
         except (FollowupError, sa.exc.SQLAlchemyError, _Stale):
             raise
         except Exception as err:  # noqa: BLE001 - a plain error in the engine's steps: the element's incident
             running = workflow.running_task
             if running is not None and not running.has_state(TaskState.FINISHED_MASK):
                 running._set_state(TaskState.ERROR)  # what a retry runs again
-            return self._incident(step, err, _failed_task(err) or running, _plain_error(err))
-        problem = fastjson.problem_in(variables_of(workflow), self.limits.max_value_depth)
-        if problem:
-            step.incident_keeps_state = True
-            return self._incident(step, ValueError(str(problem)), workflow.last_task,
-                                  f"a variable cannot be stored: {problem}")
+            incident = self._incident(step, err, _failed_task(err) or running, _plain_error(err))
+        # What this change wrote (the data of the tasks it moved, even a failed script's) must be storable
+        # and readable back; it is checked before it is written, within a budget.
+        limits = self.limits
+        for task in all_tasks(workflow):
+            if task.last_state_change >= started or task is workflow.running_task:
+                problem = fastjson.problem_in(task.data, limits.max_value_depth, max_items=limits.max_stored_values,
+                                              max_chars=limits.max_sequence)
+                if problem:
+                    step.incident_keeps_state = True
+                    return incident or self._incident(step, ValueError(str(problem)), task,
+                                                      f"a variable cannot be stored: {problem}")
         try:
             step._state = dump_state(workflow)
         except Exception as err:  # noqa: BLE001 - a script left a value JSON cannot hold
             step.incident_keeps_state = True
-            return self._incident(step, err, workflow.last_task, "a variable holds a value that cannot be stored "
-                                  f"({_plain_error(err)}); only text, numbers, true/false, lists and objects can")
-        return None
+            return incident or self._incident(
+                step, err, workflow.last_task, "a variable holds a value that cannot be stored "
+                f"({_plain_error(err)}); only text, numbers, true/false, lists and objects can")
+        return incident
 
     @staticmethod
     def _incident(step, err, task, message):

@@ -202,6 +202,7 @@ def check_source(source: str, mode: str = "exec") -> None:
 _GUARDED_OPS = {ast.Mult: "__fu_mul", ast.Pow: "__fu_pow", ast.LShift: "__fu_lshift", ast.Add: "__fu_add",
                 ast.Mod: "__fu_mod"}
 _SIZED_METHODS = frozenset("ljust rjust center zfill expandtabs join replace".split())
+_SIZED_CALLS = {"str": "__fu_str", "json_dumps": "__fu_json_dumps", "sum": "__fu_sum"}
 
 
 class _GuardInserter(ast.NodeTransformer):
@@ -225,9 +226,16 @@ class _GuardInserter(ast.NodeTransformer):
         value = ast.Call(ast.Name(name, ast.Load()), [load, node.value], [])
         return ast.copy_location(ast.Assign([node.target], value), node)
 
+    def visit_FormattedValue(self, node):  # f"{value}": the value is made text in one C call
+        self.generic_visit(node)
+        node.value = ast.copy_location(ast.Call(ast.Name("__fu_sized", ast.Load()), [node.value], []), node.value)
+        return node
+
     def visit_Call(self, node):
         self.generic_visit(node)
         func = node.func
+        if isinstance(func, ast.Name) and func.id in _SIZED_CALLS and not node.keywords:
+            return ast.copy_location(ast.Call(ast.Name(_SIZED_CALLS[func.id], ast.Load()), node.args, []), node)
         if isinstance(func, ast.Attribute) and func.attr in _SIZED_METHODS:
             return ast.copy_location(ast.Call(ast.Name("__fu_method", ast.Load()),
                                               [func.value, ast.Constant(func.attr), *node.args], node.keywords),
@@ -297,8 +305,44 @@ class _SizeGuards:
             self._sequence(len(a) + len(b))
         return a + b
 
+    def sized(self, value):
+        """`value`, once it is known that writing it as text stays within the limit: a list holding the
+        same big list ten million times is small in memory and enormous as text."""
+        if isinstance(value, (list, tuple, dict, set, frozenset)):
+            budget, stack = self.max_sequence, [value]
+            while stack:
+                item = stack.pop()
+                if isinstance(item, (str, bytes)):
+                    budget -= len(item)
+                elif isinstance(item, dict):
+                    budget -= len(item) + 1
+                    if budget >= 0:
+                        stack.extend(item.keys())
+                        stack.extend(item.values())
+                elif isinstance(item, (list, tuple, set, frozenset)):
+                    budget -= len(item) + 1
+                    if budget >= 0:
+                        stack.extend(item)
+                else:
+                    budget -= 1
+                if budget < 0:
+                    self._too_large("the text of this value")
+        return value
+
+    def str(self, *args):
+        return str(self.sized(args[0]), *args[1:]) if args else ""
+
+    def json_dumps(self, value):
+        return json.dumps(self.sized(value), ensure_ascii=False)
+
+    def sum(self, iterable, *start):
+        if start and not isinstance(start[0], (int, float, decimal.Decimal)):
+            raise TypeError("sum() adds numbers; to join lists use a list comprehension or a loop")
+        return sum(iterable, *start)
+
     def mod(self, a, b):
         if isinstance(a, str):
+            self.sized(b)
             values = b if isinstance(b, tuple) else (b,)
             if any(type(v) is int and abs(v) > self.max_sequence for v in values) or re2.search(r"\d{7,}", a):
                 self._too_large("the width in this % format")
@@ -330,7 +374,8 @@ class _SizeGuards:
 
     def functions(self):
         return {"__fu_mul": self.mul, "__fu_pow": self.pow, "__fu_lshift": self.lshift, "__fu_add": self.add,
-                "__fu_mod": self.mod, "__fu_method": self.method}
+                "__fu_mod": self.mod, "__fu_method": self.method, "__fu_sized": self.sized, "__fu_str": self.str,
+                "__fu_json_dumps": self.json_dumps, "__fu_sum": self.sum}
 
 
 GUARD_NAMES = frozenset(_SizeGuards(Limits()).functions())
