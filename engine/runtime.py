@@ -44,7 +44,7 @@ class Engine:
             self.settings.timezone, self.settings.limits.min_timer_cycle_seconds),
                                                   "notify": notify, **calendar_helpers(self.calendar)},
                                                  operations=OPERATIONS, limits=self.settings.limits)
-        self.definitions = DefinitionStore(self.db, OPERATIONS)
+        self.definitions = DefinitionStore(self.db, OPERATIONS, self.settings.limits)
         self.instances = InstanceStore(self.db, self.definitions, self.script_engine,
                                        on_task_completed=[record_task_completion])
         self.tasks = Tasks(self.db)

@@ -91,11 +91,23 @@ def test_multi_instance_cardinality_is_capped(engine, cardinality, words):
     assert time.monotonic() - started < 30
 
 
-def test_a_timer_cycle_shorter_than_the_minimum_becomes_an_incident(engine):
-    instance = _start(engine, [cycle_boundary_process("ticker", "R/PT0S")], "ticker")
+def test_a_timer_cycle_shorter_than_the_minimum_is_refused(engine):
+    with pytest.raises(DeploymentError) as refused:  # written in the diagram: at deploy
+        engine.deploy([cycle_boundary_process("ticker", "R/PT0S")])
+    assert refused.value.element == "tick" and "shortest interval" in str(refused.value)
+    # computed from the instance's data: at run time, an incident naming the timer
+    instance = _start(engine, [cycle_boundary_process("computed", "'R/PT' + str(every) + 'S'")], "computed", every=0)
     _assert_incident(instance, "tick", "shortest interval")
     instance = _start(engine, [cycle_boundary_process("hourly", "R3/PT1H")], "hourly")
     assert instance["status"] == InstanceStatus.USER_INPUT
+
+
+def test_a_literal_cardinality_past_the_limit_is_refused_at_deploy(engine):
+    with pytest.raises(DeploymentError) as refused:
+        engine.deploy([multi_instance_process("wide", "1000000")])
+    assert refused.value.element == "each" and "FOLLOWUP_MAX_CARDINALITY" in str(refused.value)
+    engine.deploy([multi_instance_process("narrow", "3")])
+    assert engine.instance(engine.start("narrow"))["status"] == InstanceStatus.COMPLETE
 
 
 def test_recursive_call_activities_are_refused_at_deploy(engine):

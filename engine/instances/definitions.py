@@ -67,9 +67,10 @@ class SpecCache:
 
 
 class DefinitionStore:
-    def __init__(self, db, operations=None):
+    def __init__(self, db, operations=None, limits=None):
         self.db = db
         self.operations = operations  # the registry service tasks are checked against at deploy
+        self.limits = limits  # engine/config.py Limits: literal cycles and cardinalities past them are refused
         self.specs = SpecCache()
         self._by_id = {}
         self.derived = {}  # caches of what is derived per definition id (process groups), cleared with ours
@@ -83,11 +84,11 @@ class DefinitionStore:
 
     def validate(self, sources: list[SourceFile]):
         """Parse and check without storing; returns the processes found."""
-        return list(parse_files(sources, self.operations).processes.values())
+        return list(parse_files(sources, self.operations, self.limits).processes.values())
 
     def deploy(self, sources: list[SourceFile], actor=None) -> list[DeployedProcess]:
         """Store changed processes as new versions. Identical content changes nothing."""
-        bundle = parse_files(sources, self.operations)
+        bundle = parse_files(sources, self.operations, self.limits)
         now = clock.now()
         result = []
         try:

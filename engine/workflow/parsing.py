@@ -186,10 +186,35 @@ _SCRIPT_TAGS = {
 _TIMER_TAGS = {f"{{{BPMN_NS}}}timeDate", f"{{{BPMN_NS}}}timeDuration", f"{{{BPMN_NS}}}timeCycle"}
 
 
-def _prepare_bpmn(root, filename):
+def _check_literal_limits(node, text, filename, limits):
+    """A literal past a limit is refused at deploy (the same limit stops a computed one at run time)."""
+    text = text.strip()
+    if node.tag == f"{{{BPMN_NS}}}loopCardinality" and text.isdigit() and int(text) > limits.max_cardinality:
+        raise DeploymentError(f"the loop cardinality {int(text):,} is more than the limit of "
+                              f"{limits.max_cardinality:,} (FOLLOWUP_MAX_CARDINALITY)", file=filename,
+                              line=node.sourceline, element=_nearest_id(node))
+    if node.tag == f"{{{BPMN_NS}}}timeCycle" and _ISO_CYCLE.match(text):
+        duration = text.split("/")[-1]
+        if _ISO_DURATION.match(duration):
+            from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+            try:
+                seconds = TimerEventDefinition.get_timedelta_from_start(
+                    TimerEventDefinition.parse_iso_duration(duration)).total_seconds()
+            except Exception:  # noqa: BLE001 - left to the run-time check, which names the problem
+                return
+            if seconds < limits.min_timer_cycle_seconds:
+                raise DeploymentError(f"the timer cycle '{text}' repeats every {seconds:g} s; the shortest interval "
+                                      f"allowed is {limits.min_timer_cycle_seconds:g} s "
+                                      "(FOLLOWUP_MIN_TIMER_CYCLE_SECONDS)", file=filename, line=node.sourceline,
+                                      element=_nearest_id(node))
+
+
+def _prepare_bpmn(root, filename, limits=None):
     """Rewrite timer bodies and check every script and condition against the sandbox's rules."""
     for node in root.iter(*_SCRIPT_TAGS):
         text = node.text or ""
+        if limits is not None:
+            _check_literal_limits(node, text, filename, limits)
         if node.tag in _TIMER_TAGS:
             if not text.strip():
                 raise DeploymentError("the timer has no expression", file=filename, line=node.sourceline,
@@ -208,9 +233,10 @@ def _is_dmn(root):
     return etree.QName(root).namespace in DMN_NAMESPACES
 
 
-def parse_files(sources: list[SourceFile], operations=None) -> ParsedBundle:
+def parse_files(sources: list[SourceFile], operations=None, limits=None) -> ParsedBundle:
     """Parse and validate a deployment's files; raise DeploymentError on the first problem. With
-    `operations` (a registry: `get(name)`, names by iteration), service tasks are checked against it."""
+    `operations` (a registry: `get(name)`, names by iteration), service tasks are checked against it; with
+    `limits` (engine/config.py), literal timer cycles and loop cardinalities past them are refused."""
     if not sources:
         raise DeploymentError("a deployment needs at least one .bpmn or .dmn file")
     parser = FollowupParser()
@@ -227,7 +253,7 @@ def parse_files(sources: list[SourceFile], operations=None) -> ParsedBundle:
                 raise DeploymentError(f"the decision table cannot be read: {err}", file=source.name) from None
             bundle.decisions.append(root.find("{*}decision").get("id") if root.find("{*}decision") is not None else "")
         elif etree.QName(root).namespace == BPMN_NS and etree.QName(root).localname == "definitions":
-            _prepare_bpmn(root, source.name)
+            _prepare_bpmn(root, source.name, limits)
             bpmn_roots.append((root, source))
         else:
             raise DeploymentError("not a BPMN 2.0 or DMN document (unexpected root element "
