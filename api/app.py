@@ -6,7 +6,7 @@ from flask_smorest import Api
 
 from engine.runtime import Engine
 
-from api import auth, errors, observe
+from api import auth, bodies, errors, observe
 from api.routes import definitions, instances, system, tasks, users
 from api.json_provider import OrjsonProvider
 from api.schemas.workflow import ErrorSchema
@@ -42,6 +42,7 @@ def create_app(engine: Engine | None = None, settings=None) -> Flask:
         },
         MAX_CONTENT_LENGTH=int(os.environ.get("FOLLOWUP_MAX_UPLOAD_BYTES", 10 * 1024 * 1024)),
         FOLLOWUP_METRICS_PUBLIC=_flag("FOLLOWUP_METRICS_PUBLIC"),
+        FOLLOWUP_MAX_JSON_BYTES=bodies.max_json_bytes(),
         JSON_SORT_KEYS=False,
     )
     app.json = OrjsonProvider(app)
@@ -70,6 +71,7 @@ def create_app(engine: Engine | None = None, settings=None) -> Flask:
     app.before_request(auth.authenticate)
     app.before_request(auth.refuse_nul)
     app.before_request(auth.refuse_unlabelled_body)
+    app.before_request(bodies.check_json_body)
     latency = app.extensions["followup_latency"]
     app.after_request(lambda response: observe.finish_request(response, latency))
     errors.register(app)  # after Api(): replaces flask-smorest's own HTTPException handler

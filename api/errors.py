@@ -7,11 +7,13 @@ from http import HTTPStatus
 from flask import g, jsonify
 from werkzeug.exceptions import HTTPException
 
-from engine.errors import Conflict, DeploymentError, Forbidden, FollowupError, InvalidInput, NotFound, ScriptRefused
+from engine.errors import (Conflict, DeploymentError, Forbidden, FollowupError, InvalidInput, NotFound, ScriptRefused,
+                           TooLarge)
 
 log = logging.getLogger("followup.api")
 
-STATUS_OF = [(NotFound, 404), (Conflict, 409), (Forbidden, 403), (InvalidInput, 422), (DeploymentError, 400),
+STATUS_OF = [(NotFound, 404), (Conflict, 409), (Forbidden, 403), (TooLarge, 413), (InvalidInput, 422),
+             (DeploymentError, 400),
              (ScriptRefused, 400)]
 
 

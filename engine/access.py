@@ -12,6 +12,12 @@ Two questions, asked in this order for every call:
 
 Each reach rule exists twice, as a Python predicate for one object and as a SQL condition for lists;
 tests/test_api_access.py checks that both agree on every case of the matrix.
+
+The customer hub's records (customers, contacts, leads, opportunities, contracts, payments, tickets,
+check-ins, import batches) follow one rule too, at the end of this module: a record is in reach of its
+owner, of the members of its team and of admins; whoever puts a record in someone's hands (creating,
+importing, transferring, assigning) stays within their own teams. tests/test_hostile__teams.py checks it
+as a matrix over every route of the OpenAPI document.
 """
 import sqlalchemy as sa
 
@@ -118,6 +124,16 @@ def require_task(user: User, action: str, task: dict, assignee_groups=lambda nam
     require(user, action)
 
 
+def may_assign_to(user: User, task: dict, target: str, target_groups: frozenset) -> bool:
+    """A task goes only to someone of one of its candidate groups (a task offered to no group: someone
+    who shares a group with the assigner). Else the assignee's supervisor would reach a task, and through
+    it the instance, of another team. Admins assign to anyone."""
+    if user.role in SEES_ALL_TASKS or target == user.name:
+        return True
+    offered = set(task["candidate_groups"])
+    return bool(target_groups & offered) if offered else bool(target_groups & user.groups)
+
+
 # ---- instances ------------------------------------------------------------------------------------
 def instance_in_reach(user: User, instance: dict, process_groups: frozenset, tasks_in_reach: bool) -> bool:
     """`process_groups`: the groups of the instance's process; `tasks_in_reach`: whether any of its open
@@ -158,3 +174,51 @@ def require_start(user: User, key: str, process_groups: frozenset) -> None:
     if not may_start(user, process_groups):
         raise Forbidden(f"process '{key}' belongs to the groups {', '.join(sorted(process_groups))}; "
                         f"{user.name} is in none of them")
+
+
+# ---- the customer hub's records -------------------------------------------------------------------
+MANAGES_RECORDS = frozenset({"admin", "supervisor"})
+
+
+def record_in_reach(user: User, record: dict) -> bool:
+    """A customer or a record around one: an admin's, its owner's, or its team's members'."""
+    return user.role == "admin" or record.get("owner") == user.name or record.get("team") in user.groups
+
+
+def record_scope(user: User) -> dict:
+    """What lists of records are narrowed to (`owners`, `teams`); {} for all."""
+    return {} if user.role == "admin" else {"owners": [user.name], "teams": sorted(user.groups)}
+
+
+def pool_in_reach(user: User, customer: dict) -> bool:
+    """A customer in the public pool of one of `user`'s teams (or in no team's pool) may be seen, masked,
+    and claimed; another team's pool is out of reach."""
+    if not customer.get("in_pool"):
+        return False
+    return user.role == "admin" or customer.get("team") is None or customer.get("team") in user.groups
+
+
+def holder_problem(user: User, owner, team, owner_groups=frozenset()) -> str | None:
+    """Why `user` may not put a record in the hands of `owner` and `team` (None: they may). Admins give to
+    anyone; a supervisor to a member of one of their teams and to one of their teams; an agent keeps it
+    (owner: themselves) in one of their own teams."""
+    if user.role == "admin":
+        return None
+    if team and team not in user.groups:
+        return f"the team '{team}' is not one of {user.name}'s teams"
+    if owner and owner != user.name:
+        if user.role not in MANAGES_RECORDS:
+            return f"an {user.role} may not give records to '{owner}'"
+        if not (frozenset(owner_groups) & user.groups):
+            return f"'{owner}' is in none of {user.name}'s teams"
+    return None
+
+
+def record_people(user: User, members_of) -> frozenset | None:
+    """Whose check-ins and imports `user` reaches: None for everyone's (admins); a supervisor, the members
+    of their teams; an agent, their own. `members_of(groups)` -> names."""
+    if user.role == "admin":
+        return None
+    if user.role == "supervisor":
+        return frozenset(members_of(user.groups)) | {user.name}
+    return frozenset({user.name})

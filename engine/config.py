@@ -1,8 +1,43 @@
 """Settings read from the environment, with the embedded defaults used when a variable is unset."""
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from zoneinfo import ZoneInfo
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one change (a start, a completion, a timer, a message) may cost, whatever the diagram does.
+    Past a limit the change stops and the instance gets an incident naming the element (README, "Limits")."""
+    script_seconds: float = 5.0        # one script or expression (FOLLOWUP_SCRIPT_SECONDS)
+    max_steps: int = 10_000            # automatic tasks run in one change (FOLLOWUP_MAX_STEPS)
+    max_cardinality: int = 1_000       # instances of one multi-instance activity (FOLLOWUP_MAX_CARDINALITY)
+    min_timer_cycle_seconds: float = 60.0  # the shortest interval of a timer cycle (FOLLOWUP_MIN_TIMER_CYCLE_SECONDS)
+    max_sequence: int = 10_000_000     # items in a text, list or range a script builds in one operation
+    max_int_bits: int = 100_000        # size of a whole number a script computes (about 30,000 digits)
+    max_value_depth: int = 32          # nesting of a variable's value (lists in objects in lists...)
+    max_stored_values: int = 100_000   # values (list items, object fields) a change may leave in a task's data
+
+    @classmethod
+    def from_environ(cls, env) -> "Limits":
+        def number(name, kind, default):
+            value = env.get(name)
+            if value in (None, ""):
+                return default
+            try:
+                parsed = kind(value)
+            except ValueError:
+                raise ValueError(f"{name} must be a number, not {value!r}") from None
+            if parsed <= 0:
+                raise ValueError(f"{name} must be greater than 0, not {value!r}")
+            return parsed
+
+        base = cls()
+        return cls(script_seconds=number("FOLLOWUP_SCRIPT_SECONDS", float, base.script_seconds),
+                   max_steps=number("FOLLOWUP_MAX_STEPS", int, base.max_steps),
+                   max_cardinality=number("FOLLOWUP_MAX_CARDINALITY", int, base.max_cardinality),
+                   min_timer_cycle_seconds=number("FOLLOWUP_MIN_TIMER_CYCLE_SECONDS", float,
+                                                  base.min_timer_cycle_seconds))
 
 
 @dataclass(frozen=True)
@@ -11,6 +46,7 @@ class Settings:
     redis_url: str | None
     data_dir: Path
     timezone: ZoneInfo
+    limits: Limits = field(default_factory=Limits)
 
     @property
     def embedded(self) -> bool:
@@ -27,4 +63,5 @@ def load_settings(environ=None) -> Settings:
         redis_url=env.get("REDIS_URL") or None,
         data_dir=data_dir,
         timezone=ZoneInfo(env.get("FOLLOWUP_TIMEZONE") or "Asia/Shanghai"),
+        limits=Limits.from_environ(env),
     )

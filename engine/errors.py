@@ -1,7 +1,7 @@
 """The errors the engine raises. Each names the problem in words a user can act on.
 
-The API maps them to HTTP statuses (NotFound 404, Conflict 409, InvalidInput 422, DeploymentError 400,
-Forbidden 403); the CLI prints them.
+The API maps them to HTTP statuses (NotFound 404, Conflict 409, TooLarge 413, InvalidInput 422,
+DeploymentError 400, Forbidden 403); the CLI prints them.
 """
 
 
@@ -33,6 +33,10 @@ class InvalidInput(FollowupError):
     def __init__(self, message, errors=None):
         super().__init__(message, errors=errors or {})
         self.errors = errors or {}
+
+
+class TooLarge(InvalidInput):
+    """Input past a size limit (rows of a spreadsheet, bytes of a file): the API answers 413."""
 
 
 class DeploymentError(FollowupError):

@@ -110,6 +110,15 @@ class IdentityStore:
             return frozenset(conn.execute(sa.select(user_groups.c.group_name).join(
                 users, users.c.id == user_groups.c.user_id).where(users.c.name == name)).scalars())
 
+    def members_of(self, groups) -> frozenset:
+        """The names of the users in any of `groups`."""
+        if not groups:
+            return frozenset()
+        with self.db.connect() as conn:
+            return frozenset(conn.execute(sa.select(users.c.name).join(
+                user_groups, users.c.id == user_groups.c.user_id)
+                .where(user_groups.c.group_name.in_(sorted(groups)))).scalars())
+
     def list_users(self, page=1, page_size=50):
         with self.db.connect() as conn:
             total = conn.execute(sa.select(sa.func.count()).select_from(users)).scalar_one()

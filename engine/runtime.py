@@ -18,7 +18,8 @@ from engine.calendar import helpers as calendar_helpers, load_calendar
 from engine.clock import utc
 from engine.config import Settings, load_settings
 from engine.context import notify, script_print
-from engine.customers.interactions import follow_task_assignment, record_task_completion
+from engine.customers.customers import get_customer
+from engine.customers.interactions import customer_id_of, follow_task_assignment, record_task_completion
 from engine.customers.records import close_ticket_of_cancelled, with_subjects
 from engine.errors import Conflict, InvalidInput, NotFound
 from engine.identity import IdentityStore, User
@@ -47,12 +48,13 @@ class Engine:
         self.db = db if db is not None else create_db_engine(self.settings.database_url)
         self.backend = backend_for(self.db)
         self.calendar = load_calendar(self.settings.timezone)
-        self.script_engine = SandboxScriptEngine({"timer_value": make_timer_value(self.settings.timezone),
+        self.script_engine = SandboxScriptEngine({"timer_value": make_timer_value(
+            self.settings.timezone, self.settings.limits.min_timer_cycle_seconds),
                                                   "notify": notify, "print": script_print,
                                                   **calendar_helpers(self.calendar),
                                                   **zoned_time_helpers(self.settings.timezone)},
-                                                 operations=OPERATIONS)
-        self.definitions = DefinitionStore(self.db, OPERATIONS)
+                                                 operations=OPERATIONS, limits=self.settings.limits)
+        self.definitions = DefinitionStore(self.db, OPERATIONS, self.settings.limits)
         self.instances = InstanceStore(self.db, self.definitions, self.script_engine,
                                        on_task_completed=[record_task_completion],
                                        on_cancelled=[_close_ticket_of_cancelled])
@@ -197,15 +199,21 @@ class Engine:
         return fired
 
     def correlate_message(self, name, business_key=None, variables=None, actor=None, correlation=None,
-                          every=True) -> list[str]:
+                          every=True, user: User | None = None) -> list[str]:
         """Deliver a message to the instance waiting for it: with that business key, if given, and whose
         variables have the `correlation` values, if given (a customer's two contracts each have their
         renewal reminders: "contract renewed" must end the one of the contract renewed). When several
-        match and not `every`, nothing is delivered: 409 naming them."""
+        match and not `every`, nothing is delivered: 409 naming them. With `user`, only the instances in
+        their reach (engine/access.py) count; the others read as not waiting."""
         query = sa.select(message_waits.c.instance_id).where(message_waits.c.message_name == name).distinct()
         if business_key is not None:
             query = query.where(message_waits.c.business_key == business_key)
         with reader(self.db).connect() as conn:
+            if user is not None:
+                processes = [] if user.role in access.SEES_ALL_INSTANCES else self.process_groups.processes_of(
+                    conn, user.groups)
+                query = query.join(instances, instances.c.id == message_waits.c.instance_id).where(
+                    access.instance_reach_sql(user, processes))
             waiting = sorted(r.instance_id for r in conn.execute(query))
         if correlation:
             def matches(instance_id):
@@ -307,7 +315,21 @@ class Engine:
         with reader(self.db).connect() as conn:
             groups = self.process_groups.of_process(conn, process_key)
         access.require_start(user, process_key, groups)
+        self._require_customer_of(user, business_key)
         return self.instance(self.start(process_key, business_key, variables, actor=user.name, version=version))
+
+    def _require_customer_of(self, user: User, business_key):
+        """A business key naming a customer ('14', 'customer:14') is the customer the SOP's operations act
+        on: it must be in `user`'s reach (engine/access.py), else it reads as missing (404)."""
+        customer_id = customer_id_of(business_key)
+        if customer_id is None:
+            return
+        try:
+            customer = get_customer(self, customer_id)
+        except NotFound:
+            return  # no such customer: nothing to reach (the SOP's operations say so, as an incident)
+        if not access.record_in_reach(user, customer):
+            raise NotFound(f"no customer with id {customer_id}")
 
     def list_tasks(self, user: User, page=1, page_size=50, **filters):
         """(tasks, total) of the tasks `user` reaches (see `queries.list_tasks` for the filters)."""
@@ -321,6 +343,31 @@ class Engine:
             processes = [] if user.role in access.SEES_ALL_INSTANCES else self.process_groups.processes_of(
                 conn, user.groups)
             return queries.list_instances(conn, user, processes, page=page, page_size=page_size, **filters)
+
+    def correlate_message_as(self, user: User, name, business_key=None, variables=None, correlation=None,
+                             every=True) -> list[str]:
+        """`user` sends a message: it reaches the waiting instances in their reach only (supervisors, admins)."""
+        access.require(user, access.MESSAGE_SEND)
+        return self.correlate_message(name, business_key, variables, actor=user.name, correlation=correlation,
+                                      every=every, user=user)
+
+    def assign_as(self, user: User, task_id, target) -> dict:
+        """A supervisor gives the task to `target` (None releases it): an active user of one of the
+        task's groups (access.may_assign_to); else 422."""
+        task = self.task_for(user, access.TASK_ASSIGN, task_id)
+        if target is not None:
+            try:
+                target_user = self.identity.user(target)
+            except NotFound:
+                target_user = None
+            if target_user is None or not target_user.active:
+                raise InvalidInput(f"there is no active user named '{target}'",
+                                   {"user": [f"no active user named '{target}'"]})
+            if not access.may_assign_to(user, task, target, frozenset(target_user.groups)):
+                groups = ", ".join(task["candidate_groups"]) or "your groups"
+                raise InvalidInput(f"{target} is in none of the task's groups ({groups}): give it to someone who is",
+                                   {"user": [f"not in {groups}"]})
+        return self.tasks.assign(task_id, target, actor=user.name)
 
     def claim_as(self, user: User, task_id) -> dict:
         """`user` takes the task: the common case in one statement where the backend can; any refusal

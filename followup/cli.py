@@ -13,7 +13,7 @@ import click
 
 from engine.errors import FollowupError
 from followup import imports, instances, users, work
-from followup.helpers import fail, open_engine
+from followup.helpers import apply_memory_limit, fail, open_engine
 
 
 @click.group()
@@ -32,6 +32,7 @@ def serve(host, port, threads, timers):
     """Run the HTTP API with the development server (production: gunicorn 'api.wsgi:app')."""
     from api.app import create_app
 
+    apply_memory_limit()
     engine = open_engine()
     app = create_app(engine)
     background = start_timers(engine, app, timers)
@@ -186,6 +187,7 @@ def demo(host, port, bpmn_dir):
     from api.app import create_app
     from engine.identity import IdentityStore
 
+    apply_memory_limit()
     engine = open_engine()
     try:
         for process in deploy_bundled(engine, bpmn_dir, only_missing=True):

@@ -89,7 +89,7 @@ def test_task_matrix(world, engine, role, kind, action):
     elif action == "complete":
         response = caller.post(f"/api/tasks/{task_id}/complete", json={"variables": {}})
     else:
-        response = caller.post(f"/api/tasks/{task_id}/assign", json={"user": "sam"})
+        response = caller.post(f"/api/tasks/{task_id}/assign", json={"user": "wang"})  # issue 11: not across teams
     expected = EXPECTED[(role, kind)][ACTIONS.index(action)]
     assert response.status_code == expected, response.get_json()
     listed = {t["id"] for t in caller.get("/api/tasks", query_string={"page_size": 500}).get_json()["items"]}

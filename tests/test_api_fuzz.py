@@ -64,3 +64,29 @@ def test_no_server_errors_and_answers_match_the_schema(app, team, engine, identi
             run()
         except Unsatisfiable:
             assert mode == GenerationMode.NEGATIVE  # nothing to get wrong, e.g. GET /api/health
+
+
+HOSTILE_BODIES = {
+    "deep": b'{"variables": {"x": ' + b"[" * 100_000 + b"]" * 100_000 + b"}}",
+    "huge": b'{"name": "' + b"x" * (2 * 1024 * 1024) + b'"}',
+    "surrogate": b'{"name": "\\ud800", "variables": {"x": "\\udfff"}}',
+    "nul": b'{"name": "a\\u0000b", "variables": {"x\\u0000": 1}}',
+    "broken utf-8": b'{"name": "\xed\xa0\x80\xff"}',
+}
+
+
+def test_hostile_bodies_get_a_4xx_on_every_json_operation(app, team, engine):
+    """Deep, huge and invalid-Unicode bodies, sent to every operation of the OpenAPI document that takes
+    JSON (so a new route is covered the day it is added): never a 500, always a 4xx."""
+    document = team.admin.get("/api/openapi.json").get_json()
+    operations = [(path, method) for path, item in document["paths"].items() for method, op in item.items()
+                  if isinstance(op, dict) and "application/json" in (op.get("requestBody") or {}).get("content", {})]
+    assert len(operations) >= 20
+    for path, method in operations:
+        url = path
+        for name in [p.strip("{}") for p in path.split("/") if p.startswith("{")]:
+            url = url.replace("{" + name + "}", "1")
+        for kind, body in HOSTILE_BODIES.items():
+            response = team.admin.client.open(url, method=method.upper(), data=body, content_type="application/json",
+                                              headers={"Authorization": f"Bearer {team.admin.token}"})
+            assert 400 <= response.status_code < 500, (method, path, kind, response.status_code, response.get_data()[:300])

@@ -26,7 +26,7 @@ from api.routes.common import Blueprint, paged
 
 SEES_AMOUNTS = {"admin", "supervisor"}
 MONEY = {"opportunity": ("amount",), "contract": ("amount",), "payment": ("amount",)}
-MANAGES = {"admin", "supervisor"}
+MANAGES = access.MANAGES_RECORDS
 
 customers_blp = Blueprint("customers", __name__, url_prefix="/api", description="Customers and their records")
 pool_blp = Blueprint("pool", __name__, url_prefix="/api/pool", description="The public pool (公海)")
@@ -41,11 +41,33 @@ def _engine():
 
 
 def _in_reach(user, record):
-    return user.role == "admin" or record.get("owner") == user.name or (record.get("team") in user.groups)
+    return access.record_in_reach(user, record)
 
 
 def _scope(user):
-    return {} if user.role == "admin" else {"owners": [user.name], "teams": sorted(user.groups)}
+    return access.record_scope(user)
+
+
+def _check_holder(data, default_owner=None):
+    """The owner and team a body names must be within the caller's teams (engine/access.py): 422."""
+    user = current_user()
+    owner, team = data.get("owner", default_owner), data.get("team")
+    if owner is None and team is None:
+        return
+    groups = services().identity.groups_of(owner) if owner and owner != user.name else user.groups
+    problem = access.holder_problem(user, owner, team, groups)
+    if problem:
+        field = "team" if team and team not in user.groups and user.role != "admin" else "owner"
+        raise InvalidInput(f"{problem}", {field: [problem]})
+
+
+def _warnings(warnings, user):
+    """Duplicate warnings name only the candidates in the caller's reach."""
+    shown = []
+    for warning in warnings:
+        candidates = [c for c in warning.get("candidates", []) if access.record_in_reach(user, c)]
+        shown.append({**warning, "candidates": [{k: v for k, v in c.items() if k != "team"} for c in candidates]})
+    return json_value(shown)
 
 
 def _shown(kind, record, user):
@@ -63,7 +85,7 @@ def _customer(customer_id):
     user = current_user()
     customer = cu.get_customer(_engine(), customer_id)
     if not _in_reach(user, customer):
-        if customer["in_pool"]:
+        if access.pool_in_reach(user, customer):
             return pool.masked(customer)
         raise NotFound(f"no customer with id {customer_id}")
     return customer
@@ -113,8 +135,9 @@ def create_customer(data):
     user = current_user()
     if user.role not in MANAGES:
         data.setdefault("owner", user.name)
+    _check_holder(data)
     customer, warnings = cu.create_customer(_engine(), data, actor=user.name)
-    return {"customer": _shown("customer", customer, user), "warnings": json_value(warnings)}
+    return {"customer": _shown("customer", customer, user), "warnings": _warnings(warnings, user)}
 
 
 @customers_blp.route("/customers/<int:customer_id>", methods=["GET"])
@@ -136,8 +159,9 @@ def update_customer(data, customer_id):
     """Change the given fields (owners change through `transfer`)."""
     user = current_user()
     _customer_owned(customer_id)
+    _check_holder(data)
     customer, warnings = cu.update_customer(_engine(), customer_id, data, actor=user.name)
-    return {"customer": _shown("customer", customer, user), "warnings": json_value(warnings)}
+    return {"customer": _shown("customer", customer, user), "warnings": _warnings(warnings, user)}
 
 
 def _customer_owned(customer_id):
@@ -191,6 +215,7 @@ def move_customer(data, customer_id):
     if user.role not in MANAGES:
         raise Forbidden(f"{access.a_role(user.role)} may not move customers")
     _customer_owned(customer_id)
+    _check_holder({"owner": data["owner"]})
     ownership.transfer(_engine(), customer_id, data["owner"], user.name, note=data.get("note"))
     return _shown("customer", cu.get_customer(_engine(), customer_id), user)
 
@@ -227,6 +252,7 @@ def _record_routes(collection, kind, schema, create_args, update_args):
             _record_in_reach("contract", data["contract_id"])
         elif kind == "lead" and user.role not in MANAGES:
             data.setdefault("owner", user.name)
+        _check_holder(data)
         return _shown(kind, records.create_record(_engine(), kind, data, actor=user.name), user)
 
     @customers_blp.route(f"/{collection}/<int:record_id>", methods=["GET"], endpoint=f"get_{kind}")
@@ -245,6 +271,7 @@ def _record_routes(collection, kind, schema, create_args, update_args):
         for name in MONEY.get(kind, ()):
             if name in data and user.role not in SEES_AMOUNTS:
                 raise Forbidden(f"{access.a_role(user.role)} may not change {kind} amounts")
+        _check_holder(data)
         return _shown(kind, records.update_record(_engine(), kind, record_id, data, actor=user.name), user)
 
     noun = collection.replace("_", " ")
@@ -281,10 +308,11 @@ def convert_lead(data, lead_id):
     user = current_user()
     _record_in_reach("lead", lead_id)
     data = dict(data or {})
+    _check_holder(data)
     link = data.pop("link_existing", True)
     customer, warnings, info = records.convert_lead(_engine(), lead_id, user.name, data or None, link_existing=link,
                                                     with_match=True)
-    return {"customer": _shown("customer", customer, user), "warnings": json_value(warnings),
+    return {"customer": _shown("customer", customer, user), "warnings": _warnings(warnings, user),
             "linked": info.get("matched_by") is not None, "matched_by": info.get("matched_by")}
 
 
@@ -414,12 +442,14 @@ def create_checkin(data):
 @checkins_blp.response(200, s.CheckinPageSchema)
 @checkins_blp.errors(401, 404, 422)
 def list_checkins(page, page_size, customer_id=None):
-    """A customer's check-ins, or (without `customer_id`) mine; supervisors and admins see everyone's."""
+    """A customer's check-ins, or (without `customer_id`) mine; supervisors see their teams', admins everyone's."""
     user = current_user()
     if customer_id is not None:
         _customer_owned(customer_id)
-    mine = None if customer_id is not None or user.role in MANAGES else user.name
-    items, total = ck.list_checkins(_engine(), customer_id, mine, page, page_size)
+        people = None
+    else:
+        people = access.record_people(user, services().identity.members_of)
+    items, total = ck.list_checkins(_engine(), customer_id, None, page, page_size, users=people)
     return paged(json_value(items), total, page, page_size)
 
 
@@ -429,6 +459,11 @@ def _importer():
     if user.role not in MANAGES:
         raise Forbidden(f"{access.a_role(user.role)} may not import customers")
     return user
+
+
+def _import_actors():
+    """Whose imports the caller reaches (None: everyone's): their own and their teams' members'."""
+    return access.record_people(_importer(), services().identity.members_of)
 
 
 @imports_blp.route("", methods=["POST"])
@@ -448,8 +483,10 @@ def start_import(upload, form):
     if mapping is not None and not isinstance(mapping, dict):
         raise InvalidInput("mapping must be a JSON object", {"mapping": ["not a JSON object"]})
     file = upload["file"]
-    report = importer.import_customers(_engine(), file.read(), mapping, form["mode"], form.get("key") or None,
-                                       form["dry_run"], user.name, file.filename)
+    report = importer.import_customers(
+        _engine(), file.read(), mapping, form["mode"], form.get("key") or None, form["dry_run"], user.name,
+        file.filename, in_reach=lambda record: access.record_in_reach(user, record),
+        holder_problem=lambda owner, team, groups: access.holder_problem(user, owner, team, groups))
     return json_value({k: v for k, v in report.items() if k != "error_rows"}), 200 if form["dry_run"] else 201
 
 
@@ -459,8 +496,7 @@ def start_import(upload, form):
 @imports_blp.errors(401, 403, 422)
 def list_imports(page, page_size):
     """Past imports, newest first (supervisors and admins)."""
-    _importer()
-    items, total = importer.list_batches(_engine(), page, page_size)
+    items, total = importer.list_batches(_engine(), page, page_size, actors=_import_actors())
     return paged(json_value(items), total, page, page_size)
 
 
@@ -469,8 +505,7 @@ def list_imports(page, page_size):
 @imports_blp.errors(401, 403, 404)
 def import_errors(batch_id):
     """The bad rows with their reasons, as CSV to fix and import again."""
-    _importer()
-    return Response(importer.import_error_file(_engine(), batch_id), mimetype="text/csv",
+    return Response(importer.import_error_file(_engine(), batch_id, actors=_import_actors()), mimetype="text/csv",
                     headers={"Content-Disposition": f"attachment; filename=import-{batch_id}-errors.csv"})
 
 
@@ -479,4 +514,4 @@ def import_errors(batch_id):
 @imports_blp.errors(401, 403, 404, 409)
 def revert_import(batch_id):
     """Undo an import as a whole; 409 naming the customers changed or used since."""
-    return importer.revert_import(_engine(), batch_id, _importer().name)
+    return importer.revert_import(_engine(), batch_id, _importer().name, actors=_import_actors())

@@ -111,12 +111,10 @@ _lifecycle("retry", access.INSTANCE_RETRY, "Run the failed step of an instance w
 @messages.response(200, s.MessageResultSchema)
 @messages.errors(401, 403, 404, 409)
 def correlate(args):
-    """Correlate a message (e.g. `contract renewed`) to the instance waiting for it, narrowed by business key
-    and by `correlation` (variables it must have, e.g. `{"contract_id": 2}`). 404 when none waits; 409
-    when several match and `all` is not set, naming them (supervisors, admins)."""
-    user = current_user()
-    access.require(user, access.MESSAGE_SEND)
-    delivered = services().engine.correlate_message(args["name"], args.get("business_key"), args["variables"],
-                                                    actor=user.name, correlation=args["correlation"],
-                                                    every=args["all"])
+    """Correlate a message (e.g. `contract renewed`) to the instance waiting for it in the caller's reach,
+    narrowed by business key and by `correlation` (variables it must have, e.g. `{"contract_id": 2}`). 404
+    when none waits; 409 when several match and `all` is not set, naming them (supervisors, admins)."""
+    delivered = services().engine.correlate_message_as(current_user(), args["name"], args.get("business_key"),
+                                                       args["variables"], correlation=args["correlation"],
+                                                       every=args["all"])
     return {"delivered_to": delivered}

@@ -1,6 +1,6 @@
 """The task inbox: list, read, claim, unclaim, assign, complete."""
 from engine import access
-from engine.errors import Conflict, InvalidInput, NotFound
+from engine.errors import Conflict, NotFound
 
 from api.schemas import workflow as s
 from api.services import current_user, services
@@ -62,17 +62,9 @@ def unclaim(task_id):
 @blp.response(200, s.TaskSchema)
 @blp.errors(401, 403, 404, 422)
 def assign(args, task_id):
-    """Give the task to a user, whoever holds it now (supervisors and admins); `null` releases it."""
-    _task_for(access.TASK_ASSIGN, task_id)
-    svc, target = services(), args["user"]
-    if target is not None:
-        try:
-            if not svc.identity.user(target).active:
-                raise NotFound("inactive")
-        except NotFound:
-            raise InvalidInput(f"there is no active user named '{target}'",
-                               {"user": [f"no active user named '{target}'"]}) from None
-    return svc.engine.assign(task_id, target, actor=current_user().name)
+    """Give the task to a user of one of its groups, whoever holds it now (supervisors and admins); `null`
+    releases it. 422 for a user who is not active or in none of the task's groups."""
+    return services().engine.assign_as(current_user(), task_id, args["user"])
 
 
 @blp.route("/<task_id>/complete", methods=["POST"])

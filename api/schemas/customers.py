@@ -53,8 +53,9 @@ def _text(max_len=None, **kwargs):
     return Text(allow_none=True, validate=validate.Length(max=max_len) if max_len else None, **kwargs)
 
 
-def _id(maximum=2**53, **kwargs):
-    return fields.Integer(strict=True, validate=validate.Range(min=1, max=maximum), **kwargs)
+def _id(maximum=2**53, strict=True, **kwargs):
+    """An id; in a query string (text) it cannot be strict: `_id(strict=False)`."""
+    return fields.Integer(strict=strict, validate=validate.Range(min=1, max=maximum), **kwargs)
 
 
 def _when(**kwargs):
@@ -364,9 +365,7 @@ def page_schema(item_schema):
 
 
 class RecordListArgs(PageArgs):
-    # Not strict: a query string is text, `?customer_id=1` is the customer 1.
-    customer_id = fields.Integer(validate=validate.Range(min=1, max=2**53),
-                                 metadata={"description": "Only the records of this customer"})
+    customer_id = _id(strict=False, metadata={"description": "Only the records of this customer"})
 
 
 class ConvertArgs(CustomerUpdateArgs):
@@ -508,7 +507,7 @@ class CheckinPageSchema(PageSchema):
 
 
 class CheckinListArgs(PageArgs):
-    customer_id = _id()
+    customer_id = _id(strict=False)
 
 
 # ---- imports ---------------------------------------------------------------------------------------

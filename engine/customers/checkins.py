@@ -237,12 +237,15 @@ def create_checkin(engine, scenario, customer_id, user, values, template_version
         return row_dict(conn.execute(sa.select(checkins).where(checkins.c.id == new_id)).one())
 
 
-def list_checkins(engine, customer_id=None, user=None, page=1, page_size=50):
+def list_checkins(engine, customer_id=None, user=None, page=1, page_size=50, users=None):
+    """`user`: only that user's check-ins; `users`: only those of these users (a supervisor's teams)."""
     base = sa.select(checkins)
     if customer_id is not None:
         base = base.where(checkins.c.customer_id == customer_id)
     if user is not None:
         base = base.where(checkins.c.user == user)
+    if users is not None:
+        base = base.where(checkins.c.user.in_(sorted(users)))
     with engine.db.connect() as conn:
         total = conn.execute(sa.select(sa.func.count()).select_from(base.subquery())).scalar_one()
         rows = conn.execute(base.order_by(checkins.c.id.desc()).offset((page - 1) * page_size).limit(page_size))

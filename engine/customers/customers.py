@@ -77,7 +77,7 @@ def find_matches(conn, name_key=None, phones=(), exclude_id=None, limit=10) -> l
     (a customer's or one of its contacts'). Empty values never match."""
     warnings = []
     if name_key:
-        query = sa.select(customers.c.id, customers.c.name, customers.c.owner).where(
+        query = sa.select(customers.c.id, customers.c.name, customers.c.owner, customers.c.team).where(
             customers.c.name_key == name_key).limit(limit)
         if exclude_id is not None:
             query = query.where(customers.c.id != exclude_id)
@@ -86,7 +86,7 @@ def find_matches(conn, name_key=None, phones=(), exclude_id=None, limit=10) -> l
             warnings.append({"field": "name", "reason": "a customer with the same name exists", "candidates": found})
     phones = [p for p in phones if p]
     if phones:
-        query = sa.select(customers.c.id, customers.c.name, customers.c.owner).where(
+        query = sa.select(customers.c.id, customers.c.name, customers.c.owner, customers.c.team).where(
             sa.or_(customers.c.phone.in_(phones),
                    customers.c.id.in_(sa.select(contacts.c.customer_id).where(contacts.c.phone.in_(phones))))
         ).limit(limit)

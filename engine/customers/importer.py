@@ -94,12 +94,15 @@ class _Row:
 
 
 def import_customers(engine, file, mapping=None, mode="create", key=None, dry_run=False, actor=None,
-                     file_name=None, progress=None) -> dict:
+                     file_name=None, progress=None, in_reach=None, holder_problem=None) -> dict:
     """Import a .xlsx or .csv file of customers. Returns the report (see README, "Importing customers").
 
     mode: create (create-only) / upsert (create-or-update by `key`) / update (update-only by `key`);
     key: credit_code, name (normalised company name) or phone. `progress(done, total)` is called as
-    rows are checked and written."""
+    rows are checked and written. The importer's reach (engine/access.py, handed in by the caller):
+    `in_reach(customer)`: customers out of it are neither updated nor named (by name or phone they read as
+    absent; a credit code, unique, is refused without saying whose it is); `holder_problem(owner, team,
+    owner_groups)`: why a row may not give a customer to that owner and team, or None."""
     if mode not in MODES:
         raise InvalidInput(f"unknown import mode '{mode}'", {"mode": ["create, upsert or update"]})
     mode = MODES[mode]
@@ -114,7 +117,7 @@ def import_customers(engine, file, mapping=None, mode="create", key=None, dry_ru
     total = len(body)
     rows = [_Row(n, cells) for n, cells in body]
     with engine.db.connect() as conn:
-        _check_rows(conn, rows, columns, field_header, mode, key, progress, total)
+        _check_rows(conn, rows, columns, field_header, mode, key, progress, total, in_reach, holder_problem)
     bad = [r for r in rows if r.errors]
     report = {
         "batch_id": None, "dry_run": dry_run, "file_name": name, "mode": mode, "key": key, "total_rows": total,
@@ -137,7 +140,7 @@ def _cell(value):
     return "" if value is None else json_value(value)
 
 
-def _check_rows(conn, rows, columns, field_header, mode, key, progress, total):
+def _check_rows(conn, rows, columns, field_header, mode, key, progress, total, in_reach=None, holder_problem=None):
     vocab = Vocabularies(conn)
     converters = spec(vocab)
     owners = user_info(conn, {str(r.cells[i]).strip() for r in rows for i, f in columns.items()
@@ -147,6 +150,11 @@ def _check_rows(conn, rows, columns, field_header, mode, key, progress, total):
         present = {f for f, v in data.items() if fields.present(v)}
         values, errors = fields.clean(converters, data)
         check_owner(conn, values, errors, known=owners)
+        if holder_problem is not None and not errors.get("owner"):
+            info = owners.get(values.get("owner")) or {}
+            problem = holder_problem(values.get("owner"), values.get("team"), frozenset(info.get("groups", ())))
+            if problem:
+                errors.setdefault("owner" if values.get("owner") else "team", []).append(problem)
         for field, reasons in errors.items():
             for reason in reasons:
                 row.errors.append({"row": row.number, "column": field_header.get(field, field), "field": field,
@@ -158,7 +166,7 @@ def _check_rows(conn, rows, columns, field_header, mode, key, progress, total):
         if progress and done % CHUNK == 0:
             progress(done, total)
     _in_file_duplicates(rows, key, field_header)
-    _against_database(conn, rows, key, mode, field_header)
+    _against_database(conn, rows, key, mode, field_header, in_reach)
     if progress:
         progress(total, total)
 
@@ -202,20 +210,32 @@ def _lookup(conn, column, values):
     for start in range(0, len(values), CHUNK):
         chunk = values[start:start + CHUNK]
         for r in conn.execute(sa.select(customers.c.id, customers.c.name, customers.c.credit_code,
-                                        customers.c.owner, column).where(column.in_(chunk))):
-            found[r[4]].append({"id": r.id, "name": r.name, "owner": r.owner})
+                                        customers.c.owner, customers.c.team, column).where(column.in_(chunk))):
+            found[r[5]].append({"id": r.id, "name": r.name, "owner": r.owner, "team": r.team})
     return found
 
 
-def _against_database(conn, rows, key, mode, field_header):
+def _against_database(conn, rows, key, mode, field_header, in_reach=None):
     ok = [r for r in rows if not r.errors]
     by_key = _lookup(conn, customers.c.name_key if key == "name" else customers.c[key], [r.key for r in ok])
     by_code = _lookup(conn, customers.c.credit_code, [r.values["create"].get("credit_code") for r in ok])
     by_name = _lookup(conn, customers.c.name_key, [r.values["create"].get("name_key") for r in ok])
     by_phone = _lookup(conn, customers.c.phone, [r.values["create"].get("phone") for r in ok])
+    if in_reach is not None:  # another team's customers are not the importer's to update, nor to see
+        foreign = {c["id"] for found in (by_key, by_code, by_name, by_phone) for cs in found.values() for c in cs
+                   if not in_reach(c)}
+        if key != "credit_code":
+            by_key = _without(by_key, foreign)
+        by_name, by_phone = _without(by_name, foreign), _without(by_phone, foreign)
+    else:
+        foreign = set()
     for row in ok:
         values = row.values["create"]
         matches = by_key.get(row.key, []) if row.key else []
+        if any(m["id"] in foreign for m in matches):
+            _error(row, field_header, key, "the credit code is held by a customer out of your reach; "
+                                           "ask an admin")
+            continue
         if len(matches) > 1:
             ids = ", ".join(str(m["id"]) for m in matches)
             _error(row, field_header, key, f"ambiguous: customers {ids} share this {key}", candidates=matches)
@@ -230,6 +250,10 @@ def _against_database(conn, rows, key, mode, field_header):
             continue
         code = values.get("credit_code")
         holder = next((h for h in by_code.get(code, []) if not match or h["id"] != match["id"]), None) if code else None
+        if holder and holder["id"] in foreign:
+            _error(row, field_header, "credit_code", "the credit code is held by a customer out of your reach; "
+                                                     "ask an admin")
+            continue
         if holder:
             _error(row, field_header, "credit_code",
                    f"customer {holder['id']} '{holder['name']}' already has this credit code", existing_id=holder["id"])
@@ -242,6 +266,10 @@ def _against_database(conn, rows, key, mode, field_header):
             if others and (field != key or not match):
                 row.warnings.append({"row": row.number, "column": field_header.get(field, field), "field": field,
                                      "reason": f"a customer with the same {field} exists", "candidates": others})
+
+
+def _without(found, ids):
+    return {value: [c for c in candidates if c["id"] not in ids] for value, candidates in found.items()}
 
 
 def _write(engine, rows, report, actor, progress, total):
@@ -325,24 +353,27 @@ def error_file(report_or_rows) -> bytes:
     return write_csv(["行号 row", *rows["headers"], "错误 errors"], rows["rows"])
 
 
-def import_error_file(engine, batch_id) -> bytes:
-    return error_file(get_batch(engine, batch_id)["error_rows"])
+def import_error_file(engine, batch_id, actors=None) -> bytes:
+    return error_file(get_batch(engine, batch_id, actors)["error_rows"])
 
 
-def get_batch(engine, batch_id) -> dict:
+def get_batch(engine, batch_id, actors=None) -> dict:
+    """`actors`: the importers whose batches the caller reaches (None: all); another's reads as missing."""
     with engine.db.connect() as conn:
         row = conn.execute(sa.select(import_batches).where(import_batches.c.id == batch_id)).first()
-        if row is None:
+        if row is None or (actors is not None and row.actor not in actors):
             raise NotFound(f"no import batch {batch_id}")
         return dict(row._mapping)
 
 
-def list_batches(engine, page=1, page_size=50):
+def list_batches(engine, page=1, page_size=50, actors=None):
     base = sa.select(import_batches.c.id, import_batches.c.at, import_batches.c.actor, import_batches.c.file_name,
                      import_batches.c.mode, import_batches.c.key, import_batches.c.status, import_batches.c.summary,
                      import_batches.c.reverted_at, import_batches.c.reverted_by)
+    if actors is not None:
+        base = base.where(import_batches.c.actor.in_(sorted(actors)))
     with engine.db.connect() as conn:
-        total = conn.execute(sa.select(sa.func.count()).select_from(import_batches)).scalar_one()
+        total = conn.execute(sa.select(sa.func.count()).select_from(base.subquery())).scalar_one()
         rows = conn.execute(base.order_by(import_batches.c.id.desc()).offset((page - 1) * page_size).limit(page_size))
         return [dict(r._mapping) for r in rows], total
 
@@ -350,13 +381,14 @@ def list_batches(engine, page=1, page_size=50):
 _DEPENDENTS = (contacts, opportunities, contracts, payments, tickets, checkins, interactions, leads)
 
 
-def revert_import(engine, batch_id, actor=None) -> dict:
+def revert_import(engine, batch_id, actor=None, actors=None) -> dict:
     """Undo one import as a whole: created customers are deleted, updated ones get their old values back.
-    Refused (Conflict naming the customers) when any of them was changed or used since."""
+    Refused (Conflict naming the customers) when any of them was changed or used since. `actors`: as
+    `get_batch`."""
     now = clock.now()
     with engine.db.begin() as conn:
         batch = conn.execute(sa.select(import_batches).where(import_batches.c.id == batch_id).with_for_update()).first()
-        if batch is None:
+        if batch is None or (actors is not None and batch.actor not in actors):
             raise NotFound(f"no import batch {batch_id}")
         if batch.status != "applied":
             raise Conflict(f"import {batch_id} was already reverted by {batch.reverted_by} at {batch.reverted_at}")

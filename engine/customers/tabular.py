@@ -1,11 +1,25 @@
-"""Reading spreadsheets: .xlsx (openpyxl, read-only) and .csv (UTF-8 with or without BOM, else GB18030,
-which is what Excel on a Chinese Windows writes)."""
+"""Reading spreadsheets: .xlsx (openpyxl, read-only, row by row) and .csv (UTF-8 with or without BOM, else
+GB18030, which is what Excel on a Chinese Windows writes); writing CSV that a spreadsheet cannot run.
+
+Limits (README, "Limits"): at most `MAX_ROWS` filled rows (FOLLOWUP_IMPORT_MAX_ROWS, default 50,000) and
+`MAX_COLUMNS` columns; an .xlsx whose unpacked size passes `MAX_UNPACKED_BYTES` is refused before it is
+read; a run of `EMPTY_RUN` empty rows ends the sheet (a sheet "formatted" down to row 1,048,576 is
+read in a moment). NUL characters are refused (PostgreSQL cannot store them).
+"""
 import csv
 import io
+import os
+import re
+import zipfile
 from datetime import datetime
 from pathlib import Path
 
-from engine.errors import InvalidInput
+from engine.errors import InvalidInput, TooLarge
+
+MAX_ROWS = int(os.environ.get("FOLLOWUP_IMPORT_MAX_ROWS") or 50_000)
+MAX_COLUMNS = 200
+MAX_UNPACKED_BYTES = 200 * 1024 * 1024
+EMPTY_RUN = 1_000
 
 
 def _read_bytes(file):
@@ -29,15 +43,40 @@ def read_table(file, file_name=None):
     if not is_xlsx and name.lower().endswith((".xlsx", ".xlsm")):  # a truncated or corrupt workbook
         raise InvalidInput(f"{name} is not a readable .xlsx workbook (damaged or not really a workbook): "
                            "open it in Excel or WPS and save it again, or save it as .csv", {"file": ["unreadable"]})
-    rows = _xlsx_rows(data, name) if is_xlsx else _csv_rows(data)
+    rows = _limited(_xlsx_rows(data, name) if is_xlsx else _csv_rows(data), name)
     for number, cells in rows:
         if any(_present(c) for c in cells):
             headers = [str(c).strip() if c is not None else "" for c in cells]
             break
     else:
         raise InvalidInput(f"{name} has no header row", {"file": ["empty"]})
-    body = [(n, list(c) + [None] * (len(headers) - len(c))) for n, c in rows if any(_present(v) for v in c)]
+    body = [(n, list(c) + [None] * (len(headers) - len(c))) for n, c in rows]
     return name, headers, body
+
+
+def _limited(rows, name):
+    """The filled rows, refusing a sheet past the limits; a long run of empty rows ends it."""
+    filled = empty_run = 0
+    for number, cells in rows:
+        if not any(_present(c) for c in cells):
+            empty_run += 1
+            if empty_run >= EMPTY_RUN:
+                return
+            continue
+        empty_run = 0
+        filled += 1
+        if filled > MAX_ROWS + 1:  # + the header row
+            raise TooLarge(f"{name} has more than {MAX_ROWS:,} rows; split it into several files "
+                           "(FOLLOWUP_IMPORT_MAX_ROWS)", {"file": [f"more than {MAX_ROWS:,} rows"]})
+        if len(cells) > MAX_COLUMNS and any(_present(c) for c in cells[MAX_COLUMNS:]):
+            raise InvalidInput(f"{name}, row {number}: more than {MAX_COLUMNS} columns",
+                               {"file": [f"more than {MAX_COLUMNS} columns"]})
+        cells = cells[:MAX_COLUMNS]
+        for cell in cells:
+            if isinstance(cell, str) and "\x00" in cell:
+                raise InvalidInput(f"{name}, row {number}: a cell contains a NUL character",
+                                   {"file": [f"row {number}: NUL character"]})
+        yield number, cells
 
 
 def _present(value):
@@ -48,18 +87,25 @@ def _xlsx_rows(data, name="the file"):
     from openpyxl import load_workbook
 
     try:
+        unpacked = sum(info.file_size for info in zipfile.ZipFile(io.BytesIO(data)).infolist())
+    except (zipfile.BadZipFile, ValueError):
+        raise InvalidInput("the file is not a readable .xlsx workbook (a broken zip)", {"file": ["unreadable"]}) from None
+    if unpacked > MAX_UNPACKED_BYTES:
+        raise TooLarge(f"the workbook unpacks to {unpacked // (1024 * 1024):,} MB, more than the "
+                       f"{MAX_UNPACKED_BYTES // (1024 * 1024)} MB allowed; save it as .csv or split it",
+                       {"file": ["too large when unpacked"]})
+    try:
         book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-        sheet = book.worksheets[0]
-        rows = list(sheet.iter_rows(values_only=True))
     except Exception as err:  # openpyxl raises several kinds for a broken file
         raise InvalidInput(f"{name} is not a readable .xlsx workbook ({type(err).__name__}): open it in Excel or "
                            "WPS and save it again, or save it as .csv", {"file": ["unreadable"]}) from None
-    out = []
-    for number, cells in enumerate(rows, start=1):
-        out.append((number, [c.date() if isinstance(c, datetime) and c.time() == datetime.min.time() else c
-                             for c in cells]))
-    book.close()
-    return iter(out)
+    sheet = book.worksheets[0]
+    try:
+        for number, cells in enumerate(sheet.iter_rows(values_only=True), start=1):
+            yield number, [c.date() if isinstance(c, datetime) and c.time() == datetime.min.time() else c
+                           for c in cells]
+    finally:
+        book.close()
 
 
 def _csv_rows(data):
@@ -76,13 +122,29 @@ def _csv_rows(data):
         dialect = csv.Sniffer().sniff(sample, delimiters=",;\t")
     except csv.Error:
         dialect = csv.excel
-    return iter(list(enumerate(csv.reader(io.StringIO(text), dialect), start=1)))
+    if "\x00" in text:
+        line = text.count("\n", 0, text.index("\x00")) + 1
+        raise InvalidInput(f"line {line} of the CSV file contains a NUL character: not text a spreadsheet writes",
+                           {"file": [f"line {line}: NUL character"]})
+    return enumerate(csv.reader(io.StringIO(text), dialect), start=1)
+
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_PLAIN_NUMBER = re.compile(r"^[+-]?\d+(\.\d+)?$")
+
+
+def neutralise(cell):
+    """A cell a spreadsheet would run as a formula (`=HYPERLINK(...)`, `+cmd|...`, `@SUM(...)`), as text:
+    a leading apostrophe (the OWASP rule for CSV injection). Plain numbers such as -5 are left alone."""
+    if isinstance(cell, str) and cell.startswith(_FORMULA_START) and not _PLAIN_NUMBER.match(cell):
+        return "'" + cell
+    return cell
 
 
 def write_csv(headers, rows) -> bytes:
-    """CSV with a BOM, so Excel opens Chinese text correctly."""
+    """CSV with a BOM, so Excel opens Chinese text correctly; no cell can be taken for a formula."""
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(headers)
-    writer.writerows(rows)
+    writer.writerow([neutralise(h) for h in headers])
+    writer.writerows([neutralise(c) for c in row] for row in rows)
     return out.getvalue().encode("utf-8-sig")

@@ -77,9 +77,10 @@ class SpecCache:
 
 
 class DefinitionStore:
-    def __init__(self, db, operations=None):
+    def __init__(self, db, operations=None, limits=None):
         self.db = db
         self.operations = operations  # the registry service tasks are checked against at deploy
+        self.limits = limits  # engine/config.py Limits: literal cycles and cardinalities past them are refused
         self.specs = SpecCache()
         self._by_id = {}
         self.derived = {}  # caches of what is derived per definition id (process groups), cleared with ours
@@ -93,7 +94,7 @@ class DefinitionStore:
 
     def validate(self, sources: list[SourceFile]):
         """Parse and check without storing; returns the processes found (with `.warnings`: bpmnlint's)."""
-        bundle = parse_files(self.with_stored_decisions(sources), self.operations, check_lint=True)
+        bundle = parse_files(self.with_stored_decisions(sources), self.operations, self.limits, check_lint=True)
         return Deployed(bundle.processes.values(), bundle.warnings)
 
     def with_stored_decisions(self, sources: list[SourceFile]) -> list[SourceFile]:
@@ -135,7 +136,7 @@ class DefinitionStore:
         """Store changed processes as new versions. Identical content changes nothing. Decision tables
         may come alone: they are stored for later deployments to call (`with_stored_decisions`)."""
         sources = self.with_stored_decisions(sources)
-        bundle = parse_files(sources, self.operations, check_lint=True)
+        bundle = parse_files(sources, self.operations, self.limits, check_lint=True)
         if not bundle.processes:
             return Deployed(self._deploy_decisions(sources, actor), bundle.warnings)
         return Deployed(self._deploy(bundle, sources, actor), bundle.warnings)

@@ -39,6 +39,7 @@ class Step:
     sets_status: InstanceStatus | None = None  # CANCELLED or SUSPENDED, whatever the workflow says
     resumes: bool = False          # a suspended instance moves again
     rewrites_tasks: bool = False   # open tasks kept may now read differently (a migration, a repair)
+    incident_keeps_state: bool = False  # the incident's change cannot be stored: the state before it is kept
 
 
 def data_changes(before: dict, after: dict) -> dict:
@@ -100,7 +101,7 @@ def complete_task(store, task_id, values, actor):
         task_row = loaded.before.human_tasks.get(task_id)
         if task_row is None:
             raise Conflict(f"task '{task_id}' is no longer open: it was completed or cancelled")
-        cleaned = forms.validate(task_row["form"], values or {})
+        cleaned = forms.validate(task_row["form"], values or {}, reserved=store.reserved_names())
         _check_users(conn, task_row["form"], cleaned)
         task = loaded.workflow.get_task_from_id(uuid.UUID(task_id))
         step = Step("task_completed", task_id, task.task_spec.bpmn_id, completed=(task_id, actor))
@@ -150,6 +151,7 @@ def deliver_message(store, name, variables, actor):
         if not waiting:
             return None
         target = waiting[0]
+        forms.validate([], variables or {}, reserved=store.reserved_names())
         step = Step("message_received", str(target.id), target.task_spec.bpmn_id, detail={"message": name})
 
         def catch():

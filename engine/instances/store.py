@@ -5,6 +5,7 @@ Concurrency is optimistic: the instance row carries a `revision`; a write that f
 retried from a fresh load when that is safe (the step re-checks what it needs, e.g. that the task is
 still ready), else it ends in `Conflict`.
 """
+import time
 import traceback
 import uuid
 
@@ -12,9 +13,10 @@ import sqlalchemy as sa
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState
 
-from engine import clock, context
+from engine import clock, context, fastjson
+from engine.config import Limits
 from engine.clock import utc
-from engine.errors import Conflict, NotFound
+from engine.errors import Conflict, FollowupError, InvalidInput, NotFound
 from engine.instances.steps import Loaded, Step, data_changes
 from engine.instances.views import json_safe, task_dict
 from engine.instances.writes import (_DELETE_COMPLETED_TASK, _INSERT_AUDIT, RowWrites, _refuse_completion, _Stale,
@@ -27,7 +29,7 @@ from engine.storage.schema import (external_tasks, human_task_groups, human_task
 from engine.workflow import forms
 from engine.workflow.parsing import start_form
 from engine.workflow.snapshot import Snapshot, active_element_ids, take
-from engine.workflow.state import dump_state, load_state, new_workflow, variables_of
+from engine.workflow.state import all_tasks, dump_state, load_state, new_workflow, variables_of
 
 RETRIES = 5
 
@@ -102,7 +104,7 @@ class InstanceStore:
         """`instance_id`: a caller-chosen id (a timer launcher's, so a repeated launch collides);
         `prepare(workflow)`: called before the first engine steps; `conn`: start inside that connection's
         transaction (a service task starting another SOP), in a savepoint, so both commit or neither."""
-        variables = forms.validate([], variables or {})
+        variables = forms.validate([], variables or {}, reserved=self.reserved_names())
         instance_id = instance_id or str(uuid.uuid4())
         if conn is not None:
             with context.scope(self) as ops, conn.begin_nested():
@@ -112,6 +114,14 @@ class InstanceStore:
             self._start_in(conn, ops, definition, business_key, variables, actor, instance_id, prepare)
         return instance_id
 
+    @property
+    def limits(self) -> Limits:
+        return getattr(self.script_engine, "limits", None) or Limits()
+
+    def reserved_names(self) -> frozenset:
+        names = getattr(self.script_engine, "reserved_names", None)
+        return names() if names is not None else frozenset()
+
     def _start_in(self, conn, ops, definition, business_key, variables, actor, instance_id, prepare):
         now = clock.now()
         ops.attach(conn, instance_id, business_key, definition.key, actor)  # for service-task operations
@@ -119,21 +129,37 @@ class InstanceStore:
         fields = start_form(spec)
         if fields:  # what the process needs, checked before anything runs: a bad start is a 422, not an incident
             variables = forms.validate(fields, variables, others_allowed=True)
-        workflow = new_workflow(spec, subprocess_specs, self.script_engine)
-        workflow.task_tree.data.update(variables)
-        for task in workflow.get_tasks(state=TaskState.READY):  # the start task carries the data on
-            task.data.update(variables)
-        if prepare is not None:
-            prepare(workflow)
+
+        def fresh():
+            workflow = new_workflow(spec, subprocess_specs, self.script_engine)
+            workflow.task_tree.data.update(variables)
+            for task in workflow.get_tasks(state=TaskState.READY):  # the start task carries the data on
+                task.data.update(variables)
+            if prepare is not None:
+                prepare(workflow)
+            return workflow
+
+        workflow = fresh()
         identity = {"id": instance_id, "process_key": definition.key, "business_key": business_key,
                     "definition_id": definition.id}
         step = Step("started", detail={"changes": data_changes({}, variables)})
         incident = self._run(workflow, step)
+        state = step.__dict__.pop("_state", None)
+        if state is None and not step.incident_keeps_state:  # after an incident: can what is left be stored?
+            try:
+                state = dump_state(workflow)
+            except Exception as err:  # noqa: BLE001 - a value JSON cannot hold, or no memory left for it
+                step.incident_keeps_state = True
+                incident = incident or self._incident(step, err, workflow.last_task, "a variable holds a value that "
+                                                      f"cannot be stored ({_plain_error(err)})")
+        if step.incident_keeps_state:  # what the steps made cannot be stored: keep the instance as started
+            workflow = fresh()
+            state = dump_state(workflow)
         snap = take(workflow, identity, now)
         status = InstanceStatus.ERROR if incident else snap.status
         conn.execute(instances.insert().values(
             id=instance_id, definition_id=definition.id, process_key=definition.key,
-            business_key=business_key, status=status, revision=1, state=dump_state(workflow),
+            business_key=business_key, status=status, revision=1, state=state or dump_state(workflow),
             incident=incident, started_by=actor, started_at=now, updated_at=now,
             ended_at=now if status in FINAL else None))
         self._sync_rows(conn, identity, Snapshot("new"), snap)
@@ -226,21 +252,62 @@ class InstanceStore:
                 step.detail["printed"] = printed
 
     def _run_steps(self, workflow, step, action=None):
+        """Run engine steps (after `action`, if given) and write the state they leave; a failure becomes an
+        incident naming the element: a script's, a limit's (engine/config.py `Limits`), or any other error
+        of the library or of the data (a value that cannot be stored). For the last, `step` says that the
+        instance keeps its state from before the change (`incident_keeps_state`)."""
+        workflow.running_task = None
+        started, incident = time.time(), None
         try:
             if action is not None:
                 action()
             workflow.do_engine_steps()
-            return None
         except SpiffWorkflowException as err:
             task = getattr(err, "task", None)
-            step.detail["error"] = str(err)
-            return {
-                "task_id": str(task.id) if task is not None else None,
-                "element_id": task.task_spec.bpmn_id if task is not None else None,
-                "message": str(err),
-                "traceback": "".join(traceback.format_exception_only(err)).strip()[-2000:],
-                "at": clock.now().isoformat(),
-            }
+            message, cause = str(err), err.__cause__ or err.__context__
+            if cause is not None and str(cause) and str(cause) not in message:  # "Error evaluating ...": say why
+                message = f"{message.rstrip('. ')}: {cause}"
+            incident = self._incident(step, err, task, message)
+        except (FollowupError, sa.exc.SQLAlchemyError, _Stale):
+            raise
+        except Exception as err:  # noqa: BLE001 - a plain error in the engine's steps: the element's incident
+            running = workflow.running_task
+            if running is not None and not running.has_state(TaskState.FINISHED_MASK):
+                running._set_state(TaskState.ERROR)  # what a retry runs again
+            incident = self._incident(step, err, _failed_task(err) or running, _plain_error(err))
+        # What this change wrote (the data of the tasks it moved, even a failed script's) must be storable
+        # and readable back; it is checked before it is written, within a budget.
+        limits = self.limits
+        for task in all_tasks(workflow):
+            if task.last_state_change >= started or task is workflow.running_task:
+                problem = fastjson.problem_in(task.data, limits.max_value_depth, max_items=limits.max_stored_values,
+                                              max_chars=limits.max_sequence)
+                if problem:
+                    step.incident_keeps_state = True
+                    return incident or self._incident(step, ValueError(str(problem)), task,
+                                                      f"a variable cannot be stored: {problem}")
+        try:
+            step._state = dump_state(workflow)
+        except Exception as err:  # noqa: BLE001 - a script left a value JSON cannot hold
+            step.incident_keeps_state = True
+            return incident or self._incident(
+                step, err, workflow.last_task, "a variable holds a value that cannot be stored "
+                f"({_plain_error(err)}); only text, numbers, true/false, lists and objects can")
+        return incident
+
+    @staticmethod
+    def _incident(step, err, task, message):
+        element = task.task_spec.bpmn_id if task is not None else step.element_id
+        if element and element not in message:
+            message = f"{element}: {message}"
+        step.detail["error"] = message
+        return {
+            "task_id": str(task.id) if task is not None else step.task_id,
+            "element_id": element,
+            "message": message,
+            "traceback": "".join(traceback.format_exception_only(err)).strip()[-2000:],
+            "at": clock.now().isoformat(),
+        }
 
     def _save(self, conn, loaded: Loaded, step: Step, actor, writes=None):
         """Write the instance's new state with its derived rows and one audit event. With `writes`, the
@@ -249,7 +316,18 @@ class InstanceStore:
         writes = writes if writes is not None else RowWrites(self.backend, one=self.backend.one_statement_save)
         now = clock.now()
         row, workflow = loaded.row, loaded.workflow
-        snap = take(workflow, row._mapping, now)
+        state = step.__dict__.pop("_state", None)
+        if state is None and not step.incident_keeps_state:
+            try:
+                state = dump_state(workflow)
+            except Exception as err:  # noqa: BLE001 - a value JSON cannot hold (see `_run`), or no memory for it
+                step.incident_keeps_state = True
+                step.incident = step.incident or self._incident(
+                    step, err, workflow.last_task, f"a variable holds a value that cannot be stored ({_plain_error(err)})")
+        if step.incident_keeps_state:  # the change made something that cannot be stored: keep the last good state
+            state, snap, completed = row.state, loaded.before, None
+        else:
+            snap, completed = take(workflow, row._mapping, now), step.completed
         status = snap.status
         if step.incident is not None or step.clears_incident:
             incident = step.incident
@@ -265,12 +343,12 @@ class InstanceStore:
             status = InstanceStatus.SUSPENDED
         ended_at = now if status in FINAL and row.ended_at is None else row.ended_at
         writes.instance_updates.append({
-            "state": dump_state(workflow), "status": status, "revision": row.revision + 1, "updated_at": now,
+            "state": state, "status": status, "revision": row.revision + 1, "updated_at": now,
             "incident": incident, "ended_at": ended_at, "b_id": row.id, "b_revision": row.revision})
         if status == InstanceStatus.CANCELLED:
             snap = Snapshot(status)
         step.instance_id, step.status, step.open_tasks = row.id, status, tuple(snap.human_tasks)
-        self._sync_rows(conn, row._mapping, loaded.before, snap, step.completed, writes)
+        self._sync_rows(conn, row._mapping, loaded.before, snap, completed, writes)
         if step.rewrites_tasks:
             _rewrite_kept_tasks(conn, loaded.before, snap)
         writes.audit(row.id, actor, step, now)
@@ -330,7 +408,7 @@ class InstanceStore:
         conn.execute(_INSERT_AUDIT, audit_row(instance_id, actor, step, now))
 
 
-_REWRITTEN = ("element_id", "name", "lane", "candidate_groups", "form", "due_at")
+_REWRITTEN = ("element_id", "name", "title", "lane", "candidate_groups", "form", "due_at")
 
 
 def _rewrite_kept_tasks(conn, before: Snapshot, after: Snapshot):
@@ -347,3 +425,21 @@ def _rewrite_kept_tasks(conn, before: Snapshot, after: Snapshot):
             groups = sorted(set(new["candidate_groups"]))
             if groups:
                 conn.execute(human_task_groups.insert(), [{"task_id": task_id, "group_name": g} for g in groups])
+
+
+def _failed_task(err):
+    """The innermost BPMN task a traceback passes through (SpiffWorkflow's specs call it `my_task`)."""
+    found, tb = None, err.__traceback__
+    while tb is not None:
+        for name in ("my_task", "task"):
+            candidate = tb.tb_frame.f_locals.get(name)
+            if getattr(getattr(candidate, "task_spec", None), "bpmn_id", None):
+                found = candidate
+                break
+        tb = tb.tb_next
+    return found
+
+
+def _plain_error(err) -> str:
+    text = str(err)
+    return f"{type(err).__name__}: {text}" if text else type(err).__name__

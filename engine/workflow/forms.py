@@ -80,10 +80,11 @@ def _default(field):
         return None
 
 
-def validate(fields: list[dict], values: dict, others_allowed=False) -> dict:
+def validate(fields: list[dict], values: dict, others_allowed=False, reserved=frozenset()) -> dict:
     """Return the values converted to their field types, or raise InvalidInput listing every problem.
     `others_allowed`: names that are not fields pass as they are (a start form names what a process
-    needs; a starter may hand it more)."""
+    needs; a starter may hand it more). `reserved`: names no variable may take (the helpers scripts
+    call, e.g. `timer_value`, `now`)."""
     if not isinstance(values, dict):
         raise InvalidInput("variables must be an object", {"variables": ["must be an object"]})
     errors: dict[str, list[str]] = {}
@@ -92,6 +93,8 @@ def validate(fields: list[dict], values: dict, others_allowed=False) -> dict:
     for name in values:
         if not isinstance(name, str) or not name.isidentifier() or name.startswith("_"):
             errors.setdefault(str(name), []).append("is not a valid variable name")
+        elif name in reserved:
+            errors.setdefault(name, []).append("is reserved: scripts use this name (变量名已被保留)")
         elif fields and name not in known and not others_allowed:
             errors.setdefault(name, []).append("is not a field of this form")
     for field in fields:

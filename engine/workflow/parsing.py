@@ -273,9 +273,33 @@ def _camunda_collections(root, filename):
             node.insert(1, item)
 
 
-def _prepare_bpmn(root, filename):
+def _check_literal_limits(node, text, filename, limits):
+    """A literal past a limit is refused at deploy (the same limit stops a computed one at run time)."""
+    text = text.strip()
+    if node.tag == f"{{{BPMN_NS}}}loopCardinality" and text.isdigit() and int(text) > limits.max_cardinality:
+        raise DeploymentError(f"the loop cardinality {int(text):,} is more than the limit of "
+                              f"{limits.max_cardinality:,} (FOLLOWUP_MAX_CARDINALITY)", file=filename,
+                              line=node.sourceline, element=_nearest_id(node))
+    if node.tag == f"{{{BPMN_NS}}}timeCycle" and _ISO_CYCLE.match(text):
+        duration = text.split("/")[-1]
+        if _ISO_DURATION.match(duration):
+            from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+            try:
+                seconds = TimerEventDefinition.get_timedelta_from_start(
+                    TimerEventDefinition.parse_iso_duration(duration)).total_seconds()
+            except Exception:  # noqa: BLE001 - left to the run-time check, which names the problem
+                return
+            if seconds < limits.min_timer_cycle_seconds:
+                raise DeploymentError(f"the timer cycle '{text}' repeats every {seconds:g} s; the shortest interval "
+                                      f"allowed is {limits.min_timer_cycle_seconds:g} s "
+                                      "(FOLLOWUP_MIN_TIMER_CYCLE_SECONDS)", file=filename, line=node.sourceline,
+                                      element=_nearest_id(node))
+
+
+def _prepare_bpmn(root, filename, limits=None):
     """Rewrite timer bodies, Camunda expressions (juel.py) and collections, and check every script and
-    condition against the sandbox's rules."""
+    condition against the sandbox's rules; with `limits`, literal cycles and cardinalities past them are
+    refused."""
     _camunda_collections(root, filename)
     for task in root.iter(f"{{{BPMN_NS}}}scriptTask"):
         language = (task.get("scriptFormat") or "python").strip().lower()
@@ -289,6 +313,8 @@ def _prepare_bpmn(root, filename):
                                   element=task.get("id"))
     for node in root.iter(*_SCRIPT_TAGS):
         text = node.text or ""
+        if limits is not None:
+            _check_literal_limits(node, text, filename, limits)
         if _SCRIPT_TAGS[node.tag] == "eval" and juel.is_juel(text):
             try:
                 text = node.text = juel.to_python(text)
@@ -326,9 +352,10 @@ def _is_dmn(root):
     return etree.QName(root).namespace in DMN_NAMESPACES
 
 
-def parse_files(sources: list[SourceFile], operations=None, check_lint=False) -> ParsedBundle:
+def parse_files(sources: list[SourceFile], operations=None, limits=None, check_lint=False) -> ParsedBundle:
     """Parse and validate a deployment's files; raise DeploymentError on the first problem. With
-    `operations` (a registry: `get(name)`, names by iteration), service tasks are checked against it.
+    `operations` (a registry: `get(name)`, names by iteration), service tasks are checked against it; with
+    `limits` (engine/config.py), literal timer cycles and loop cardinalities past them are refused.
     `check_lint`: run bpmnlint (lint.py) on each BPMN file: correctness errors refuse, the rest are
     `bundle.warnings` (a new deployment; files stored already are not linted again)."""
     if not sources:
@@ -363,7 +390,7 @@ def parse_files(sources: list[SourceFile], operations=None, check_lint=False) ->
                     raise DeploymentError(f"bpmnlint {first['rule']}: {first['message']}{more}", file=source.name,
                                           element=first["element"])
                 bundle.warnings.extend(warnings)
-            _prepare_bpmn(root, source.name)
+            _prepare_bpmn(root, source.name, limits)
             bpmn_roots.append((root, source))
         else:
             raise DeploymentError("not a BPMN 2.0 or DMN document (unexpected root element "
@@ -380,6 +407,7 @@ def parse_files(sources: list[SourceFile], operations=None, check_lint=False) ->
     if not bundle.processes and not bundle.decisions:
         raise DeploymentError("no executable process found in the deployment",
                               file=", ".join(s.name for s in sources))
+    _refuse_recursive_calls(bpmn_roots)
     by_name = {s.name: s for s in sources}
     dmn_hash = "".join(sorted(s.sha256 for s in sources if s.name not in {p.file for p in bundle.processes.values()}))
     for key, info in bundle.processes.items():
@@ -412,6 +440,33 @@ def decision_refs(content: bytes) -> set[str]:
 def decision_ids(content: bytes) -> set[str]:
     """The decision ids a DMN file defines."""
     return {m.decode() for m in _DECISION_ID.findall(content)}
+
+
+def _refuse_recursive_calls(bpmn_roots):
+    """A call activity that leads back to a process it is part of (A calls A, or A calls B calls A) would
+    start subprocesses for ever: refused, naming the call activity."""
+    calls = {}  # process id -> [(called process id, call activity element, file name)]
+    for root, source in bpmn_roots:
+        for process in root.iter(f"{{{BPMN_NS}}}process"):
+            calls[process.get("id")] = [(node.get("calledElement"), node, source.name)
+                                        for node in process.iter(f"{{{BPMN_NS}}}callActivity")]
+
+    done = set()  # processes whose calls lead nowhere back
+
+    def visit(process_id, path):
+        for called, node, filename in calls.get(process_id, ()):
+            if called in path:
+                chain = " -> ".join([*path[path.index(called):], called])
+                raise DeploymentError(f"the call activity calls a process that is already running it ({chain}): "
+                                      "recursive call activities are not allowed", file=filename,
+                                      line=node.sourceline, element=node.get("id"))
+            if called in calls and called not in done:
+                visit(called, [*path, called])
+        done.add(process_id)
+
+    for process_id in calls:
+        if process_id not in done:
+            visit(process_id, [process_id])
 
 
 def _from_validation(err, filename):

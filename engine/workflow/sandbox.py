@@ -9,6 +9,12 @@ Two layers, both cheap:
 
 Compiled code objects are cached by source text, which also spares SpiffWorkflow's habit of
 re-compiling every expression on every evaluation.
+
+What a script may cost (engine/config.py `Limits`): a time budget per script, enforced by a watchdog that
+keeps raising in the script's thread until it has stopped (a `finally:` cannot hold it: `finally` is
+refused anyway); and size guards on the operations that run as one long C call no watchdog can interrupt
+(`**`, `*`, `+`, `<<`, `%` on text, `range`, padding and joining text), put in by rewriting the syntax
+tree. Regular expressions run on RE2, in linear time.
 """
 import ast
 import builtins
@@ -17,15 +23,17 @@ import datetime as _dt
 import decimal
 import json
 import math
-import re
 import threading
 import time
 from contextlib import contextmanager
 from functools import lru_cache
 
+import re2
+
 from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine, TaskDataEnvironment
 
+from engine.config import Limits
 from engine.errors import ScriptRefused
 
 ALLOWED_BUILTINS = (
@@ -48,8 +56,9 @@ FORBIDDEN_ATTRIBUTES = frozenset(
 )
 
 
-def _safe_builtins():
+def _safe_builtins(limits=None):
     safe = {name: getattr(builtins, name) for name in ALLOWED_BUILTINS}
+    safe["range"] = _SizeGuards(limits or Limits()).range
     return safe
 
 
@@ -66,7 +75,7 @@ def helper_functions():
         "math": _ReadOnlyNamespace(math, "floor ceil sqrt isclose inf pi fabs"),
         "json_dumps": lambda value: json.dumps(value, ensure_ascii=False),
         "json_loads": json.loads,
-        "re_match": lambda pattern, text: re.match(pattern, text) is not None,
+        "re_match": re_match,
         "now": _now,
         "iso_duration": iso_duration,
     }
@@ -106,6 +115,24 @@ def zoned_time_helpers(zone):
     ZonedDatetime.__name__ = ZonedDatetime.__qualname__ = "datetime"
     ZonedDate.__name__ = ZonedDate.__qualname__ = "date"
     return {"datetime": ZonedDatetime, "date": ZonedDate, "now": lambda: _now().astimezone(zone)}
+_RE2_OPTIONS = re2.Options()
+_RE2_OPTIONS.max_mem = 8 << 20  # a pattern whose automaton needs more is refused, not built
+
+
+@lru_cache(maxsize=512)
+def _regex(pattern):
+    try:
+        return re2.compile(pattern, _RE2_OPTIONS)
+    except re2.error as err:
+        raise ValueError(f"the regular expression {pattern!r} cannot be used: {err}") from None
+
+
+def re_match(pattern, text) -> bool:
+    """Does `text` match `pattern` from its start? RE2 syntax (no backreferences, no look-around), in time
+    linear in the text: an agent's note cannot make a pattern backtrack for minutes."""
+    if not isinstance(pattern, str) or not isinstance(text, str):
+        raise TypeError("re_match needs a pattern and a text")
+    return _regex(pattern).match(text) is not None
 
 
 def iso_duration(delta: _dt.timedelta) -> str:
@@ -155,11 +182,31 @@ class _PolicyChecker(ast.NodeVisitor):
             self._refuse(node, f"the name '{node.name}' is not allowed (names may not start with '_')")
         self.generic_visit(node)
 
-    visit_FunctionDef = visit_ClassDef = visit_AsyncFunctionDef = _check_definition_name
+    visit_FunctionDef = visit_AsyncFunctionDef = _check_definition_name
 
     def visit_ExceptHandler(self, node):
         if node.type is None:
             self._refuse(node, "a bare 'except:' is not allowed; name the exception (e.g. 'except ValueError:')")
+        self.generic_visit(node)
+
+    def visit_ClassDef(self, node):
+        self._refuse(node, "'class' is not allowed in scripts; use dicts")
+
+    def visit_Try(self, node):
+        if node.finalbody:
+            self._refuse(node, "'finally' is not allowed in scripts")
+        self.generic_visit(node)
+
+    visit_TryStar = visit_Try
+
+    def visit_FormattedValue(self, node):
+        spec = node.format_spec
+        if spec is not None:
+            parts = spec.values if isinstance(spec, ast.JoinedStr) else [spec]
+            if any(not isinstance(p, ast.Constant) for p in parts):
+                self._refuse(node, "a computed format spec ('{x:{width}}') is not allowed")
+            elif any(re2.search(r"\d{7,}", str(p.value)) for p in parts):
+                self._refuse(node, "a format width of a million characters or more is not allowed")
         self.generic_visit(node)
 
     def visit_Global(self, node):
@@ -184,10 +231,195 @@ def check_source(source: str, mode: str = "exec") -> None:
         raise ScriptRefused("; ".join(checker.problems))
 
 
+# ---- size guards: operations that would run as one long C call -----------------------------------------
+
+_GUARDED_OPS = {ast.Mult: "__fu_mul", ast.Pow: "__fu_pow", ast.LShift: "__fu_lshift", ast.Add: "__fu_add",
+                ast.Mod: "__fu_mod"}
+_SIZED_METHODS = frozenset("ljust rjust center zfill expandtabs join replace".split())
+_SIZED_CALLS = {"str": "__fu_str", "json_dumps": "__fu_json_dumps", "sum": "__fu_sum"}
+
+
+class _GuardInserter(ast.NodeTransformer):
+    """Rewrites `a * b` as `__fu_mul(a, b)` (and `**`, `<<`, `+`, `%`), `s.ljust(n)` as
+    `__fu_method(s, 'ljust', n)`: names a script cannot write (they start with `_`), so it cannot
+    replace them either."""
+
+    def visit_BinOp(self, node):
+        self.generic_visit(node)
+        name = _GUARDED_OPS.get(type(node.op))
+        if name is None:
+            return node
+        return ast.copy_location(ast.Call(ast.Name(name, ast.Load()), [node.left, node.right], []), node)
+
+    def visit_AugAssign(self, node):
+        self.generic_visit(node)
+        name = _GUARDED_OPS.get(type(node.op))
+        if name is None:
+            return node
+        load = _as_load(node.target)
+        value = ast.Call(ast.Name(name, ast.Load()), [load, node.value], [])
+        return ast.copy_location(ast.Assign([node.target], value), node)
+
+    def visit_FormattedValue(self, node):  # f"{value}": the value is made text in one C call
+        self.generic_visit(node)
+        node.value = ast.copy_location(ast.Call(ast.Name("__fu_sized", ast.Load()), [node.value], []), node.value)
+        return node
+
+    def visit_Call(self, node):
+        self.generic_visit(node)
+        func = node.func
+        if isinstance(func, ast.Name) and func.id in _SIZED_CALLS and not node.keywords:
+            return ast.copy_location(ast.Call(ast.Name(_SIZED_CALLS[func.id], ast.Load()), node.args, []), node)
+        if isinstance(func, ast.Attribute) and func.attr in _SIZED_METHODS:
+            return ast.copy_location(ast.Call(ast.Name("__fu_method", ast.Load()),
+                                              [func.value, ast.Constant(func.attr), *node.args], node.keywords),
+                                     node)
+        return node
+
+
+def _as_load(target):
+    if isinstance(target, ast.Name):
+        return ast.Name(target.id, ast.Load())
+    if isinstance(target, ast.Attribute):
+        return ast.Attribute(target.value, target.attr, ast.Load())
+    return ast.Subscript(target.value, target.slice, ast.Load())
+
+
+class ValueTooLarge(ValueError):
+    """A script asked for a value too large to compute within a change's budget."""
+
+
+_SEQUENCES = (str, bytes, list, tuple)
+
+
+class _SizeGuards:
+    """The functions `_GuardInserter` calls: each checks the size of what it would build, then builds it."""
+
+    def __init__(self, limits: Limits):
+        self.max_sequence = limits.max_sequence
+        self.max_int_bits = limits.max_int_bits
+
+    def _too_large(self, what):
+        raise ValueTooLarge(f"{what} is too large for a script (the limit is {self.max_sequence:,} items "
+                       f"and {self.max_int_bits:,}-bit whole numbers)")
+
+    def _sequence(self, items):
+        if items > self.max_sequence:
+            self._too_large(f"a text or list of {items:,} items")
+
+    def mul(self, a, b):
+        ta, tb = type(a), type(b)
+        if ta is float or tb is float:
+            return a * b
+        if ta is int and tb is int:
+            if a.bit_length() + b.bit_length() > self.max_int_bits:
+                self._too_large("the product")
+        elif isinstance(a, _SEQUENCES) and isinstance(b, int):
+            self._sequence(len(a) * max(b, 0))
+        elif isinstance(b, _SEQUENCES) and isinstance(a, int):
+            self._sequence(len(b) * max(a, 0))
+        return a * b
+
+    def pow(self, a, b):
+        if type(a) is int and type(b) is int and b > 0 and abs(a) > 1:
+            if b * a.bit_length() > self.max_int_bits:
+                self._too_large(f"{a} ** {b}")
+        elif isinstance(a, decimal.Decimal) or isinstance(b, decimal.Decimal):
+            if abs(b) > 10_000:
+                self._too_large(f"a power of {b}")
+        return a ** b
+
+    def lshift(self, a, b):
+        if type(a) is int and type(b) is int and a and a.bit_length() + b > self.max_int_bits:
+            self._too_large(f"{a} << {b}")
+        return a << b
+
+    def add(self, a, b):
+        if type(a) is not int and type(a) is not float and isinstance(a, _SEQUENCES) and isinstance(b, _SEQUENCES):
+            self._sequence(len(a) + len(b))
+        return a + b
+
+    def sized(self, value):
+        """`value`, once it is known that writing it as text stays within the limit: a list holding the
+        same big list ten million times is small in memory and enormous as text."""
+        if isinstance(value, (list, tuple, dict, set, frozenset)):
+            budget, stack = self.max_sequence, [value]
+            while stack:
+                item = stack.pop()
+                if isinstance(item, (str, bytes)):
+                    budget -= len(item)
+                elif isinstance(item, dict):
+                    budget -= len(item) + 1
+                    if budget >= 0:
+                        stack.extend(item.keys())
+                        stack.extend(item.values())
+                elif isinstance(item, (list, tuple, set, frozenset)):
+                    budget -= len(item) + 1
+                    if budget >= 0:
+                        stack.extend(item)
+                else:
+                    budget -= 1
+                if budget < 0:
+                    self._too_large("the text of this value")
+        return value
+
+    def str(self, *args):
+        return str(self.sized(args[0]), *args[1:]) if args else ""
+
+    def json_dumps(self, value):
+        return json.dumps(self.sized(value), ensure_ascii=False)
+
+    def sum(self, iterable, *start):
+        if start and not isinstance(start[0], (int, float, decimal.Decimal)):
+            raise TypeError("sum() adds numbers; to join lists use a list comprehension or a loop")
+        return sum(iterable, *start)
+
+    def mod(self, a, b):
+        if isinstance(a, str):
+            self.sized(b)
+            values = b if isinstance(b, tuple) else (b,)
+            if any(type(v) is int and abs(v) > self.max_sequence for v in values) or re2.search(r"\d{7,}", a):
+                self._too_large("the width in this % format")
+        return a % b
+
+    def method(self, obj, name, *args, **kwargs):
+        if isinstance(obj, (str, bytes)):
+            if name in ("ljust", "rjust", "center", "zfill") and args and isinstance(args[0], int):
+                self._sequence(args[0])
+            elif name == "expandtabs":
+                size = args[0] if args else kwargs.get("tabsize", 8)
+                if isinstance(size, int):
+                    self._sequence(len(obj) * max(size, 1))
+            elif name == "join":
+                parts = list(args[0]) if args else []
+                self._sequence(sum(len(p) for p in parts if isinstance(p, (str, bytes)))
+                               + len(obj) * max(len(parts) - 1, 0))
+                args = (parts, *args[1:])
+            elif name == "replace" and len(args) >= 2 and isinstance(args[0], (str, bytes)):
+                old, new = args[0], args[1]
+                count = len(obj) + 1 if not old else obj.count(old)
+                self._sequence(len(obj) + count * max(len(new) - len(old), 0))
+        return getattr(obj, name)(*args, **kwargs)
+
+    def range(self, *args):
+        made = range(*args)
+        self._sequence(len(made))
+        return made
+
+    def functions(self):
+        return {"__fu_mul": self.mul, "__fu_pow": self.pow, "__fu_lshift": self.lshift, "__fu_add": self.add,
+                "__fu_mod": self.mod, "__fu_method": self.method, "__fu_sized": self.sized, "__fu_str": self.str,
+                "__fu_json_dumps": self.json_dumps, "__fu_sum": self.sum}
+
+
+GUARD_NAMES = frozenset(_SizeGuards(Limits()).functions())
+
+
 @lru_cache(maxsize=4096)
 def compile_checked(source: str, mode: str):
     check_source(source, mode)
-    return compile(source, "<string>", mode)
+    tree = _GuardInserter().visit(ast.parse(source, mode=mode))
+    return compile(ast.fix_missing_locations(tree), "<string>", mode)
 
 
 class ScriptTimeout(Exception):
@@ -201,8 +433,13 @@ class _Stop(BaseException):
 
 class _Watchdog:
     """Stops scripts that run past their deadline by raising `_Stop` in their thread (CPython's
-    PyThreadState_SetAsyncExc). A loop of Python code stops within a tenth of a second of the deadline;
-    one long C-level operation (a gigantic power, say) runs on until it returns."""
+    PyThreadState_SetAsyncExc), and raising it again every `REPEAT` seconds for as long as the script
+    still runs: whatever the script does with the first one, the next one follows. A loop of Python code
+    stops within a tenth of a second of the deadline; one long C-level operation runs on until it returns
+    (the size guards keep those short)."""
+
+    TICK = 0.05
+    REPEAT = 0.02
 
     def __init__(self):
         self._lock = threading.Lock()
@@ -211,48 +448,57 @@ class _Watchdog:
 
     @contextmanager
     def guard(self, limit):
-        token, thread_id = object(), threading.get_ident()
+        thread_id = threading.get_ident()
+        entry = [thread_id, time.monotonic() + limit, 0]  # thread, deadline (then: next raise), times raised
+        token = object()
         with self._lock:
-            self._running[token] = (thread_id, time.monotonic() + limit)
+            self._running[token] = entry
             if self._thread is None:
                 self._thread = threading.Thread(target=self._watch, name="followup-script-watchdog", daemon=True)
                 self._thread.start()
-        stopped = False
         try:
             yield
         except _Stop:
-            stopped = True
+            pass
         finally:
-            with self._lock:
-                fired = self._running.pop(token, None) is None
-            if fired and not stopped:  # fired, but not delivered yet: withdraw it
-                ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread_id), None)
-        if fired:
+            removed = False
+            while not removed:
+                try:  # a _Stop may still land while this runs: try again until the entry is gone
+                    with self._lock:
+                        self._running.pop(token, None)
+                        removed = True
+                        ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread_id), None)  # withdraw
+                except _Stop:
+                    continue
+        if entry[2]:
             raise ScriptTimeout(f"the script ran longer than {limit:g} s and was stopped")
 
     def _watch(self):
         while True:
-            time.sleep(0.05)
+            time.sleep(self.REPEAT if any(e[2] for e in list(self._running.values())) else self.TICK)
             now = time.monotonic()
             with self._lock:
-                for token, (thread_id, deadline) in list(self._running.items()):
-                    if now > deadline:
-                        del self._running[token]
-                        ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread_id), ctypes.py_object(_Stop))
+                for entry in self._running.values():
+                    if now > entry[1]:
+                        entry[1] = now + self.REPEAT
+                        entry[2] += 1
+                        ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(entry[0]), ctypes.py_object(_Stop))
 
 
 _watchdog = _Watchdog()
-DEFAULT_TIME_LIMIT = 5.0
+DEFAULT_TIME_LIMIT = Limits().script_seconds
 
 
 class SandboxEnvironment(TaskDataEnvironment):
     """SpiffWorkflow's task-data environment, with checked, cached code, curated builtins and a time limit
     per script or expression (`time_limit`, seconds)."""
 
-    def __init__(self, extra_globals=None, time_limit=DEFAULT_TIME_LIMIT):
-        env_globals = {"__builtins__": _safe_builtins(), **helper_functions(), **(extra_globals or {})}
+    def __init__(self, extra_globals=None, time_limit=None, limits=None):
+        limits = limits or Limits()
+        env_globals = {"__builtins__": _safe_builtins(limits), **helper_functions(), **(extra_globals or {}),
+                       **_SizeGuards(limits).functions()}
         super().__init__(env_globals)
-        self.time_limit = time_limit
+        self.time_limit = time_limit if time_limit is not None else limits.script_seconds
 
     def evaluate(self, expression, context, external_context=None):
         code = compile_checked(expression.strip(), "eval")
@@ -286,12 +532,35 @@ class SandboxEnvironment(TaskDataEnvironment):
 class SandboxScriptEngine(PythonScriptEngine):
     """Turns a refused script into a task error, like any other script failure."""
 
-    def __init__(self, extra_globals=None, time_limit=DEFAULT_TIME_LIMIT, operations=None):
-        super().__init__(environment=SandboxEnvironment(extra_globals, time_limit))
+    def __init__(self, extra_globals=None, time_limit=None, operations=None, limits=None):
+        self.limits = limits or Limits()
+        super().__init__(environment=SandboxEnvironment(extra_globals, time_limit, self.limits))
         self.operations = operations  # what service tasks call: a registry with `call(task, name, params)`
 
     def validate(self, expression):
         check_source(expression)
+
+    def reserved_names(self) -> frozenset:
+        """Names a variable may not take: the helpers and builtins scripts call (a variable would hide
+        them, e.g. `timer_value`, and so switch off a deadline)."""
+        names = getattr(self, "_reserved", None)
+        if names is None:
+            names = self._reserved = frozenset(self.environment.globals) | frozenset(ALLOWED_BUILTINS)
+        return names
+
+    def evaluate(self, task, expression, external_context=None):
+        value = super().evaluate(task, expression, external_context)
+        spec = getattr(task, "task_spec", None)
+        if expression is not None and expression == getattr(spec, "cardinality", None):
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise WorkflowTaskException(
+                    f"the loop cardinality '{expression}' must be a whole number, not {type(value).__name__}",
+                    task=task)
+            if value > self.limits.max_cardinality:
+                raise WorkflowTaskException(
+                    f"the loop cardinality {value:,} is more than the limit of {self.limits.max_cardinality:,} "
+                    "instances (FOLLOWUP_MAX_CARDINALITY)", task=task)
+        return value
 
     def call_service(self, task, operation_name=None, operation_params=None, **kwargs):
         """Service tasks run a named operation of the registry handed in (engine/sop/, by `Engine`)."""

@@ -8,6 +8,7 @@ import json
 from contextvars import ContextVar
 from uuid import UUID
 
+from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter, WorkflowConverter
 from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
@@ -16,6 +17,7 @@ from SpiffWorkflow.util.task import TaskState
 
 from engine import fastjson
 from engine import context
+from engine.config import Limits
 
 _specs_for_restore: ContextVar = ContextVar("specs_for_restore")
 
@@ -32,7 +34,26 @@ class FollowupWorkflow(BpmnWorkflow):
 
     SpiffWorkflow walks the task tree with a depth limit of 1000, so a loop of a few hundred iterations
     used to leave a READY task unseen and the instance looking finished. Scanning `tasks` has no limit.
+
+    One `do_engine_steps` runs at most `Limits.max_steps` automatic tasks (the script engine's `limits`):
+    a loop that never waits for a person, a timer or a message stops there, the task it reached goes to
+    ERROR and the change ends in an incident naming it. `running_task` is the task running now (so an
+    unexpected error can name its element).
     """
+
+    running_task = None
+    _steps_left = None
+
+    def _count_step(self, task):
+        if self._steps_left is None:
+            return
+        self._steps_left -= 1
+        if self._steps_left < 0:
+            limit = getattr(self.script_engine, "limits", Limits()).max_steps
+            task._set_state(TaskState.ERROR)
+            raise WorkflowTaskException(
+                f"this change ran {limit:,} automatic steps without waiting for a person, a timer or a message "
+                "(a loop in the diagram?) and was stopped (FOLLOWUP_MAX_STEPS)", task=task)
 
     def _do_engine_steps(self, will_complete_task=None, did_complete_task=None):
         def ready_automatic(wf):
@@ -47,8 +68,11 @@ class FollowupWorkflow(BpmnWorkflow):
                 task = pending.pop(0)
                 if task.state != TaskState.READY:  # an earlier task in this pass may have cancelled it
                     continue
+                self._count_step(task)
+                self.running_task = task
                 with context.savepoint():  # a task that fails sends nothing (it runs again on retry)
                     task.run()
+                self.running_task = None
                 count += 1
                 pending[:0] = [c for c in task.children
                                if c.state == TaskState.READY and not c.task_spec.manual and c.workflow is wf]
@@ -73,13 +97,17 @@ class FollowupWorkflow(BpmnWorkflow):
         running it: left so, the timer would vanish from the timers table and never fire. Here the
         refresh is followed by another round for as long as it readies something.
         """
-        for _ in range(10_000):
-            while self._do_engine_steps():
-                pass
-            self.refresh_timers()
-            if not any(t.state == TaskState.READY and not t.task_spec.manual for t in all_tasks(self)):
-                return
-        raise RuntimeError("engine steps did not settle after 10,000 timer refreshes")
+        self._steps_left = getattr(self.script_engine, "limits", Limits()).max_steps
+        try:
+            for _ in range(10_000):
+                while self._do_engine_steps():
+                    pass
+                self.refresh_timers()
+                if not any(t.state == TaskState.READY and not t.task_spec.manual for t in all_tasks(self)):
+                    return
+            raise RuntimeError("engine steps did not settle after 10,000 timer refreshes")
+        finally:
+            self._steps_left = None
 
     def update_waiting_tasks(self):
         """SpiffWorkflow calls this after every task completion, walking the tree from the root with the

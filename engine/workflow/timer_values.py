@@ -12,7 +12,8 @@ from engine.workflow.cron import PREFIX as CRON_PREFIX
 from engine.workflow.parsing import _ISO_CYCLE, _ISO_DURATION
 
 
-def make_timer_value(zone):
+def make_timer_value(zone, min_cycle_seconds=60.0):
+    """`min_cycle_seconds`: a cycle whose interval is shorter is refused (`R/PT0S` would fire for ever)."""
     def localize(moment: datetime) -> str:
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=zone)
@@ -34,8 +35,16 @@ def make_timer_value(zone):
             return text
         if _ISO_CYCLE.match(text):
             parts = text.split("/")
-            return "/".join(p if _ISO_DURATION.match(p) or p.upper().startswith("R") else timer_value(p)
-                            for p in parts)
+            cycle = "/".join(p if _ISO_DURATION.match(p) or p.upper().startswith("R") else timer_value(p)
+                             for p in parts)
+            try:
+                interval = TimerEventDefinition.parse_iso_recurring_interval(cycle)[2].total_seconds()
+            except Exception:  # noqa: BLE001 - the library raises bare errors for a broken cycle
+                raise ValueError(f"'{text}' is not an ISO 8601 cycle (like R3/PT1H)") from None
+            if interval < min_cycle_seconds:
+                raise ValueError(f"the timer cycle '{text}' repeats every {interval:g} s; the shortest interval "
+                                 f"allowed is {min_cycle_seconds:g} s (FOLLOWUP_MIN_TIMER_CYCLE_SECONDS)")
+            return cycle
         try:
             return localize(datetime.fromisoformat(text))
         except ValueError:
