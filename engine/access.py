@@ -125,13 +125,12 @@ def require_task(user: User, action: str, task: dict, assignee_groups=lambda nam
 
 
 def may_assign_to(user: User, task: dict, target: str, target_groups: frozenset) -> bool:
-    """A task goes only to someone of one of its candidate groups (a task offered to no group: someone
-    who shares a group with the assigner). Else the assignee's supervisor would reach a task, and through
-    it the instance, of another team. Admins assign to anyone."""
+    """A task goes only to someone of one of its candidate groups, or of the assigner's own groups (a
+    supervisor hands work within their team). Else the assignee's supervisor would reach a task, and
+    through it the instance, of another team. Admins assign to anyone."""
     if user.role in SEES_ALL_TASKS or target == user.name:
         return True
-    offered = set(task["candidate_groups"])
-    return bool(target_groups & offered) if offered else bool(target_groups & user.groups)
+    return bool(target_groups & (set(task["candidate_groups"]) | set(user.groups)))
 
 
 # ---- instances ------------------------------------------------------------------------------------

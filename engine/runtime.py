@@ -353,7 +353,7 @@ class Engine:
 
     def assign_as(self, user: User, task_id, target) -> dict:
         """A supervisor gives the task to `target` (None releases it): an active user of one of the
-        task's groups (access.may_assign_to); else 422."""
+        task's groups or of the supervisor's own (access.may_assign_to); else 422."""
         task = self.task_for(user, access.TASK_ASSIGN, task_id)
         if target is not None:
             try:
@@ -364,9 +364,9 @@ class Engine:
                 raise InvalidInput(f"there is no active user named '{target}'",
                                    {"user": [f"no active user named '{target}'"]})
             if not access.may_assign_to(user, task, target, frozenset(target_user.groups)):
-                groups = ", ".join(task["candidate_groups"]) or "your groups"
-                raise InvalidInput(f"{target} is in none of the task's groups ({groups}): give it to someone who is",
-                                   {"user": [f"not in {groups}"]})
+                groups = ", ".join(sorted(set(task["candidate_groups"]) | set(user.groups)))
+                raise InvalidInput(f"{target} is in none of the task's groups nor of yours ({groups}): give it to "
+                                   "someone who is", {"user": [f"not in {groups}"]})
         return self.tasks.assign(task_id, target, actor=user.name)
 
     def claim_as(self, user: User, task_id) -> dict:

@@ -194,7 +194,8 @@ def test_a_reassigned_first_contact_moves_the_lead_and_the_next_step_to_the_new_
     lead_id, instance = _lead_instance(team.admin)
     task = _open_task(team.admin, instance["id"], "first_contact")
     assert task["assignee"] == "li"
-    assert team.boss.post(f"/api/tasks/{task['id']}/assign", json={"user": "wang"}).status_code == 200
+    moved = team.boss.post(f"/api/tasks/{task['id']}/assign", json={"user": "wang"})
+    assert moved.status_code == 200, (task["candidate_groups"], moved.get_json())
     lead = team.wang.get(f"/api/leads/{lead_id}")
     assert lead.status_code == 200 and lead.get_json()["owner"] == "wang"
     assert team.wang.post(f"/api/tasks/{task['id']}/complete",

@@ -129,11 +129,11 @@ def test_plain_python_errors_in_engine_steps_become_incidents_naming_the_element
     assert team.boss.get(f"/api/instances/{body['id']}").status_code == 200
 
 
-def test_a_camunda_cardinality_that_is_a_list_is_an_incident_not_a_500(team):
+def test_a_camunda_cardinality_that_is_a_list_runs_once_per_item_not_a_500(team):
+    """Camunda Modeler users write ${items} as the cardinality: one instance per item (issue 14), never a 500."""
     from hostile_support import multi_instance_process
     _deploy(team.designer, multi_instance_process("listed", "items"))
     response = team.li.post("/api/instances", json={"process_key": "listed", "variables": {"items": [1, 2]}})
     assert response.status_code == 201
     body = response.get_json()
-    assert body["status"] == "error" and body["incident"]["element_id"] == "each"
-    assert "whole number" in body["incident"]["message"]
+    assert body["status"] != "error", body["incident"]

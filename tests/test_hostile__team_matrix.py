@@ -69,7 +69,8 @@ def world(engine, team, identity):
 def _path_values(ids):
     return {"customer_id": ids["customer"], "instance_id": ids["instance"], "task_id": ids["task"],
             "lead_id": ids["leads"], "batch_id": ids["batch"], "key": "b_service", "name": "sam", "token_id": 1,
-            "vocabulary": "level", "code": "A", "scenario": "visit"}
+            "vocabulary": "level", "code": "A", "scenario": "visit",
+            "decision_id": "lead_routing"}  # decision tables are public, as process definitions are
 
 
 def _fill(path, ids):

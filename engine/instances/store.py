@@ -16,7 +16,7 @@ from SpiffWorkflow.util.task import TaskState
 from engine import clock, context, fastjson
 from engine.config import Limits
 from engine.clock import utc
-from engine.errors import Conflict, FollowupError, InvalidInput, NotFound
+from engine.errors import Conflict, FollowupError, NotFound
 from engine.instances.steps import Loaded, Step, data_changes
 from engine.instances.views import json_safe, task_dict
 from engine.instances.writes import (_DELETE_COMPLETED_TASK, _INSERT_AUDIT, RowWrites, _refuse_completion, _Stale,
