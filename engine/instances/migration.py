@@ -211,12 +211,11 @@ class Migrations:
             step = Step(f"repaired_{action}", element_id=element_id, detail=detail, rewrites_tasks=True,
                         clears_incident=True)
             workflow = loaded.workflow
-            try:  # what runs after the moved token may fail like any step: an incident, not an error here
-                step.incident = self.store._run(workflow, step, lambda: (
-                    moving.skip(workflow, element_id) if action == "skip"
-                    else moving.move_token(workflow, element_id, to_element_id)))
-            except moving.Unmovable as err:
-                raise Conflict(str(err)) from None
+            # What runs after the moved token may fail like any step: an incident. Unmovable (not waiting
+            # there, no such element) is a Conflict and goes through as it is.
+            step.incident = self.store._run(workflow, step, lambda: (
+                moving.skip(workflow, element_id) if action == "skip"
+                else moving.move_token(workflow, element_id, to_element_id)))
             spec, subprocess_specs = self.store._specs(conn, loaded.row.definition_id)
             loaded.workflow = load_state(dump_state(workflow), spec, subprocess_specs, self.store.script_engine)
             return step

@@ -17,14 +17,16 @@ from SpiffWorkflow.bpmn.specs.control import BoundaryEventSplit
 from SpiffWorkflow.bpmn.util.diff import SpecDiff, WorkflowDiff
 from SpiffWorkflow.util.task import TaskState
 
+from engine.errors import Conflict
 from engine.workflow.state import dump_state, load_state, spec_registry
 
 TOKEN_STATES = TaskState.READY | TaskState.WAITING | TaskState.STARTED | TaskState.ERROR
 PREDICTED = TaskState.PREDICTED_MASK | TaskState.FUTURE
 
 
-class Unmovable(Exception):
-    """The workflow cannot be moved; the message says why, naming the elements."""
+class Unmovable(Conflict):
+    """The workflow cannot be moved; the message says why, naming the elements (a 409 where it reaches
+    the API, and never an incident: nothing was changed)."""
 
 
 @dataclass
