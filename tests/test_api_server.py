@@ -2,10 +2,7 @@
 over HTTP with nothing but the standard library as the client."""
 import json
 import os
-import socket
-import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 import uuid
@@ -14,13 +11,8 @@ from pathlib import Path
 import pytest
 
 from conftest import BPMN_DIR
+from servers import free_port, running
 from engine.identity import IdentityStore
-
-
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _call(base, method, path, token=None, body=None, content_type="application/json"):
@@ -46,34 +38,13 @@ def _multipart(name, content):
 
 @pytest.fixture
 def server(engine, tmp_path):
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "DATABASE_URL": engine.db.url.render_as_string(hide_password=False),
            "FOLLOWUP_DATA_DIR": str(tmp_path)}
     env.pop("REDIS_URL", None)
     gunicorn = Path(sys.executable).with_name("gunicorn")
-    process = subprocess.Popen([str(gunicorn), "-w", "2", "-b", f"127.0.0.1:{port}", "api.wsgi:app"], env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=Path(__file__).parent.parent)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(300):
-            try:
-                if _call(base, "GET", "/api/health")[0] == 200:
-                    break
-            except (urllib.error.URLError, ConnectionError):
-                pass
-            if process.poll() is not None:
-                pytest.fail("gunicorn exited: " + process.stdout.read().decode(errors="replace")[-3000:])
-            time.sleep(0.1)
-        else:
-            pytest.fail("gunicorn did not answer within 30 s")
-        yield base, process
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    with running([str(gunicorn), "-w", "2", "-b", f"127.0.0.1:{port}", "api.wsgi:app"], env, port) as found:
+        yield found
 
 
 def test_a_real_server_deploys_starts_and_completes_a_task(server, engine):

@@ -3,12 +3,8 @@ completes, fails and answers BPMN errors; `pycamunda` deploys a file, starts ins
 completes tasks and correlates a message. Twice: `followup serve` on SQLite (the embedded default) and
 gunicorn on PostgreSQL."""
 import os
-import socket
-import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -16,6 +12,7 @@ import requests
 
 from conftest import BPMN_DIR, _backend_engine, _postgres_available
 from engine.identity import IdentityStore
+from servers import free_port, running
 
 camunda_worker = pytest.importorskip("camunda.external_task.external_task_worker")
 pycamunda = pytest.importorskip("pycamunda")
@@ -29,12 +26,6 @@ INVOICE = BPMN_DIR / "camunda" / "invoice_external.bpmn"
 ROOT = Path(__file__).parent.parent
 
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(params=["sqlite+serve", "postgresql+gunicorn"])
 def served(request, tmp_path):
     """(engine, base url of /engine-rest) of a server process on that backend."""
@@ -42,36 +33,15 @@ def served(request, tmp_path):
     if backend == "postgresql" and not _postgres_available():
         pytest.skip("PostgreSQL is not reachable")
     for engine in _backend_engine(request, backend):
-        port = _free_port()
+        port = free_port()
         env = {**os.environ, "DATABASE_URL": engine.db.url.render_as_string(hide_password=False),
                "FOLLOWUP_DATA_DIR": str(tmp_path), "FOLLOWUP_TOKEN_CACHE_SECONDS": "0"}
         env.pop("REDIS_URL", None)
         binary = Path(sys.executable).with_name("gunicorn" if how == "gunicorn" else "followup")
         command = ([str(binary), "-w", "2", "--threads", "4", "-b", f"127.0.0.1:{port}", "api.wsgi:app"]
                    if how == "gunicorn" else [str(binary), "serve", "--port", str(port)])
-        process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=ROOT)
-        base = f"http://127.0.0.1:{port}"
-        try:
-            for _ in range(300):
-                try:
-                    with urllib.request.urlopen(base + "/api/health", timeout=5) as response:
-                        if response.status == 200:
-                            break
-                except (urllib.error.URLError, ConnectionError):
-                    pass
-                if process.poll() is not None:
-                    pytest.fail("the server exited: " + process.stdout.read().decode(errors="replace")[-3000:])
-                time.sleep(0.1)
-            else:
-                pytest.fail("the server did not answer within 30 s")
+        with running(command, env, port) as (base, _process):
             yield engine, base + "/engine-rest"
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
 
 
 def _users(engine):

@@ -1,9 +1,6 @@
 """Issue 11: while a runaway case runs on a real server, `/api/health` keeps answering (within a second: a
 liveness check with a generous bound, not a speed target), and the runaway start ends in an incident."""
-import io
-import json
 import os
-import subprocess
 import sys
 import threading
 import time
@@ -14,39 +11,21 @@ import pytest
 
 from engine.identity import IdentityStore
 from hostile_support import loop_process, multi_instance_process, script_process
-from test_api_server import _call, _free_port, _multipart
+from servers import free_port, running
+from test_api_server import _call, _multipart
 
 
 @pytest.fixture
 def one_worker_server(engine, tmp_path):
     """gunicorn with ONE worker process (four threads): nothing but the guards keeps it answering."""
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "DATABASE_URL": engine.db.url.render_as_string(hide_password=False),
            "FOLLOWUP_DATA_DIR": str(tmp_path), "FOLLOWUP_SCRIPT_SECONDS": "3", "FOLLOWUP_MAX_STEPS": "3000"}
     env.pop("REDIS_URL", None)
     gunicorn = Path(sys.executable).with_name("gunicorn")
-    process = subprocess.Popen([str(gunicorn), "-w", "1", "--threads", "4", "-b", f"127.0.0.1:{port}",
-                                "api.wsgi:app"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                               cwd=Path(__file__).parent.parent)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(300):
-            try:
-                if _call(base, "GET", "/api/health")[0] == 200:
-                    break
-            except OSError:
-                pass
-            if process.poll() is not None:
-                pytest.fail("gunicorn exited: " + process.stdout.read().decode(errors="replace")[-3000:])
-            time.sleep(0.1)
+    with running([str(gunicorn), "-w", "1", "--threads", "4", "-b", f"127.0.0.1:{port}", "api.wsgi:app"],
+                 env, port) as (base, _process):
         yield base
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def _health_seconds(base):
@@ -96,24 +75,12 @@ def test_health_answers_while_a_runaway_start_runs(one_worker_server, engine, ke
 def test_followup_serve_survives_a_script_that_eats_memory(engine, tmp_path):
     """`followup serve` is one process: with FOLLOWUP_MEMORY_LIMIT_MB the allocation fails in the script
     (an incident), the server lives on."""
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "DATABASE_URL": engine.db.url.render_as_string(hide_password=False),
            "FOLLOWUP_DATA_DIR": str(tmp_path), "FOLLOWUP_MEMORY_LIMIT_MB": "1500", "FOLLOWUP_SCRIPT_SECONDS": "20"}
     env.pop("REDIS_URL", None)
     followup = Path(sys.executable).with_name("followup")
-    process = subprocess.Popen([str(followup), "serve", "--port", str(port)], env=env, stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, cwd=Path(__file__).parent.parent)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(300):
-            try:
-                if _call(base, "GET", "/api/health")[0] == 200:
-                    break
-            except OSError:
-                pass
-            if process.poll() is not None:
-                pytest.fail("followup serve exited: " + process.stdout.read().decode(errors="replace")[-3000:])
-            time.sleep(0.1)
+    with running([str(followup), "serve", "--port", str(port)], env, port) as (base, process):
         identity = IdentityStore(engine.db)
         identity.add_user("dora", "designer")
         token = identity.issue_token("dora")[1]
@@ -127,10 +94,3 @@ def test_followup_serve_survives_a_script_that_eats_memory(engine, tmp_path):
         assert instance["status"] == "error"
         assert "MemoryError" in instance["incident"]["message"] and instance["incident"]["element_id"] == "run"
         assert _call(base, "GET", "/api/health")[0] == 200 and process.poll() is None
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
