@@ -11,6 +11,8 @@ import re
 
 from flask_babel import get_locale, gettext
 
+from engine.status import InstanceStatus
+
 
 def _l(msgid):
     """Marks a message for the catalog (extracted by pybabel); translated where it is shown."""
@@ -18,8 +20,9 @@ def _l(msgid):
 
 
 STATUS = {
-    "user_input": _l("waiting for people"), "waiting": _l("waiting"), "suspended": _l("suspended"),
-    "error": _l("incident"), "complete": _l("complete"), "cancelled": _l("cancelled"),
+    InstanceStatus.USER_INPUT: _l("waiting for people"), InstanceStatus.WAITING: _l("waiting"),
+    InstanceStatus.SUSPENDED: _l("suspended"), InstanceStatus.ERROR: _l("incident"),
+    InstanceStatus.COMPLETE: _l("complete"), InstanceStatus.CANCELLED: _l("cancelled"),
 }
 
 ACTION = {

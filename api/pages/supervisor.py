@@ -11,6 +11,7 @@ from marshmallow import ValidationError
 from engine import access, clock
 from engine.errors import FollowupError, Forbidden
 from engine.instances import overview
+from engine.status import FINAL, InstanceStatus
 from api.pages import calls, messages
 from api.pages.agent import customer_filter, process_names
 from api.pages.auth import local_target, requires
@@ -32,7 +33,7 @@ def cockpit():
     widest = max([p["running"] for p in data["processes"]] + [1])
     most_overdue = max([t["open"] for t in data["overdue_by_team"]] + [1])
     return render_template("cockpit.html", data=data, names=process_names(), widest=widest,
-                           most_overdue=most_overdue, statuses=("user_input", "waiting", "suspended", "error"))
+                           most_overdue=most_overdue, statuses=overview.RUNNING)
 
 
 # ---- instances --------------------------------------------------------------------------------
@@ -92,8 +93,8 @@ def instance(instance_id):
     user = g.user
     status = described["status"]
     actions = [name for name, allowed in (
-        ("suspend", status in ("user_input", "waiting", "error")), ("resume", status == "suspended"),
-        ("retry", status == "error"), ("cancel", status not in ("complete", "cancelled")))
+        ("suspend", status not in FINAL | {InstanceStatus.SUSPENDED}), ("resume", status == InstanceStatus.SUSPENDED),
+        ("retry", status == InstanceStatus.ERROR), ("cancel", status not in FINAL))
         if allowed and access.allowed(user, ACTIONS[name])]
     incident = described.get("incident") or {}
     now = clock.now()

@@ -12,11 +12,12 @@ from engine import access, clock
 from engine.identity import User
 from engine.instances import queries
 from engine.instances.process_groups import ProcessGroups
-from engine.instances.store import utc
+from engine.clock import utc
+from engine.status import FINAL, InstanceStatus
 from engine.storage.database import reader
 from engine.storage.schema import audit_events, definitions, human_task_groups, human_tasks, instances
 
-RUNNING = ("user_input", "waiting", "suspended", "error")
+RUNNING = tuple(s for s in InstanceStatus if s not in FINAL)  # every status but the final ones
 NO_TEAM = ""  # the team of a task offered to no group
 
 
@@ -44,7 +45,7 @@ def cockpit(engine, process_groups: ProcessGroups, user: User, day_start: dateti
         failed = conn.execute(
             sa.select(instances.c.id, instances.c.process_key, instances.c.business_key, instances.c.incident,
                       instances.c.updated_at)
-            .where(instances.c.status == "error", reach)
+            .where(instances.c.status == InstanceStatus.ERROR, reach)
             .order_by(instances.c.updated_at.desc(), instances.c.id).limit(incidents)).all()
         teams = human_task_groups.alias("teams")  # the reach condition has its own EXISTS on human_task_groups
         team = sa.func.coalesce(teams.c.group_name, NO_TEAM)
