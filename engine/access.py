@@ -197,6 +197,12 @@ def pool_in_reach(user: User, customer: dict) -> bool:
     return user.role == "admin" or customer.get("team") is None or customer.get("team") in user.groups
 
 
+def pool_scope(user: User):
+    """The teams whose pools `user` lists (with the team-less customers), as `pool_in_reach` says:
+    "*" for an admin (every pool)."""
+    return "*" if user.role == "admin" else sorted(user.groups)
+
+
 def holder_problem(user: User, owner, team, owner_groups=frozenset()) -> str | None:
     """Why `user` may not put a record in the hands of `owner` and `team` (None: they may). Admins give to
     anyone; a supervisor to a member of one of their teams and to one of their teams; an agent keeps it

@@ -115,3 +115,19 @@ def test_a_call_logged_on_a_lead_counts_as_its_follow_up(engine, team):
     assert (row.lead_id, row.kind, row.actor) == (lead.json["id"], "call", "li")
     assert team.sam.post(f"/api/leads/{lead.json['id']}/interactions", json={"kind": "call"}).status_code == 404
     assert team.li.post(f"/api/leads/{lead.json['id']}/interactions", json={"kind": "dance"}).status_code == 422
+
+
+def test_the_pool_reads_the_same_in_the_list_a_read_and_a_claim(engine, team):
+    """Issue 12 item 6: the admin's pool lists every team's pooled customers (it showed 0); a pooled
+    customer of another team is out of reach alike in the list, a read and a claim."""
+    seed_defaults(engine)
+    customer = team.li.post("/api/customers", json={"name": "公海公司", "phone": "13812345678"}).json["customer"]
+    assert team.boss.post(f"/api/customers/{customer['id']}/transfer", json={"owner": None}).status_code == 200
+    admin_pool = team.admin.get("/api/pool").json
+    assert admin_pool["total"] == 1 and [c["id"] for c in admin_pool["items"]] == [customer["id"]]
+    in_team = team.wang.get("/api/pool").json
+    assert in_team["total"] == 1 and team.wang.get(f"/api/customers/{customer['id']}").status_code == 200
+    other = team.sam.get("/api/pool").json  # the service team's agent
+    assert other["total"] == 0
+    assert team.sam.get(f"/api/customers/{customer['id']}").status_code == 404
+    assert team.sam.post(f"/api/pool/{customer['id']}/claim").status_code in (403, 404)

@@ -376,7 +376,8 @@ def put_hub_setting(data, key):
 @pool_blp.errors(401, 422)
 def list_pool(page, page_size):
     """The pool of the caller's teams; phones and e-mails masked until claimed."""
-    items, total = pool.list_pool(_engine(), current_user().name, page, page_size)
+    user = current_user()
+    items, total = pool.list_pool(_engine(), user.name, page, page_size, teams=access.pool_scope(user))
     return paged([_shown("customer", c, current_user()) for c in items], total, page, page_size)
 
 

@@ -150,14 +150,21 @@ def masked(customer: dict) -> dict:
     return {**customer, "phone": mask_phone(customer.get("phone")), "email": mask_email(customer.get("email"))}
 
 
-def list_pool(engine, viewer, page=1, page_size=50):
-    """Customers in the pools of the viewer's teams (and team-less ones), contact details masked."""
+ALL_POOLS = "*"  # `list_pool(teams=ALL_POOLS)`: every team's pool (an admin's view)
+
+
+def list_pool(engine, viewer, page=1, page_size=50, teams=None):
+    """Customers in the pools of the viewer's teams (and team-less ones), contact details masked.
+    `teams`: the teams whose pools are in reach (`access.pool_scope`); the string ALL_POOLS for every pool
+    (an admin); None: the viewer's own teams, read from the database."""
     with engine.db.connect() as conn:
-        groups = [r.group_name for r in conn.execute(
-            sa.select(user_groups.c.group_name).join(users, users.c.id == user_groups.c.user_id)
-            .where(users.c.name == viewer))]
-        base = sa.select(customers).where(customers.c.in_pool == sa.true(),
-                                          sa.or_(customers.c.team.is_(None), customers.c.team.in_(groups)))
+        if teams is None:
+            teams = [r.group_name for r in conn.execute(
+                sa.select(user_groups.c.group_name).join(users, users.c.id == user_groups.c.user_id)
+                .where(users.c.name == viewer))]
+        base = sa.select(customers).where(customers.c.in_pool == sa.true())
+        if teams != ALL_POOLS:
+            base = base.where(sa.or_(customers.c.team.is_(None), customers.c.team.in_(list(teams))))
         total = conn.execute(sa.select(sa.func.count()).select_from(base.subquery())).scalar_one()
         rows = conn.execute(base.order_by(customers.c.id.desc()).offset((page - 1) * page_size).limit(page_size))
         return [masked(row_dict(r)) for r in rows], total
