@@ -89,6 +89,11 @@ def authenticate():
     token = bearer_token()
     if token is None:
         raise Unauthorized("this call needs an 'Authorization: Bearer <token>' header")
+    g.user = user_of_token(token)
+
+
+def user_of_token(token):
+    """The active user a bearer token stands for (through the token cache); Unauthorized if none."""
     cache: TokenCache = current_app.extensions["followup_tokens"]
     key = hash_token(token)
     user = cache.get(key)
@@ -97,4 +102,4 @@ def authenticate():
         if user is None:
             raise Unauthorized("the token is not valid (unknown, revoked, or its user is deactivated)")
         cache.put(key, user)
-    g.user = user
+    return user

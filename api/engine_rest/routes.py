@@ -4,16 +4,16 @@ import base64
 import binascii
 import time
 
-from flask import Blueprint, Response, current_app, g, jsonify, request
+from flask import Blueprint, Response, g, jsonify, request
 
 from engine import access
 from engine.errors import Conflict, DeploymentError, Forbidden, FollowupError, InvalidInput, NotFound, ScriptRefused
-from engine.identity import hash_token
 from engine.instances.external_tasks import LockLost
 from engine.status import InstanceStatus
 from engine.workflow.parsing import decision_ids
 
 from api.engine_rest.values import (camunda_date, definition_id, typed, typed_variables, untyped, untyped_variables)
+from api.auth import user_of_token
 from api.errors import Unauthorized
 from api.services import current_user, services
 
@@ -91,14 +91,7 @@ def _authenticate():
     else:
         raise Unauthorized("this call needs 'Authorization: Bearer <token>' or HTTP Basic with your user name and "
                            "token")
-    cache = current_app.extensions["followup_tokens"]
-    key = hash_token(token)
-    user = cache.get(key)
-    if user is None:
-        user = services().identity.authenticate(token)
-        if user is None:
-            raise Unauthorized("the token is not valid (unknown, revoked, or its user is deactivated)")
-        cache.put(key, user)
+    user = user_of_token(token)
     if name is not None and name != user.name:
         raise Unauthorized("the user name does not match the token")
     g.user = user
