@@ -17,6 +17,7 @@ class Limits:
     max_int_bits: int = 100_000        # size of a whole number a script computes (about 30,000 digits)
     max_value_depth: int = 32          # nesting of a variable's value (lists in objects in lists...)
     max_stored_values: int = 100_000   # values (list items, object fields) a change may leave in a task's data
+    import_background_rows: int = 2_000  # a customer import of more rows runs in the background (FOLLOWUP_IMPORT_BACKGROUND_ROWS)
 
     @classmethod
     def from_environ(cls, env) -> "Limits":
@@ -37,7 +38,9 @@ class Limits:
                    max_steps=number("FOLLOWUP_MAX_STEPS", int, base.max_steps),
                    max_cardinality=number("FOLLOWUP_MAX_CARDINALITY", int, base.max_cardinality),
                    min_timer_cycle_seconds=number("FOLLOWUP_MIN_TIMER_CYCLE_SECONDS", float,
-                                                  base.min_timer_cycle_seconds))
+                                                  base.min_timer_cycle_seconds),
+                   import_background_rows=number("FOLLOWUP_IMPORT_BACKGROUND_ROWS", int,
+                                                 base.import_background_rows))
 
 
 @dataclass(frozen=True)

@@ -18,10 +18,13 @@ from engine.calendar import helpers as calendar_helpers, load_calendar
 from engine.clock import utc
 from engine.config import Settings, load_settings
 from engine.context import notify, script_print
+from engine.customers import importer
 from engine.customers.customers import get_customer
+from engine.customers.import_jobs import ImportJobs
 from engine.customers.interactions import customer_id_of, follow_task_assignment, record_task_completion
 from engine.customers.records import close_ticket_of_cancelled, with_subjects
-from engine.errors import Conflict, InvalidInput, NotFound
+from engine.customers.tabular import estimate_rows
+from engine.errors import Conflict, Forbidden, InvalidInput, NotFound
 from engine.identity import IdentityStore, User
 from engine.instances import queries, steps
 from engine.instances.definitions import DefinitionStore
@@ -64,6 +67,7 @@ class Engine:
         self.identity = IdentityStore(self.db)
         self.process_groups = ProcessGroups(self.definitions)
         self.migrations = Migrations(self.db, self.instances, self.definitions)
+        self.imports = ImportJobs(self.db)
 
     def migrate(self):
         migrate(self.db)
@@ -255,6 +259,29 @@ class Engine:
     def repair(self, instance_id, action, element_id, to_element_id=None, reason=None, actor=None):
         """Skip the task at `element_id`, or move its token to `to_element_id`; audited with `reason`."""
         return self.migrations.repair(instance_id, action, element_id, to_element_id, reason, actor)
+    # ---- customer imports (engine/customers/importer.py, import_jobs.py) ------------------------------
+    def import_as(self, user: User, data: bytes, file_name=None, mapping=None, mode="create", key=None,
+                  dry_run=False, background=None) -> tuple[dict, bool]:
+        """Import a spreadsheet of customers as `user`, within their reach. A file of more than
+        `limits.import_background_rows` rows (or `background=True`) is queued for a job: (the batch, True);
+        else it is imported here and now: (the report, False)."""
+        if background is None:
+            background = estimate_rows(data) > self.settings.limits.import_background_rows
+        if background:
+            return self.imports.queue(data, file_name, mapping, mode, key, dry_run, user.name), True
+        in_reach, holder_problem = _import_reach(user)
+        return importer.import_customers(self, data, mapping, mode, key, dry_run, user.name, file_name,
+                                         in_reach=in_reach, holder_problem=holder_problem), False
+
+    def run_import(self, batch_id, job_id, heartbeat=None) -> dict | None:
+        """The job of a background import: the importer's reach is its user's as they are now."""
+        def reach(actor):
+            user = self.identity.user(actor) if actor else None
+            if user is None or not user.active:
+                raise Forbidden(f"the importing user '{actor}' is no longer active")
+            return _import_reach(user)
+        return self.imports.run(batch_id, job_id, reach, heartbeat)
+
     def instances_variables(self, instance_id) -> dict:
         with reader(self.db).connect() as conn:
             return variables_of(self.instances.workflow(conn, instance_id)[1])
@@ -486,6 +513,12 @@ _COMPLETE_WITH_TASK = (
               human_tasks.c.candidate_groups.label("_task_groups"))
     .select_from(instances.join(human_tasks, human_tasks.c.instance_id == instances.c.id))
     .where(human_tasks.c.id == sa.bindparam("c_task")).with_for_update(of=instances))
+
+
+def _import_reach(user: User):
+    """(in_reach, holder_problem) of an import by `user` (engine/access.py)."""
+    return (lambda record: access.record_in_reach(user, record),
+            lambda owner, team, groups: access.holder_problem(user, owner, team, groups))
 
 
 def _close_ticket_of_cancelled(conn, business_key, variables, actor, at):

@@ -87,3 +87,27 @@ def revert_command(batch_id, actor):
     except FollowupError as err:
         fail(err)
     click.echo(f"import {batch_id} reverted: {result['deleted']} customers deleted, {result['restored']} restored")
+
+
+@import_group.command("status")
+@click.argument("batch_id", type=int)
+def status_command(batch_id):
+    """Show an import's status and progress (one started in the background by the API, say)."""
+    try:
+        batch = open_engine().imports.batch(batch_id)
+    except FollowupError as err:
+        fail(err)
+    total = batch["total_rows"]
+    width, percent = 30, batch["percent"]
+    bar = "#" * (width * percent // 100) + "-" * (width - width * percent // 100)
+    rows = f"{batch['rows_done']:,} of {total:,} rows" if total is not None else "file not read yet"
+    click.echo(f"import {batch_id} ({batch['file_name']}, by {batch['actor']}): {batch['status']}"
+               + (" (dry run)" if batch["dry_run"] else ""))
+    click.echo(f"[{bar}] {percent:3d}%  {rows}")
+    summary = batch["summary"]
+    if batch["status"] in ("applied", "checked", "reverted") and summary:
+        verb = "would create" if batch["dry_run"] else "created"
+        click.echo(f"{summary.get('total_rows')} rows: {verb} {summary.get('created')}, updated "
+                   f"{summary.get('updated')}, unchanged {summary.get('unchanged')}, bad {summary.get('failed')}")
+    if batch["error"]:
+        click.echo(f"error: {batch['error']}")

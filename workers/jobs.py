@@ -66,3 +66,17 @@ def run_migrations(batch_ids):
     """Move the running instances of queued migration batches (engine/instances/migration.py)."""
     engine, _ = _engine()
     return {str(i): engine.migrations.run(i)["migrated"] for i in batch_ids}
+
+
+def run_imports(batch_ids):
+    """Run (or resume) background customer imports (engine/customers/import_jobs.py) as this job: the job
+    id is the batch's fence, and the heartbeat tells the sweep this job is alive."""
+    engine, config = _engine()
+    job = get_current_job()
+    beat = _heartbeat(config.heartbeat_ttl)
+    try:
+        return {str(i): (engine.run_import(i, job.id if job is not None else None, heartbeat=beat) or {}).get("status")
+                for i in batch_ids}
+    finally:
+        if job is not None:
+            job.connection.delete(ALIVE_PREFIX + job.id)

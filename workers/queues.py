@@ -66,5 +66,10 @@ class RqDispatch:
         enqueue(self.outbox_queue, "workers.jobs.run_migrations", [(f"migration-{i}", [i]) for i in batch_ids],
                 timeout=6 * 3600)
 
+    def imports(self, claims):
+        """(batch id, job id) of background imports: the job id is the batch's fence (import_jobs.py)."""
+        enqueue(self.outbox_queue, "workers.jobs.run_imports", [(job_id, [i]) for i, job_id in claims],
+                timeout=6 * 3600)
+
     def live(self, job_ids):
         return live_jobs(self.connection, job_ids)

@@ -1,6 +1,7 @@
 """The scheduler loop: every tick it claims due timers and hands them to a dispatcher; every
 `sweep_every` seconds it also re-dispatches timers whose job was lost, syncs timer start events and
-launches due ones; and it hands out committed outbox messages.
+launches due ones, hands out queued migrations and customer imports (and imports whose job was lost);
+and it hands out committed outbox messages.
 
 Run as many as you like (`followup scheduler`, or `followup worker --with-scheduler`): claims skip rows
 another scheduler holds. The dispatcher is RQ (`workers.queues.RqDispatch`) or, in the embedded mode, this very
@@ -47,6 +48,10 @@ class InlineDispatch:
         for batch_id in batch_ids:
             self.engine.migrations.run(batch_id)
 
+    def imports(self, claims):
+        for batch_id, job_id in claims:
+            self.engine.run_import(batch_id, job_id)
+
     def live(self, job_ids):
         return set()  # inline work finishes within the tick; a lease that ran out means a crash
 
@@ -74,6 +79,7 @@ class Scheduler:
             self.launchers.sync()
             self.launchers.launch_due()
             self.dispatch.migrations(self.engine.migrations.claim_queued())
+            self.dispatch.imports(self.engine.imports.claim_queued() + self.engine.imports.sweep(self.dispatch.live))
             if self.on_sweep is not None:
                 self.on_sweep()
         self.dispatch.messages(outbox_store.claim(db, clock.now(), config.outbox))

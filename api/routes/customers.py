@@ -6,7 +6,7 @@ groups (teams); out of reach reads as 404. Roles outside `SEES_AMOUNTS` get mone
 in `hidden_fields`."""
 import json
 
-from flask import Response, request
+from flask import Response, current_app, request, url_for
 
 from engine import access
 from engine.customers import checkins as ck
@@ -472,10 +472,13 @@ def _import_actors():
 @imports_blp.arguments(s.ImportArgs, location="form")
 @imports_blp.response(201, s.ImportReportSchema)
 @imports_blp.alt_response(200, schema=s.ImportReportSchema, description="A dry run: nothing was written")
+@imports_blp.alt_response(202, schema=s.ImportBatchSchema, description=(
+    "A big file (or `background=true`): the batch, queued; poll its `Location`, GET /api/imports/{id}"))
 @imports_blp.errors(401, 403, 413, 422)
 def start_import(upload, form):
     """Import customers from a spreadsheet (supervisors and admins): `file` (.xlsx/.csv), `mode`
-    (create/upsert/update), `key`, `dry_run`, `mapping` (JSON {header: field})."""
+    (create/upsert/update), `key`, `dry_run`, `mapping` (JSON {header: field}), `background`. A file of
+    more than FOLLOWUP_IMPORT_BACKGROUND_ROWS rows runs in the background: 202 with the queued batch."""
     user = _importer()
     try:
         mapping = json.loads(form["mapping"]) if form.get("mapping") else None
@@ -484,11 +487,23 @@ def start_import(upload, form):
     if mapping is not None and not isinstance(mapping, dict):
         raise InvalidInput("mapping must be a JSON object", {"mapping": ["not a JSON object"]})
     file = upload["file"]
-    report = importer.import_customers(
-        _engine(), file.read(), mapping, form["mode"], form.get("key") or None, form["dry_run"], user.name,
-        file.filename, in_reach=lambda record: access.record_in_reach(user, record),
-        holder_problem=lambda owner, team, groups: access.holder_problem(user, owner, team, groups))
-    return json_value({k: v for k, v in report.items() if k != "error_rows"}), 200 if form["dry_run"] else 201
+    answer, queued = _engine().import_as(user, file.read(), file.filename, mapping, form["mode"],
+                                         form.get("key") or None, form["dry_run"], form.get("background"))
+    if queued:
+        location = url_for("imports.get_import", batch_id=answer["id"])
+        response = current_app.json.response(s.ImportBatchSchema().dump(json_value(answer)))
+        response.status_code, response.headers["Location"] = 202, location
+        return response
+    return json_value({k: v for k, v in answer.items() if k != "error_rows"}), 200 if form["dry_run"] else 201
+
+
+@imports_blp.route("/<int:batch_id>", methods=["GET"])
+@imports_blp.response(200, s.ImportBatchDetailSchema)
+@imports_blp.errors(401, 403, 404)
+def get_import(batch_id):
+    """One import and its progress: `status`, `rows_done` of `total_rows`, `percent`; when it has ended,
+    the `summary` (and the first errors and warnings), or the `error` that stopped it."""
+    return json_value(_engine().imports.batch(batch_id, actors=_import_actors()))
 
 
 @imports_blp.route("", methods=["GET"])
@@ -503,7 +518,7 @@ def list_imports(page, page_size):
 
 @imports_blp.route("/<int:batch_id>/errors.csv", methods=["GET"])
 @imports_blp.response(200, description="The bad rows with their reasons, as CSV", content_type="text/csv")
-@imports_blp.errors(401, 403, 404)
+@imports_blp.errors(401, 403, 404, 409)
 def import_errors(batch_id):
     """The bad rows with their reasons, as CSV to fix and import again."""
     return Response(importer.import_error_file(_engine(), batch_id, actors=_import_actors()), mimetype="text/csv",
@@ -514,5 +529,5 @@ def import_errors(batch_id):
 @imports_blp.response(200, s.RevertSchema)
 @imports_blp.errors(401, 403, 404, 409)
 def revert_import(batch_id):
-    """Undo an import as a whole; 409 naming the customers changed or used since."""
+    """Undo an import as a whole; 409 naming the customers changed or used since, or when it still runs."""
     return importer.revert_import(_engine(), batch_id, _importer().name, actors=_import_actors())

@@ -520,6 +520,9 @@ class ImportArgs(Schema):
     key = Text(allow_none=True, validate=validate.Length(max=30), metadata={"description": "credit_code, name, phone"})
     dry_run = fields.Boolean(load_default=False)
     mapping = Text(allow_none=True, metadata={"description": "JSON {header: field}"})
+    background = fields.Boolean(load_default=None, allow_none=True, metadata={
+        "description": "true: run it in the background (202, poll GET /api/imports/{id}); false: now. Unset: in "
+                       "the background when the file has more than FOLLOWUP_IMPORT_BACKGROUND_ROWS rows (2,000)"})
 
 
 class ImportErrorSchema(Schema):
@@ -553,10 +556,27 @@ class ImportBatchSchema(Schema):
     file_name = _str()
     mode = fields.String(required=True)
     key = _str()
-    status = fields.String(required=True, metadata={"description": "applied, reverted"})
-    summary = fields.Dict(required=True)
+    status = fields.String(required=True, metadata={
+        "description": "queued, running, applied, checked (a dry run), failed, reverted"})
+    dry_run = fields.Boolean(required=True)
+    total_rows = fields.Integer(required=True, allow_none=True,
+                                metadata={"description": "None until a background job has read the file"})
+    rows_checked = fields.Integer(required=True)
+    rows_done = fields.Integer(required=True, metadata={"description": "rows written or set aside as bad"})
+    percent = fields.Integer(required=True)
+    summary = fields.Dict(required=True, metadata={
+        "description": "total_rows, created, updated, unchanged, failed (so far, while it runs)"})
+    error = _str(metadata={"description": "why a failed import stopped"})
+    finished_at = _when(required=True, allow_none=True)
     reverted_at = _when(required=True, allow_none=True)
     reverted_by = _str()
+
+
+class ImportBatchDetailSchema(ImportBatchSchema):
+    errors = fields.List(fields.Nested(ImportErrorSchema), required=True,
+                         metadata={"description": "the first 200; all bad rows are in errors.csv"})
+    warnings = fields.List(fields.Dict(), required=True)
+    ignored_columns = fields.List(fields.String(), required=True)
 
 
 class ImportBatchPageSchema(PageSchema):

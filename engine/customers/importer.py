@@ -102,45 +102,88 @@ def import_customers(engine, file, mapping=None, mode="create", key=None, dry_ru
     rows are checked and written. The importer's reach (engine/access.py, handed in by the caller):
     `in_reach(customer)`: customers out of it are neither updated nor named (by name or phone they read as
     absent; a credit code, unique, is refused without saying whose it is); `holder_problem(owner, team,
-    owner_groups)`: why a row may not give a customer to that owner and team, or None."""
+    owner_groups)`: why a row may not give a customer to that owner and team, or None.
+
+    This runs in the caller's thread, all rows in one transaction; customers/import_jobs.py runs the same
+    steps in the background, a transaction per chunk."""
+    prepared = prepare(file, file_name, mapping, mode, key)
+    check(engine, prepared, progress, in_reach, holder_problem)
+    report = report_of(prepared, dry_run)
+    if not dry_run:
+        report["batch_id"] = _write(engine, prepared.rows, report, actor, progress, len(prepared.rows))
+    return report
+
+
+def checked_mode(mode):
     if mode not in MODES:
         raise InvalidInput(f"unknown import mode '{mode}'", {"mode": ["create, upsert or update"]})
-    mode = MODES[mode]
-    name, headers, body = read_table(file, file_name)
-    columns, ignored = resolve_mapping(headers, mapping)
+    return MODES[mode]
+
+
+def checked_key(key, columns):
+    """The key rows are matched by: the one asked for, else credit_code when the file has it, else name."""
     key = key or ("credit_code" if "credit_code" in columns.values() else "name")
     if key not in KEYS:
         raise InvalidInput(f"unknown import key '{key}'", {"key": [f"one of {', '.join(KEYS)}"]})
     if key not in columns.values():
         raise InvalidInput(f"the file has no column for the key '{key}'", {"key": ["no such column"]})
-    field_header = {f: headers[i] for i, f in columns.items()}
-    total = len(body)
-    rows = [_Row(n, cells) for n, cells in body]
+    return key
+
+
+class Prepared:
+    """A file read and mapped: its rows, not yet checked."""
+    __slots__ = ("name", "headers", "rows", "columns", "ignored", "field_header", "mode", "key")
+
+    def __init__(self, name, headers, rows, columns, ignored, mode, key):
+        self.name, self.headers, self.rows, self.columns, self.ignored = name, headers, rows, columns, ignored
+        self.field_header = {f: headers[i] for i, f in columns.items()}
+        self.mode, self.key = mode, key
+
+
+def prepare(file, file_name=None, mapping=None, mode="create", key=None) -> Prepared:
+    mode = checked_mode(mode)
+    name, headers, body = read_table(file, file_name)
+    columns, ignored = resolve_mapping(headers, mapping)
+    key = checked_key(key, columns)
+    return Prepared(name, headers, [_Row(n, cells) for n, cells in body], columns, ignored, mode, key)
+
+
+def check(engine, prepared, progress=None, in_reach=None, holder_problem=None, own_batch=None):
+    """Check every row (fields, owners, duplicates in the file and against the database). `own_batch`:
+    the customers that batch created read as absent (a background import resuming after a crash checks
+    its rows as it did the first time)."""
     with engine.db.connect() as conn:
-        _check_rows(conn, rows, columns, field_header, mode, key, progress, total, in_reach, holder_problem)
+        _check_rows(conn, prepared.rows, prepared.columns, prepared.field_header, prepared.mode, prepared.key,
+                    progress, len(prepared.rows), in_reach, holder_problem, own_batch)
+
+
+def report_of(prepared, dry_run) -> dict:
+    rows = prepared.rows
     bad = [r for r in rows if r.errors]
-    report = {
-        "batch_id": None, "dry_run": dry_run, "file_name": name, "mode": mode, "key": key, "total_rows": total,
+    return {
+        "batch_id": None, "dry_run": dry_run, "file_name": prepared.name, "mode": prepared.mode,
+        "key": prepared.key, "total_rows": len(rows),
         "created": sum(1 for r in rows if not r.errors and r.action == "create"),
         "updated": sum(1 for r in rows if not r.errors and r.action == "update"),
         "unchanged": sum(1 for r in rows if not r.errors and r.action == "unchanged"),
-        "failed": len(bad), "ignored_columns": ignored,
+        "failed": len(bad), "ignored_columns": prepared.ignored,
         "errors": [e for r in bad for e in r.errors],
         "warnings": [w for r in rows for w in r.warnings],
-        "error_rows": {"headers": headers, "rows": [[r.number, *[_cell(c) for c in r.cells],
-                                                     "; ".join(f"{e['column']}: {e['reason']}" for e in r.errors)]
-                                                    for r in bad]},
+        "error_rows": {"headers": prepared.headers, "rows": [[r.number, *[_cell(c) for c in r.cells],
+                                                              "; ".join(f"{e['column']}: {e['reason']}"
+                                                                        for e in r.errors)] for r in bad]},
     }
-    if not dry_run:
-        report["batch_id"] = _write(engine, rows, report, actor, progress, total)
-    return report
+
+
+SUMMARY = ("total_rows", "created", "updated", "unchanged", "failed")
 
 
 def _cell(value):
     return "" if value is None else json_value(value)
 
 
-def _check_rows(conn, rows, columns, field_header, mode, key, progress, total, in_reach=None, holder_problem=None):
+def _check_rows(conn, rows, columns, field_header, mode, key, progress, total, in_reach=None, holder_problem=None,
+                own_batch=None):
     vocab = Vocabularies(conn)
     converters = spec(vocab)
     owners = user_info(conn, {str(r.cells[i]).strip() for r in rows for i, f in columns.items()
@@ -166,7 +209,7 @@ def _check_rows(conn, rows, columns, field_header, mode, key, progress, total, i
         if progress and done % CHUNK == 0:
             progress(done, total)
     _in_file_duplicates(rows, key, field_header)
-    _against_database(conn, rows, key, mode, field_header, in_reach)
+    _against_database(conn, rows, key, mode, field_header, in_reach, own_batch)
     if progress:
         progress(total, total)
 
@@ -203,24 +246,30 @@ def _in_file_duplicates(rows, key, field_header):
                                          "reason": f"same {label} as row {first} in this file", "candidates": []})
 
 
-def _lookup(conn, column, values):
-    """{value: [(id, name, credit_code), ...]} for the customers whose `column` is among `values`."""
+def _lookup(conn, column, values, own_batch=None):
+    """{value: [(id, name, credit_code), ...]} for the customers whose `column` is among `values` (but
+    those batch `own_batch` created)."""
     found = defaultdict(list)
     values = sorted({v for v in values if v})
     for start in range(0, len(values), CHUNK):
         chunk = values[start:start + CHUNK]
-        for r in conn.execute(sa.select(customers.c.id, customers.c.name, customers.c.credit_code,
-                                        customers.c.owner, customers.c.team, column).where(column.in_(chunk))):
+        query = sa.select(customers.c.id, customers.c.name, customers.c.credit_code, customers.c.owner,
+                          customers.c.team, column).where(column.in_(chunk))
+        if own_batch is not None:
+            query = query.where(sa.or_(customers.c.import_batch_id.is_(None),
+                                       customers.c.import_batch_id != own_batch))
+        for r in conn.execute(query):
             found[r[5]].append({"id": r.id, "name": r.name, "owner": r.owner, "team": r.team})
     return found
 
 
-def _against_database(conn, rows, key, mode, field_header, in_reach=None):
+def _against_database(conn, rows, key, mode, field_header, in_reach=None, own_batch=None):
     ok = [r for r in rows if not r.errors]
-    by_key = _lookup(conn, customers.c.name_key if key == "name" else customers.c[key], [r.key for r in ok])
-    by_code = _lookup(conn, customers.c.credit_code, [r.values["create"].get("credit_code") for r in ok])
-    by_name = _lookup(conn, customers.c.name_key, [r.values["create"].get("name_key") for r in ok])
-    by_phone = _lookup(conn, customers.c.phone, [r.values["create"].get("phone") for r in ok])
+    by_key = _lookup(conn, customers.c.name_key if key == "name" else customers.c[key], [r.key for r in ok],
+                     own_batch)
+    by_code = _lookup(conn, customers.c.credit_code, [r.values["create"].get("credit_code") for r in ok], own_batch)
+    by_name = _lookup(conn, customers.c.name_key, [r.values["create"].get("name_key") for r in ok], own_batch)
+    by_phone = _lookup(conn, customers.c.phone, [r.values["create"].get("phone") for r in ok], own_batch)
     if in_reach is not None:  # another team's customers are not the importer's to update, nor to see
         foreign = {c["id"] for found in (by_key, by_code, by_name, by_phone) for cs in found.values() for c in cs
                    if not in_reach(c)}
@@ -275,12 +324,13 @@ def _without(found, ids):
 def _write(engine, rows, report, actor, progress, total):
     now = clock.now()
     good = [r for r in rows if not r.errors]
-    summary = {k: report[k] for k in ("total_rows", "created", "updated", "unchanged", "failed")}
+    summary = {k: report[k] for k in SUMMARY}
     try:
         with engine.db.begin() as conn:
             batch_id = conn.execute(import_batches.insert().values(
                 at=now, actor=actor, file_name=report["file_name"], mode=report["mode"], key=report["key"],
-                status="applied", summary=summary, error_rows=report["error_rows"]).returning(import_batches.c.id)
+                status="applied", summary=summary, error_rows=report["error_rows"], total_rows=total,
+                rows_checked=total, rows_done=total, finished_at=now).returning(import_batches.c.id)
             ).scalar_one()
             creates = [r for r in good if r.action == "create"]
             for start in range(0, len(creates), CHUNK):
@@ -299,6 +349,21 @@ def _write(engine, rows, report, actor, progress, total):
     if progress:
         progress(total, total)
     return batch_id
+
+
+def write_rows(conn, rows, batch_id, actor, now) -> dict:
+    """Write the good ones of `rows` (a slice of the file) for batch `batch_id` on `conn`: the creates at
+    once, then the updates. Returns what they did: {created, updated, unchanged}."""
+    creates = [r for r in rows if not r.errors and r.action == "create"]
+    if creates:
+        _create_chunk(conn, creates, batch_id, actor, now)
+    updated = unchanged = 0
+    for row in (r for r in rows if not r.errors and r.action == "update"):
+        if _update_one(conn, row, batch_id, actor, now):
+            updated += 1
+        else:
+            unchanged += 1
+    return {"created": len(creates), "updated": updated, "unchanged": unchanged}
 
 
 def _create_chunk(conn, chunk, batch_id, actor, now):
@@ -354,7 +419,11 @@ def error_file(report_or_rows) -> bytes:
 
 
 def import_error_file(engine, batch_id, actors=None) -> bytes:
-    return error_file(get_batch(engine, batch_id, actors)["error_rows"])
+    batch = get_batch(engine, batch_id, actors)
+    if batch["status"] in UNFINISHED:
+        raise Conflict(f"import {batch_id} is still {batch['status']}: its error file is ready when it has ended",
+                       batch_id=batch_id, status=batch["status"])
+    return error_file(batch["error_rows"])
 
 
 def get_batch(engine, batch_id, actors=None) -> dict:
@@ -366,16 +435,52 @@ def get_batch(engine, batch_id, actors=None) -> dict:
         return dict(row._mapping)
 
 
+UNFINISHED = ("queued", "running")
+DONE = ("applied", "checked", "reverted")  # a dry run run in the background ends `checked`
+
+
+def batch_view(batch: dict, details=False) -> dict:
+    """A batch as it is shown and polled: its status, `rows_checked` and `rows_done` (rows written or set
+    aside; a dry run's checked) of `total_rows` (None until a background job has read the file), a
+    `percent` (checking counts for the first half of a real import, writing for the second), the
+    `summary` ({total_rows, created, updated, unchanged, failed}; so far, while it runs), the `error` of a
+    failed one. `details`: also the first errors and warnings and the ignored columns."""
+    summary = batch.get("summary") or {}
+    total = batch.get("total_rows")
+    if total is None and batch["status"] not in UNFINISHED:
+        total = summary.get("total_rows")  # a batch imported before 0011
+    checked, done = batch.get("rows_checked") or 0, batch.get("rows_done") or 0
+    if batch["status"] in DONE:
+        checked = done = total or 0
+        percent = 100
+    elif not total:
+        percent = 0
+    elif batch.get("dry_run"):
+        percent = 100 * checked // total
+    else:
+        percent = 100 * (checked + done) // (2 * total)
+    view = {k: batch.get(k) for k in ("id", "at", "actor", "file_name", "mode", "key", "status", "error",
+                                       "finished_at", "reverted_at", "reverted_by")}
+    view.update(dry_run=bool(batch.get("dry_run")), total_rows=total, rows_checked=checked, rows_done=done,
+                percent=percent, summary=summary)
+    if details:
+        view.update({"errors": [], "warnings": [], "ignored_columns": [], **(batch.get("details") or {})})
+    return view
+
+
+_LISTED = [import_batches.c[name] for name in (
+    "id", "at", "actor", "file_name", "mode", "key", "status", "summary", "reverted_at", "reverted_by", "dry_run",
+    "total_rows", "rows_checked", "rows_done", "error", "finished_at")]
+
+
 def list_batches(engine, page=1, page_size=50, actors=None):
-    base = sa.select(import_batches.c.id, import_batches.c.at, import_batches.c.actor, import_batches.c.file_name,
-                     import_batches.c.mode, import_batches.c.key, import_batches.c.status, import_batches.c.summary,
-                     import_batches.c.reverted_at, import_batches.c.reverted_by)
+    base = sa.select(*_LISTED)
     if actors is not None:
         base = base.where(import_batches.c.actor.in_(sorted(actors)))
     with engine.db.connect() as conn:
         total = conn.execute(sa.select(sa.func.count()).select_from(base.subquery())).scalar_one()
         rows = conn.execute(base.order_by(import_batches.c.id.desc()).offset((page - 1) * page_size).limit(page_size))
-        return [dict(r._mapping) for r in rows], total
+        return [batch_view(dict(r._mapping)) for r in rows], total
 
 
 _DEPENDENTS = (contacts, opportunities, contracts, payments, tickets, checkins, interactions, leads)
@@ -390,8 +495,15 @@ def revert_import(engine, batch_id, actor=None, actors=None) -> dict:
         batch = conn.execute(sa.select(import_batches).where(import_batches.c.id == batch_id).with_for_update()).first()
         if batch is None or (actors is not None and batch.actor not in actors):
             raise NotFound(f"no import batch {batch_id}")
-        if batch.status != "applied":
+        if batch.status in UNFINISHED:
+            done = f"{batch.rows_done:,} of {batch.total_rows:,} rows written" if batch.total_rows else "not started"
+            raise Conflict(f"import {batch_id} is still {batch.status} ({done}): revert it once it has ended",
+                           batch_id=batch_id, status=batch.status)
+        if batch.status == "checked":
+            raise Conflict(f"import {batch_id} was a dry run: it wrote nothing to revert")
+        if batch.status == "reverted":
             raise Conflict(f"import {batch_id} was already reverted by {batch.reverted_by} at {batch.reverted_at}")
+        # applied, or failed part of the way through: what it wrote goes
         logged = conn.execute(sa.select(record_changes).where(record_changes.c.batch_id == batch_id)
                               .order_by(record_changes.c.id)).all()
         ids = [r.entity_id for r in logged]

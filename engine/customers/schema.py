@@ -215,11 +215,35 @@ import_batches = sa.Table(
     sa.Column("file_name", sa.String(300)),
     sa.Column("mode", sa.String(20), nullable=False),
     sa.Column("key", sa.String(30)),
-    sa.Column("status", sa.String(20), nullable=False),  # applied, reverted
+    # applied, reverted; a background import (0011) is queued, then running, then applied, checked (a dry
+    # run) or failed
+    sa.Column("status", sa.String(20), nullable=False),
     sa.Column("summary", sa.JSON, nullable=False),
     sa.Column("error_rows", sa.JSON, nullable=False),  # {"headers": [...], "rows": [[row, values..., reasons]]}
     sa.Column("reverted_at", UtcDateTime),
     sa.Column("reverted_by", sa.String(100)),
+    # 0011_import_jobs: progress and the job of an import run in the background (customers/import_jobs.py)
+    sa.Column("dry_run", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("total_rows", sa.Integer),                  # None until the job has read the file
+    sa.Column("rows_checked", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("rows_done", sa.Integer, nullable=False, server_default="0"),  # rows written or set aside
+    sa.Column("options", sa.JSON),                        # {"mapping": ..., "key": ...} as asked
+    sa.Column("details", sa.JSON),                        # {"errors", "warnings" (the first 200), "ignored_columns"}
+    sa.Column("error", sa.Text),                          # why a `failed` import stopped
+    sa.Column("job_id", sa.String(100)),                  # the job that holds the batch now (its fence)
+    sa.Column("lease_until", UtcDateTime),                # past it, the sweep asks whether that job lives
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("finished_at", UtcDateTime),
+    sa.Index("ix_import_batches_status", "status"),
+)
+
+# The uploaded file of a background import, from the request until its job has finished with it (0011).
+import_files = sa.Table(
+    "import_files", metadata,
+    sa.Column("batch_id", sa.Integer, sa.ForeignKey("import_batches.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("name", sa.String(300)),
+    sa.Column("size", sa.Integer, nullable=False),
+    sa.Column("data", sa.LargeBinary, nullable=False),
 )
 
 checkin_templates = sa.Table(
@@ -267,5 +291,5 @@ checkins = sa.Table(
 )
 
 TABLES = (vocab_terms, customer_settings, customers, contacts, leads, opportunities, contracts, payments,
-          tickets, interactions, record_changes, ownership_changes, import_batches, checkin_templates,
-          checkin_files, checkins)
+          tickets, interactions, record_changes, ownership_changes, import_batches, import_files,
+          checkin_templates, checkin_files, checkins)

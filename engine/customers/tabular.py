@@ -32,9 +32,8 @@ def _read_bytes(file):
     return data, getattr(file, "name", None)
 
 
-def read_table(file, file_name=None):
-    """(file name, headers, rows) where rows are (spreadsheet row number, [cell values]); the first
-    non-empty row is the header row."""
+def _open(file, file_name):
+    """(data, file name, the filled rows as they are read) of a file that looks readable."""
     data, name = _read_bytes(file)
     name = file_name or name or "upload"
     is_xlsx = data[:4] == b"PK\x03\x04"
@@ -43,7 +42,13 @@ def read_table(file, file_name=None):
     if not is_xlsx and name.lower().endswith((".xlsx", ".xlsm")):  # a truncated or corrupt workbook
         raise InvalidInput(f"{name} is not a readable .xlsx workbook (damaged or not really a workbook): "
                            "open it in Excel or WPS and save it again, or save it as .csv", {"file": ["unreadable"]})
-    rows = _limited(_xlsx_rows(data, name) if is_xlsx else _csv_rows(data), name)
+    return data, name, _limited(_xlsx_rows(data, name) if is_xlsx else _csv_rows(data), name)
+
+
+def read_table(file, file_name=None):
+    """(file name, headers, rows) where rows are (spreadsheet row number, [cell values]); the first
+    non-empty row is the header row."""
+    data, name, rows = _open(file, file_name)
     for number, cells in rows:
         if any(_present(c) for c in cells):
             headers = [str(c).strip() if c is not None else "" for c in cells]
@@ -52,6 +57,47 @@ def read_table(file, file_name=None):
         raise InvalidInput(f"{name} has no header row", {"file": ["empty"]})
     body = [(n, list(c) + [None] * (len(headers) - len(c))) for n, c in rows]
     return name, headers, body
+
+
+def read_headers(file, file_name=None):
+    """(file name, headers) without reading further than the header row, unless the file may have more
+    than `MAX_ROWS` rows (`estimate_rows`): then on until the limit, to refuse it (TooLarge) as a
+    synchronous import would. What a background import checks before it answers."""
+    data, name, rows = _open(file, file_name)
+    try:
+        for number, cells in rows:
+            if any(_present(c) for c in cells):
+                headers = [str(c).strip() if c is not None else "" for c in cells]
+                if estimate_rows(data) > MAX_ROWS:
+                    for _ in rows:  # _limited raises past MAX_ROWS
+                        pass
+                return name, headers
+    finally:
+        rows.close()
+    raise InvalidInput(f"{name} has no header row", {"file": ["empty"]})
+
+
+_DIMENSION = re.compile(rb'<(?:\w+:)?dimension ref="[A-Z]+\d+:[A-Z]+(\d+)"')
+
+
+def estimate_rows(file) -> int:
+    """About how many rows the file has, without reading it: the lines of a CSV, the `<dimension>` an
+    .xlsx declares (else its first sheet's unpacked size / 100 bytes). Decides whether an import runs in
+    the background; never used as the count."""
+    data, _ = _read_bytes(file)
+    if data[:4] != b"PK\x03\x04":
+        return max(data.count(b"\n") + (not data.endswith(b"\n")) - 1, 0)
+    try:
+        book = zipfile.ZipFile(io.BytesIO(data))
+        sheets = sorted((i for i in book.infolist() if i.filename.startswith("xl/worksheets/sheet")),
+                        key=lambda i: (len(i.filename), i.filename))
+        if not sheets:
+            return 0
+        with book.open(sheets[0]) as stream:
+            found = _DIMENSION.search(stream.read(4096))
+        return max(int(found.group(1)) - 1, 0) if found else sheets[0].file_size // 100
+    except (zipfile.BadZipFile, ValueError, OSError, KeyError):
+        return 0  # unreadable: the import says why, at once
 
 
 def _limited(rows, name):
