@@ -152,6 +152,8 @@ def test_the_job_runs_with_the_importers_reach_rebuilt_from_the_identity_store(h
     batch = hub.admin.get(answer.headers["Location"]).get_json()
     assert batch["status"] == "failed" and "no longer active" in batch["error"]
     assert _count(engine, customers, customers.c.name == "丙公司") == 0
+    no_file = hub.admin.get(answer.headers["Location"] + "/errors.csv")
+    assert no_file.status_code == 409 and "no longer active" in no_file.get_json()["detail"]
 
 
 class Killed(BaseException):

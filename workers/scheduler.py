@@ -49,6 +49,7 @@ class InlineDispatch:
             self.engine.migrations.run(batch_id)
 
     def imports(self, claims):
+        # Like a migration, on this thread: timers wait while a big import runs (use Redis for both at once).
         for batch_id, job_id in claims:
             self.engine.run_import(batch_id, job_id)
 

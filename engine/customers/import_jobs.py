@@ -20,7 +20,8 @@ The same design as the migration batches (engine/instances/migration.py) and the
 After a crash the import RESUMES after the last committed chunk, it does not restart: the new job reads
 the file again, checks the rows again with this batch's own customers reading as absent (so each row
 is checked as it was the first time), skips the rows before `rows_done` and writes the rest. A chunk
-and its progress commit together, so every row is written exactly once. The access checks
+and its progress commit together, so every row is written exactly once. (While the rows are checked
+again, `rows_checked` counts up from 0 again.) The access checks
 (`in_reach`, `holder_problem`) are computed from the importing user, rebuilt from the identity store
 for every run (the caller hands in `reach(actor)`, engine/runtime.py).
 """

@@ -423,6 +423,9 @@ def import_error_file(engine, batch_id, actors=None) -> bytes:
     if batch["status"] in UNFINISHED:
         raise Conflict(f"import {batch_id} is still {batch['status']}: its error file is ready when it has ended",
                        batch_id=batch_id, status=batch["status"])
+    if not batch["error_rows"]:
+        raise Conflict(f"import {batch_id} stopped before its rows were checked, so it has no error file: "
+                       f"{batch['error']}", batch_id=batch_id, status=batch["status"])
     return error_file(batch["error_rows"])
 
 
