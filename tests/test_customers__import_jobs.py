@@ -297,3 +297,19 @@ def test_a_real_rq_worker_runs_a_background_import_and_resumes_it_after_being_ki
         assert conn.execute(sa.select(sa.func.count(sa.distinct(customers.c.name)))).scalar_one() == 8_000
         assert conn.execute(sa.select(sa.func.count()).select_from(customers)).scalar_one() == 8_000
 
+
+
+def test_the_row_estimate_that_picks_the_background_reads_no_cells():
+    from openpyxl import Workbook
+
+    from engine.customers.tabular import estimate_rows
+
+    assert (estimate_rows(_file(2_500)), estimate_rows(b"a\n1\n2"), estimate_rows(b"")) == (2_500, 2, 0)
+    for write_only in (False, True):  # with a <dimension>, and without (openpyxl's streaming writer)
+        book = Workbook(write_only=write_only)
+        sheet = book.create_sheet() if write_only else book.active
+        for i in range(2_501):
+            sheet.append([f"公司{i}", i])
+        out = io.BytesIO()
+        book.save(out)
+        assert estimate_rows(out.getvalue()) == 2_500

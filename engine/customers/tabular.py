@@ -78,12 +78,13 @@ def read_headers(file, file_name=None):
 
 
 _DIMENSION = re.compile(rb'<(?:\w+:)?dimension ref="[A-Z]+\d+:[A-Z]+(\d+)"')
+_ROW_TAG = re.compile(rb"<(?:\w+:)?row[\s>/]")
 
 
 def estimate_rows(file) -> int:
-    """About how many rows the file has, without reading it: the lines of a CSV, the `<dimension>` an
-    .xlsx declares (else its first sheet's unpacked size / 100 bytes). Decides whether an import runs in
-    the background; never used as the count."""
+    """About how many rows the file has (at least as many as it has filled), without parsing it: the
+    lines of a CSV; the `<dimension>` an .xlsx declares, else the `<row>` tags of its first sheet.
+    Decides whether an import runs in the background; never used as the count."""
     data, _ = _read_bytes(file)
     if data[:4] != b"PK\x03\x04":
         return max(data.count(b"\n") + (not data.endswith(b"\n")) - 1, 0)
@@ -94,8 +95,18 @@ def estimate_rows(file) -> int:
         if not sheets:
             return 0
         with book.open(sheets[0]) as stream:
-            found = _DIMENSION.search(stream.read(4096))
-        return max(int(found.group(1)) - 1, 0) if found else sheets[0].file_size // 100
+            head = stream.read(4096)
+            found = _DIMENSION.search(head)
+            if found:
+                return max(int(found.group(1)) - 1, 0)
+            rows, tail, block = 0, b"", head
+            while block:
+                text = tail + block
+                tail = text[-16:]
+                # a tag within the overlap is counted with the next block
+                rows += len(_ROW_TAG.findall(text)) - len(_ROW_TAG.findall(tail))
+                block = stream.read(1 << 20)
+            return max(rows + len(_ROW_TAG.findall(tail)) - 1, 0)
     except (zipfile.BadZipFile, ValueError, OSError, KeyError):
         return 0  # unreadable: the import says why, at once
 
