@@ -219,6 +219,34 @@ def holder_problem(user: User, owner, team, owner_groups=frozenset()) -> str | N
     return None
 
 
+def landing_team(user: User, owner=None, owner_groups=frozenset()) -> tuple[str | None, tuple]:
+    """The team a record lands in when its create (the API, an import row, a lead's conversion) names
+    none, so that it always belongs to a team its creator can see: (team, ()) or, when the creator must
+    say which, (None, the choices) (the caller refuses: 422, or an import row's error naming the column).
+
+    - a creator in exactly one group: that group;
+    - a creator in several: the one they share with the record's `owner` (`owner_groups`); several
+      shared, or no owner: the creator names one (the choices: the shared groups, else all of theirs);
+    - an admin: the owner's only group, else none: an admin sees every record, and a team-less one shows
+      in their list and (without owner) in their pool;
+    - a creator in no group at all: none (the record is theirs as its owner; an admin puts them in a team).
+    A record without owner lands in its team's public pool (customers.create_customer_in)."""
+    if user.role == "admin":
+        return (next(iter(owner_groups)) if len(owner_groups) == 1 else None), ()
+    mine = sorted(user.groups)
+    if len(mine) <= 1:
+        return (mine[0] if mine else None), ()
+    shared = sorted(set(mine) & set(owner_groups)) if owner else []
+    if len(shared) == 1:
+        return shared[0], ()
+    return None, tuple(shared or mine)
+
+
+def landing_problem(user: User, choices) -> str:
+    """The 422's words when `landing_team` gives choices."""
+    return f"{user.name} is in several teams: name the team, one of {', '.join(choices)}"
+
+
 def record_people(user: User, members_of) -> frozenset | None:
     """Whose check-ins and imports `user` reaches: None for everyone's (admins); a supervisor, the members
     of their teams; an agent, their own. `members_of(groups)` -> names."""

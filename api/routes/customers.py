@@ -61,6 +61,23 @@ def _check_holder(data, default_owner=None):
         raise InvalidInput(f"{problem}", {field: [problem]})
 
 
+def _land(data, owner=None):
+    """A create that names no team lands in one its creator can see (access.landing_team); 422 naming the
+    choices when the creator is in several and the owner does not settle it."""
+    if data.get("team"):
+        return
+    user = current_user()
+    owner = data.get("owner", owner)
+    groups = (services().identity.groups_of(owner) if owner and owner != user.name else user.groups) if owner \
+        else frozenset()
+    team, choices = access.landing_team(user, owner, groups)
+    if choices:
+        problem = access.landing_problem(user, choices)
+        raise InvalidInput(problem, {"team": [problem]})
+    if team:
+        data["team"] = team
+
+
 def _warnings(warnings, user):
     """Duplicate warnings name only the candidates in the caller's reach."""
     shown = []
@@ -135,6 +152,7 @@ def create_customer(data):
     user = current_user()
     if user.role not in MANAGES:
         data.setdefault("owner", user.name)
+    _land(data)
     _check_holder(data)
     customer, warnings = cu.create_customer(_engine(), data, actor=user.name)
     return {"customer": _shown("customer", customer, user), "warnings": _warnings(warnings, user)}
@@ -252,6 +270,8 @@ def _record_routes(collection, kind, schema, create_args, update_args):
             _record_in_reach("contract", data["contract_id"])
         elif kind == "lead" and user.role not in MANAGES:
             data.setdefault("owner", user.name)
+        if data.get("customer_id") is None and data.get("contract_id") is None:  # else the customer's team
+            _land(data)
         _check_holder(data)
         return _shown(kind, records.create_record(_engine(), kind, data, actor=user.name), user)
 
@@ -306,8 +326,10 @@ def convert_lead(data, lead_id):
     code, company name or phone (`link_existing`, default true, as the lead SOP does); the body may
     override the customer's fields."""
     user = current_user()
-    _record_in_reach("lead", lead_id)
+    lead = _record_in_reach("lead", lead_id)
     data = dict(data or {})
+    if not lead.get("team"):
+        _land(data, owner=lead.get("owner"))
     _check_holder(data)
     link = data.pop("link_existing", True)
     customer, warnings, info = records.convert_lead(_engine(), lead_id, user.name, data or None, link_existing=link,
@@ -487,7 +509,9 @@ def start_import(upload, form):
     report = importer.import_customers(
         _engine(), file.read(), mapping, form["mode"], form.get("key") or None, form["dry_run"], user.name,
         file.filename, in_reach=lambda record: access.record_in_reach(user, record),
-        holder_problem=lambda owner, team, groups: access.holder_problem(user, owner, team, groups))
+        holder_problem=lambda owner, team, groups: access.holder_problem(user, owner, team, groups),
+        landing=lambda owner, groups: access.landing_team(user, owner, groups),
+        landing_problem=lambda choices: access.landing_problem(user, choices))
     return json_value({k: v for k, v in report.items() if k != "error_rows"}), 200 if form["dry_run"] else 201
 
 

@@ -1,0 +1,129 @@
+"""Issue 12, "Who sees what", as a user meets it through the API: a record always lands in a team its
+creator can see (item 4); whoever is given a task about a customer or lead may read it (item 7); money
+fields stay hidden wherever their value appears, instance variables included (item 8). The cross-team
+matrix (tests/test_hostile__team_matrix.py) checks the same rules against every route."""
+import csv
+import io
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from api_fixtures import *  # noqa: F401,F403
+from engine.customers.vocab import seed_defaults
+
+
+def _csv(rows):
+    out = io.StringIO()
+    csv.writer(out).writerows(rows)
+    return out.getvalue().encode("utf-8")
+
+
+def _import(caller, rows, **form):
+    return caller.post("/api/imports", data={"file": (io.BytesIO(_csv(rows)), "客户.csv"), "mode": "create", **form},
+                       content_type="multipart/form-data")
+
+
+def _ids(caller, path, **query):
+    return {r["id"] for r in caller.get(path, query_string={"page_size": 500, **query}).get_json()["items"]}
+
+
+# ---- item 4: a record created or imported by someone belongs to a team they can see -------------------
+def test_imported_rows_land_in_a_team_of_the_importer(engine, team):
+    seed_defaults(engine)
+    # chief is in one team: rows without team are service's, a row without owner goes to service's pool
+    done = _import(team.chief, [["客户名称", "负责人"], ["甲服务", "sam"], ["乙无主", ""]])
+    assert done.status_code == 201 and done.get_json()["failed"] == 0, done.get_json()
+    listed = {c["name"]: c for c in team.chief.get("/api/customers").get_json()["items"]}
+    assert (listed["甲服务"]["team"], listed["甲服务"]["owner"]) == ("service", "sam")
+    assert (listed["乙无主"]["team"], listed["乙无主"]["owner"], listed["乙无主"]["in_pool"]) == ("service", None, True)
+    assert listed["乙无主"]["id"] in _ids(team.sam, "/api/pool")
+    assert listed["乙无主"]["id"] not in _ids(team.li, "/api/pool")  # another team's pool
+    # boss is in two groups (sales-east, supervisors): the owner's shared team settles it; no owner, no team:
+    # the row names the column to fill and the choices
+    done = _import(team.boss, [["客户名称", "负责人"], ["丙销售", "li"], ["丁无主", ""]])
+    report = done.get_json()
+    assert done.status_code == 201 and (report["created"], report["failed"]) == (1, 1), report
+    error = report["errors"][0]
+    assert error["field"] == "team" and "sales-east, supervisors" in error["reason"] and "所属团队" in error["reason"]
+    mine = {c["name"]: c for c in team.boss.get("/api/customers").get_json()["items"]}
+    assert mine["丙销售"]["team"] == "sales-east"
+    # with the team column filled, the row goes through, into sales-east's pool
+    done = _import(team.boss, [["客户名称", "所属团队"], ["丁无主", "sales-east"]])
+    assert done.status_code == 201 and done.get_json()["created"] == 1, done.get_json()
+    assert "丁无主" in {c["name"] for c in team.boss.get("/api/pool").get_json()["items"]}
+    assert "丁无主" in {c["name"] for c in team.wang.get("/api/pool").get_json()["items"]}
+
+
+def test_records_created_through_the_api_land_in_a_team_the_creator_sees(engine, team, make_user):
+    seed_defaults(engine)
+    duo = make_user("duo", "agent", ["sales-east", "service"])
+    # an agent in one team: their lead and customer are that team's, so their supervisor sees them
+    lead = team.li.post("/api/leads", json={"name": "王先生", "company": "戊公司", "phone": "13800001234"})
+    assert lead.status_code == 201 and lead.get_json()["team"] == "sales-east", lead.get_json()
+    assert team.boss.get(f"/api/leads/{lead.get_json()['id']}").status_code == 200
+    made = team.li.post("/api/customers", json={"name": "己公司"})
+    assert made.status_code == 201 and made.get_json()["customer"]["team"] == "sales-east"
+    assert team.boss.get(f"/api/customers/{made.get_json()['customer']['id']}").status_code == 200
+    # an agent in two teams names one: 422 naming the choices
+    refused = duo.post("/api/customers", json={"name": "庚公司"})
+    assert refused.status_code == 422 and "sales-east, service" in refused.get_json()["errors"]["team"][0]
+    refused = duo.post("/api/leads", json={"name": "赵女士"})
+    assert refused.status_code == 422 and "team" in refused.get_json()["errors"]
+    made = duo.post("/api/customers", json={"name": "庚公司", "team": "service"})
+    assert made.status_code == 201 and team.chief.get(f"/api/customers/{made.get_json()['customer']['id']}").status_code == 200
+    # a supervisor in two groups: the owner's team, or say which; without owner the customer is in the pool
+    made = team.boss.post("/api/customers", json={"name": "辛公司", "owner": "wang"})
+    assert made.status_code == 201 and made.get_json()["customer"]["team"] == "sales-east"
+    assert team.boss.post("/api/customers", json={"name": "壬公司"}).status_code == 422
+    made = team.chief.post("/api/customers", json={"name": "癸公司"})
+    customer = made.get_json()["customer"]
+    assert (customer["team"], customer["owner"], customer["in_pool"]) == ("service", None, True)
+    assert customer["id"] in _ids(team.sam, "/api/pool")
+    # an admin may leave a customer team-less: it shows in their list and, without owner, in their pool
+    made = team.admin.post("/api/customers", json={"name": "子公司"})
+    customer = made.get_json()["customer"]
+    assert made.status_code == 201 and customer["team"] is None
+    assert customer["id"] in _ids(team.admin, "/api/customers") and customer["id"] in _ids(team.admin, "/api/pool")
+
+
+def test_a_converted_lead_without_team_lands_in_a_team_of_the_converter(engine, team, make_user):
+    seed_defaults(engine)
+    duo = make_user("duo", "agent", ["sales-east", "service"])
+    with engine.db.begin() as conn:  # a lead from before item 4: no team
+        conn.exec_driver_sql("INSERT INTO leads (name, company, owner, status, created_at, updated_at) "
+                             "VALUES ('钱先生', '丑公司', 'duo', 'new', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)")
+        lead_id = conn.exec_driver_sql("SELECT id FROM leads").scalar_one()
+    refused = duo.post(f"/api/leads/{lead_id}/convert", json={})
+    assert refused.status_code == 422 and "sales-east, service" in refused.get_json()["errors"]["team"][0]
+    converted = duo.post(f"/api/leads/{lead_id}/convert", json={"team": "service"})
+    assert converted.status_code == 201, converted.get_json()
+    customer = converted.get_json()["customer"]
+    assert customer["team"] == "service" and team.chief.get(f"/api/customers/{customer['id']}").status_code == 200
+
+
+def test_migration_0011_gives_teamless_customers_their_owners_team(engine, team, make_user):
+    import importlib.util
+    
+    from alembic.migration import MigrationContext
+    from alembic.operations import Operations
+
+    path = next((Path(__file__).parent.parent / "engine/storage/migrations/versions").glob("0011_*.py"))
+    spec = importlib.util.spec_from_file_location("migration_0011", path)
+    migration = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(migration)
+    make_user("duo", "agent", ["sales-east", "service"])
+    with engine.db.begin() as conn:
+        for name, owner, in_pool in (("一", "li", False), ("二", "duo", False), ("三", None, False),
+                                     ("四", "sam", False)):
+            conn.execute(sa.text("INSERT INTO customers (name, kind, status, owner, in_pool, tags, created_at, "
+                                 "updated_at) VALUES (:name, 'company', 'lead', :owner, :in_pool, '[]', "
+                                 "CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"),
+                         {"name": name, "owner": owner, "in_pool": in_pool})
+        conn.exec_driver_sql("UPDATE customers SET team = 'service' WHERE name = '四'")
+    with engine.db.begin() as conn, Operations.context(MigrationContext.configure(conn)):
+        migration.upgrade()
+    with engine.db.connect() as conn:
+        rows = {r.name: (r.team, r.in_pool) for r in conn.exec_driver_sql("SELECT name, team, in_pool FROM customers")}
+    assert rows == {"一": ("sales-east", False), "二": (None, False), "三": (None, True), "四": ("service", False)}
+    # and now li's supervisor sees li's customer
+    assert "一" in {c["name"] for c in team.boss.get("/api/customers").get_json()["items"]}
