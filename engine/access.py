@@ -184,6 +184,29 @@ def record_in_reach(user: User, record: dict) -> bool:
     return user.role == "admin" or record.get("owner") == user.name or record.get("team") in user.groups
 
 
+def record_readable(user: User, record: dict, task_about: bool = False) -> bool:
+    """Reading a customer (and its contacts) or a lead, never changing it: in reach (`record_in_reach`),
+    or `task_about`: the user holds or is offered an OPEN task whose business key names it ('42',
+    'customer:42', 'lead:7'; `task_about_sql`, asked by the engine only when the record is out of reach).
+    Whoever is given a task about a customer can read what the task needs (name, contacts, the reason
+    in the task's instance), with the field rules of their role; once the task is completed (or handed
+    to someone else) the record is out of reach again."""
+    return task_about or record_in_reach(user, record)
+
+
+def task_about_sql(user: User, business_keys):
+    """A condition true when an open task of an instance with one of `business_keys` is assigned to
+    `user` or offered to one of their groups (a supervisor's reach over their members' tasks does not
+    count: they reach the record through its team). Through `instances.business_key`'s index and the
+    tasks' `instance_id` index: cheap at any number of open tasks."""
+    held = [human_tasks.c.assignee == user.name]
+    if user.groups:
+        held.append(offered_to_sql(user.groups))
+    return sa.exists().where(
+        human_tasks.c.instance_id.in_(sa.select(instances.c.id).where(instances.c.business_key.in_(list(business_keys)))),
+        sa.or_(*held))
+
+
 def record_scope(user: User) -> dict:
     """What lists of records are narrowed to (`owners`, `teams`); {} for all."""
     return {} if user.role == "admin" else {"owners": [user.name], "teams": sorted(user.groups)}

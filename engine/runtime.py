@@ -19,7 +19,8 @@ from engine.clock import utc
 from engine.config import Settings, load_settings
 from engine.context import notify, script_print
 from engine.customers.customers import get_customer
-from engine.customers.interactions import customer_id_of, follow_task_assignment, record_task_completion
+from engine.customers.interactions import (business_keys_of, customer_id_of, follow_task_assignment,
+                                           record_task_completion)
 from engine.customers.records import close_ticket_of_cancelled, with_subjects
 from engine.errors import Conflict, InvalidInput, NotFound
 from engine.identity import IdentityStore, User
@@ -330,6 +331,15 @@ class Engine:
             return  # no such customer: nothing to reach (the SOP's operations say so, as an incident)
         if not access.record_in_reach(user, customer):
             raise NotFound(f"no customer with id {customer_id}")
+
+    def has_task_about(self, user: User, kind, record_id) -> bool:
+        """Whether `user` holds or is offered an open task whose business key names this customer or lead
+        (access.record_readable): one indexed query, asked only for a record out of their reach."""
+        keys = business_keys_of(kind, record_id)
+        if not keys:
+            return False
+        with reader(self.db).connect() as conn:
+            return bool(conn.execute(sa.select(access.task_about_sql(user, keys))).scalar())
 
     def list_tasks(self, user: User, page=1, page_size=50, **filters):
         """(tasks, total) of the tasks `user` reaches (see `queries.list_tasks` for the filters)."""

@@ -4,12 +4,15 @@ fields stay hidden wherever their value appears, instance variables included (it
 matrix (tests/test_hostile__team_matrix.py) checks the same rules against every route."""
 import csv
 import io
+from datetime import timedelta
 from pathlib import Path
 
 import sqlalchemy as sa
 
 from api_fixtures import *  # noqa: F401,F403
+from engine import clock
 from engine.customers.vocab import seed_defaults
+from hostile_support import script_process
 
 
 def _csv(rows):
@@ -103,7 +106,8 @@ def test_a_converted_lead_without_team_lands_in_a_team_of_the_converter(engine, 
 
 def test_migration_0011_gives_teamless_customers_their_owners_team(engine, team, make_user):
     import importlib.util
-    
+    from pathlib import Path
+
     from alembic.migration import MigrationContext
     from alembic.operations import Operations
 
@@ -127,3 +131,76 @@ def test_migration_0011_gives_teamless_customers_their_owners_team(engine, team,
     assert rows == {"一": ("sales-east", False), "二": (None, False), "三": (None, True), "四": ("service", False)}
     # and now li's supervisor sees li's customer
     assert "一" in {c["name"] for c in team.boss.get("/api/customers").get_json()["items"]}
+
+
+# ---- item 7: whoever is given a task about a customer can read what the task needs ----------------------
+LIBRARY = Path(__file__).resolve().parent.parent / "bpmn"
+
+
+def _deploy_library(designer, *names):
+    files = [(io.BytesIO((LIBRARY / name).read_bytes()), name) for name in names]
+    deployed = designer.post("/api/deployments", data={"files": files}, content_type="multipart/form-data")
+    assert deployed.status_code == 201, deployed.get_json()
+
+
+def _signed_contract(team, amount="88000"):
+    """li's customer with a contact and a signed contract: the care revisits start (and the renewal
+    reminders, when deployed)."""
+    customer = team.li.post("/api/customers", json={"name": "甲科技有限公司", "phone": "13812345678"}).get_json()["customer"]
+    contact = team.li.post("/api/contacts", json={"customer_id": customer["id"], "name": "王经理",
+                                                  "phone": "13987654321"}).get_json()
+    today = clock.now().date()
+    contract = team.li.post("/api/contracts", json={
+        "customer_id": customer["id"], "title": "2027年度服务合同", "amount": amount, "status": "active",
+        "start_date": today.isoformat(), "end_date": (today + timedelta(days=365)).isoformat()})
+    assert contract.status_code == 201, contract.get_json()
+    return customer, contact, contract.get_json()
+
+
+def test_the_service_agent_given_a_revisit_task_reads_the_customer_until_it_is_done(engine, team, make_user):
+    seed_defaults(engine)
+    _deploy_library(team.designer, "care_revisit.bpmn")
+    stranger = make_user("zhou", "agent", ["sales-north"])
+    customer, contact, contract = _signed_contract(team)
+    cid = customer["id"]
+    assert team.sam.get(f"/api/customers/{cid}").status_code == 404  # no task yet: another team's customer
+    clock.advance(timedelta(days=7, hours=1))
+    engine.fire_due_timers()
+    [task] = [t for t in team.sam.get("/api/tasks", query_string={"scope": "all"}).get_json()["items"]
+              if t["element_id"] == "revisit"]
+    assert task["about"]["id"] == cid and "service" in task["candidate_groups"]
+    # sam (service) is offered the revisit: reads the customer and its contacts, with an agent's field rules
+    shown = team.sam.get(f"/api/customers/{cid}")
+    assert shown.status_code == 200 and shown.get_json()["phone"] == "+8613812345678"
+    assert contact["id"] in _ids(team.sam, "/api/contacts", customer_id=cid)
+    assert team.sam.get(f"/api/contacts/{contact['id']}").get_json()["phone"] == "+8613987654321"
+    # read only, and only what the task needs
+    assert team.sam.patch(f"/api/customers/{cid}", json={"note": "sam was here"}).status_code == 404
+    assert team.sam.post(f"/api/customers/{cid}/interactions", json={"kind": "call"}).status_code == 404
+    assert team.sam.get(f"/api/contracts/{contract['id']}").status_code == 404
+    assert cid not in _ids(team.sam, "/api/customers")
+    assert team.admin.get(f"/api/customers/{cid}").get_json().get("note") is None
+    # nobody else gains anything: an agent of a team the task is not offered to
+    assert stranger.get(f"/api/customers/{cid}").status_code == 404
+    # the task done, the customer is out of sam's reach again
+    done = team.li.post(f"/api/tasks/{task['id']}/complete", json={"variables": {"csat": 5, "nps": 9}})
+    assert done.status_code == 200, done.get_json()
+    assert team.sam.get(f"/api/customers/{cid}").status_code == 404
+    assert team.sam.get(f"/api/contacts/{contact['id']}").status_code == 404
+    assert _ids(team.sam, "/api/contacts", customer_id=cid) == set()
+
+
+def test_the_agent_a_lead_task_is_assigned_to_reads_the_lead(engine, team):
+    seed_defaults(engine)
+    name, content = script_process("lead_call", "y = 1", groups="service")
+    assert team.designer.post("/api/deployments", data={"files": [(io.BytesIO(content), name)]},
+                              content_type="multipart/form-data").status_code == 201
+    lead = team.li.post("/api/leads", json={"name": "刘女士", "company": "乙贸易", "phone": "13700001111"}).get_json()
+    assert team.sam.get(f"/api/leads/{lead['id']}").status_code == 404
+    started = team.admin.post("/api/instances", json={"process_key": "lead_call", "business_key": f"lead:{lead['id']}"})
+    assert started.status_code == 201, started.get_json()
+    task_id = started.get_json()["tasks"][0]["id"]
+    assert team.sam.get(f"/api/leads/{lead['id']}").get_json()["phone"] == "+8613700001111"
+    assert team.sam.patch(f"/api/leads/{lead['id']}", json={"note": "x"}).status_code == 404
+    assert team.sam.post(f"/api/tasks/{task_id}/complete", json={"variables": {}}).status_code == 200
+    assert team.sam.get(f"/api/leads/{lead['id']}").status_code == 404

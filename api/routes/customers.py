@@ -102,6 +102,8 @@ def _customer(customer_id):
     user = current_user()
     customer = cu.get_customer(_engine(), customer_id)
     if not _in_reach(user, customer):
+        if access.record_readable(user, customer, _engine().has_task_about(user, "customer", customer_id)):
+            return customer  # a task about it was given to the user: read only (access.record_readable)
         if access.pool_in_reach(user, customer):
             return pool.masked(customer)
         raise NotFound(f"no customer with id {customer_id}")
@@ -246,6 +248,22 @@ def _record_in_reach(kind, record_id):
     return record
 
 
+_ABOUT = {"contact": lambda record: ("customer", record.get("customer_id")),
+          "lead": lambda record: ("lead", record.get("id"))}
+
+
+def _record_readable(kind, record_id):
+    """A record to read: in reach, or (a contact, a lead) about a task given to the caller."""
+    record = records.get_record(_engine(), kind, record_id)
+    user = current_user()
+    if not _in_reach(user, record):
+        about = _ABOUT[kind](record) if kind in _ABOUT else None
+        if about is None or about[1] is None or not access.record_readable(
+                user, record, _engine().has_task_about(user, *about)):
+            raise NotFound(f"no {kind} with id {record_id}")
+    return record
+
+
 def _record_routes(collection, kind, schema, create_args, update_args):
     page_schema = s.page_schema(schema)
 
@@ -255,7 +273,11 @@ def _record_routes(collection, kind, schema, create_args, update_args):
     @customers_blp.errors(401, 422)
     def list_records(page, page_size, customer_id=None):
         user = current_user()
-        items, total = records.list_records(_engine(), kind, customer_id, page, page_size, **_scope(user))
+        scope = _scope(user)
+        if kind == "contact" and customer_id is not None and scope and _engine().has_task_about(
+                user, "customer", customer_id):  # the contacts of a customer a task is about
+            scope = {}
+        items, total = records.list_records(_engine(), kind, customer_id, page, page_size, **scope)
         return paged([_shown(kind, r, user) for r in items], total, page, page_size)
 
     @customers_blp.route(f"/{collection}", methods=["POST"], endpoint=f"create_{kind}")
@@ -279,7 +301,7 @@ def _record_routes(collection, kind, schema, create_args, update_args):
     @customers_blp.response(200, schema)
     @customers_blp.errors(401, 404)
     def get_record(record_id):
-        return _shown(kind, _record_in_reach(kind, record_id), current_user())
+        return _shown(kind, _record_readable(kind, record_id), current_user())
 
     @customers_blp.route(f"/{collection}/<int:record_id>", methods=["PATCH"], endpoint=f"update_{kind}")
     @customers_blp.arguments(update_args)
