@@ -65,6 +65,8 @@ class Engine:
         self.identity = IdentityStore(self.db)
         self.process_groups = ProcessGroups(self.definitions)
         self.migrations = Migrations(self.db, self.instances, self.definitions)
+        # the variables roles outside access.SEES_AMOUNTS may not read: money, and the designer's names
+        self.hidden_variables = access.MONEY_VARIABLES | self.settings.hidden_variables
 
     def migrate(self):
         migrate(self.db)
@@ -307,7 +309,55 @@ class Engine:
             groups = self.process_groups.of_process(conn, instance["process_key"])
         tasks_in_reach = any(access.task_in_reach(user, t, self.identity.groups_of) for t in instance["tasks"])
         access.require_instance(user, action, instance, groups, tasks_in_reach)
-        return instance
+        return self.shown_instance(user, instance)
+
+    # ---- field rules: what a user may read of an instance's values (access.hide_values) ---------------
+    def hidden_for(self, user: User) -> frozenset:
+        """The variable names hidden from `user` (none for roles that see amounts)."""
+        return access.hidden_names(user, self.hidden_variables)
+
+    def shown_instance(self, user: User, instance) -> dict:
+        """An instance (its id, or as `instance()` describes it; reach checked by the caller) as `user` may
+        read it: hidden variables null and named in `hidden_fields`, also inside the messages it sent."""
+        if not isinstance(instance, dict):
+            instance = self.instance(instance)
+        hidden = self.hidden_for(user)
+        if not hidden:
+            return instance
+        found = []
+        variables = access.hide_values(instance["variables"], hidden, found)
+        if not found:
+            return instance
+        return {**instance, "variables": variables, "messages": access.hide_values(instance["messages"], hidden),
+                "hidden_fields": found}
+
+    def variables_for(self, user: User, instance_id) -> dict:
+        """An instance's variables as `user` may read them (reach checked by the caller)."""
+        return access.hide_values(self.instances_variables(instance_id), self.hidden_for(user))
+
+    def events_for(self, user: User, instance_id, page=1, page_size=50):
+        """The audit trail of an instance in `user`'s reach, hidden values null in each detail."""
+        self.instance_for(user, access.INSTANCE_VIEW, instance_id)
+        items, total = self.events(instance_id, page, page_size)
+        hidden = self.hidden_for(user)
+        return ([{**e, "detail": access.hide_values(e["detail"], hidden)} for e in items] if hidden else items), total
+
+    def task_detail_for(self, user: User, task_id) -> dict:
+        """An open task in `user`'s reach with the context of its instance, as `user` may read it."""
+        try:
+            task = self.task_for(user, access.TASK_VIEW, task_id)
+        except Conflict:  # completed: no longer an open task
+            raise NotFound(f"no open task with id '{task_id}'") from None
+        task["instance"] = self.shown_instance(user, task["instance_id"])
+        return task
+
+    def require_writable(self, user: User, names, form_fields=()) -> None:
+        """`user` may not set a variable hidden from them unless the form asks them for it: 422 naming it."""
+        problem = access.hidden_write_problem(user, names, self.hidden_for(user), form_fields)
+        if problem:
+            hidden = self.hidden_for(user)
+            raise InvalidInput(problem, {name: ["hidden from your role: you may not set it"] for name in sorted(names)
+                                         if name in hidden and name not in {f["id"] for f in form_fields}})
 
     def start_as(self, user: User, process_key, business_key=None, variables=None, version=None) -> dict:
         """Start the latest version of `process_key` (or that `version`) if `user` may (agents and
@@ -317,7 +367,8 @@ class Engine:
             groups = self.process_groups.of_process(conn, process_key)
         access.require_start(user, process_key, groups)
         self._require_customer_of(user, business_key)
-        return self.instance(self.start(process_key, business_key, variables, actor=user.name, version=version))
+        return self.shown_instance(user, self.start(process_key, business_key, variables, actor=user.name,
+                                                    version=version))
 
     def _require_customer_of(self, user: User, business_key):
         """A business key naming a customer ('14', 'customer:14') is the customer the SOP's operations act
@@ -398,7 +449,12 @@ class Engine:
 
     def complete_as(self, user: User, task_id, variables=None) -> dict:
         """`user` completes the task with form values. Answers the task, its instance's new status and
-        the next tasks of that instance in `user`'s reach."""
+        the next tasks of that instance in `user`'s reach. A variable hidden from `user`'s role may be set
+        only through a field of the task's form (access.hidden_write_problem): else 422 naming it."""
+        hidden = self.hidden_for(user)
+        if hidden and variables and not hidden.isdisjoint(variables):  # rare: a set check on the hot path
+            task = self.task_for(user, access.TASK_COMPLETE, task_id)  # reach first: 404 before 422
+            self.require_writable(user, variables, task["form"])
         if self.backend.checks_under_lock:
             def check(task):  # under the instance's lock, instead of a read of the task before
                 access.require_task(user, access.TASK_COMPLETE, task, self.identity.groups_of)

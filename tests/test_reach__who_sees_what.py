@@ -204,3 +204,81 @@ def test_the_agent_a_lead_task_is_assigned_to_reads_the_lead(engine, team):
     assert team.sam.patch(f"/api/leads/{lead['id']}", json={"note": "x"}).status_code == 404
     assert team.sam.post(f"/api/tasks/{task_id}/complete", json={"variables": {}}).status_code == 200
     assert team.sam.get(f"/api/leads/{lead['id']}").status_code == 404
+
+
+# ---- item 8: money fields stay hidden wherever the value appears ---------------------------------------
+def _instance_of(caller, process_key):
+    [found] = [i for i in caller.get("/api/instances", query_string={"process_key": process_key}).get_json()["items"]]
+    return found["id"]
+
+
+def test_the_renewal_instance_shows_an_agent_no_contract_amount(engine, team):
+    seed_defaults(engine)
+    _deploy_library(team.designer, "renewal_reminder.bpmn")
+    customer, _contact, contract = _signed_contract(team, amount="88000")
+    assert contract["amount"] is None and contract["hidden_fields"] == ["amount"]  # as before
+    iid = _instance_of(team.li, "renewal_reminder")
+    shown = team.li.get(f"/api/instances/{iid}").get_json()
+    assert shown["variables"]["amount"] is None and shown["hidden_fields"] == ["amount"]
+    assert shown["variables"]["contract_title"] == "2027年度服务合同"
+    for url in (f"/api/instances/{iid}", f"/api/instances/{iid}/events", f"/api/customers/{customer['id']}/timeline",
+                f"/engine-rest/process-instance/{iid}/variables", f"/engine-rest/process-instance/{iid}/variables/amount"):
+        response = team.li.get(url)
+        assert response.status_code == 200 and "88000" not in response.get_data(as_text=True), url
+    assert team.li.get(f"/engine-rest/process-instance/{iid}/variables/amount").get_json()["value"] is None
+    # a supervisor sees it, everywhere
+    assert team.boss.get(f"/api/instances/{iid}").get_json()["variables"]["amount"] == 88000
+    assert "hidden_fields" not in team.boss.get(f"/api/instances/{iid}").get_json()
+    assert "88000" in team.boss.get(f"/api/instances/{iid}/events").get_data(as_text=True)
+
+
+FORM_PROCESS = """<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" xmlns:camunda="http://camunda.org/schema/1.0/bpmn"
+  id="d_quote" targetNamespace="http://bpmn.io/schema/bpmn"><bpmn:process id="quote" isExecutable="true">
+<bpmn:startEvent id="start" /><bpmn:sequenceFlow id="f0" sourceRef="start" targetRef="note" />
+<bpmn:userTask id="note" name="Call" camunda:candidateGroups="sales-east" />
+<bpmn:sequenceFlow id="f1" sourceRef="note" targetRef="ask" />
+<bpmn:userTask id="ask" name="Ask the budget" camunda:candidateGroups="sales-east"><bpmn:extensionElements>
+<camunda:formData><camunda:formField id="budget" label="预算(元)" type="long" /></camunda:formData></bpmn:extensionElements>
+</bpmn:userTask><bpmn:sequenceFlow id="f2" sourceRef="ask" targetRef="check" />
+<bpmn:userTask id="check" name="Check" camunda:candidateGroups="sales-east" />
+<bpmn:sequenceFlow id="f3" sourceRef="check" targetRef="end" /><bpmn:endEvent id="end" />
+</bpmn:process></bpmn:definitions>"""
+
+
+def test_an_agents_task_hides_money_and_they_set_it_only_where_a_form_asks(engine, team, app, identity, monkeypatch):
+    from pages_support import signed_in
+
+    monkeypatch.setattr(engine, "hidden_variables", engine.hidden_variables | {"discount"})  # FOLLOWUP_HIDDEN_VARIABLES
+    deployed = team.designer.post("/api/deployments", data={"files": [(io.BytesIO(FORM_PROCESS.encode()), "quote.bpmn")]},
+                                  content_type="multipart/form-data")
+    assert deployed.status_code == 201, deployed.get_json()
+    started = team.boss.post("/api/instances", json={"process_key": "quote", "business_key": "Q-1", "variables": {
+        "amount": 88000, "discount": 4321, "result": {"amount": 88000, "ok": True}, "memo": "call first",
+        "budget": 77000}})
+    assert started.status_code == 201, started.get_json()
+    iid, task_id = started.get_json()["id"], started.get_json()["tasks"][0]["id"]
+    task = team.li.get(f"/api/tasks/{task_id}").get_json()
+    assert task["instance"]["variables"] == {"amount": None, "discount": None, "result": {"amount": None, "ok": True},
+                                             "memo": "call first", "budget": None}
+    assert task["instance"]["hidden_fields"] == ["amount", "discount", "result.amount", "budget"]
+    for url in (f"/engine-rest/task/{task_id}/variables", f"/engine-rest/task/{task_id}/form-variables"):
+        text = team.li.get(url).get_data(as_text=True)
+        assert "88000" not in text and "4321" not in text, url
+    # a task without a form for it: a hidden variable is not theirs to overwrite (422 naming it)
+    refused = team.li.post(f"/api/tasks/{task_id}/complete", json={"variables": {"amount": 1, "memo": "x"}})
+    assert refused.status_code == 422 and set(refused.get_json()["errors"]) == {"amount"}
+    refused = team.li.post(f"/engine-rest/task/{task_id}/complete", json={"variables": {"discount": {"value": 0}}})
+    assert refused.status_code in (400, 422) and "discount" in refused.get_data(as_text=True)
+    done = team.li.post(f"/api/tasks/{task_id}/complete", json={"variables": {"memo": "called"}})
+    assert done.status_code == 200, done.get_json()
+    # where the form asks for the budget, the agent enters it; then reads it as null like any hidden value
+    ask = done.get_json()["next_tasks"][0]["id"]
+    xiao = signed_in(app, identity, "xiao", "agent", ["sales-east"])  # the page's form is not prefilled with it
+    page = xiao.get(f"/tasks/{ask}").get_data(as_text=True)
+    assert "budget" in page and "77000" not in page, page[page.find("<main"):][:3000]
+    assert team.li.post(f"/api/tasks/{ask}/complete", json={"variables": {"budget": 50000}}).status_code == 200
+    variables = team.li.get(f"/api/instances/{iid}").get_json()["variables"]
+    assert (variables["budget"], variables["amount"], variables["discount"]) == (None, None, None)
+    assert team.boss.get(f"/api/instances/{iid}").get_json()["variables"]["budget"] == 50000
+    assert team.boss.get(f"/api/instances/{iid}").get_json()["variables"]["amount"] == 88000

@@ -2,8 +2,8 @@
 and the timeline. Bodies are the engine's record dicts as JSON (see README, "Customer records").
 
 Reach: admins see everything; everyone else sees the records they own or that belong to one of their
-groups (teams); out of reach reads as 404. Roles outside `SEES_AMOUNTS` get money fields as null, named
-in `hidden_fields`."""
+groups (teams); out of reach reads as 404. Roles outside `access.SEES_AMOUNTS` get money fields as null,
+named in `hidden_fields` (access.shown_record: the one field rule, also applied to variables)."""
 import json
 
 from flask import Response, request
@@ -24,8 +24,6 @@ from api.schemas.workflow import PageArgs
 from api.services import current_user, services
 from api.routes.common import Blueprint, paged
 
-SEES_AMOUNTS = {"admin", "supervisor"}
-MONEY = {"opportunity": ("amount",), "contract": ("amount",), "payment": ("amount",)}
 MANAGES = access.MANAGES_RECORDS
 
 customers_blp = Blueprint("customers", __name__, url_prefix="/api", description="Customers and their records")
@@ -88,12 +86,7 @@ def _warnings(warnings, user):
 
 
 def _shown(kind, record, user):
-    out = json_value(record)
-    hidden = [f for f in MONEY.get(kind, ()) if f in out] if user.role not in SEES_AMOUNTS else []
-    for name in hidden:
-        out[name] = None
-    if hidden:
-        out["hidden_fields"] = hidden
+    out = access.shown_record(user, kind, json_value(record))
     out.pop("name_key", None)
     return out
 
@@ -207,10 +200,11 @@ def customer_history(customer_id, page, page_size):
 @customers_blp.response(200, s.TimelinePageSchema)
 @customers_blp.errors(401, 404, 422)
 def customer_timeline(customer_id, page, page_size):
-    """Everything that happened with the customer, newest first."""
+    """Everything that happened with the customer, newest first (values hidden from your role null)."""
     _customer_owned(customer_id)
     items, total = customer_timeline_of(_engine(), customer_id, page, page_size)
-    return paged(json_value(items), total, page, page_size)
+    hidden = _engine().hidden_for(current_user())  # money in record changes and process events: null
+    return paged(access.hide_values(json_value(items), hidden), total, page, page_size)
 
 
 @customers_blp.route("/customers/<int:customer_id>/interactions", methods=["POST"])
@@ -310,8 +304,8 @@ def _record_routes(collection, kind, schema, create_args, update_args):
     def update_record(data, record_id):
         user = current_user()
         _record_in_reach(kind, record_id)
-        for name in MONEY.get(kind, ()):
-            if name in data and user.role not in SEES_AMOUNTS:
+        for name in access.MONEY_FIELDS.get(kind, ()):
+            if name in data and user.role not in access.SEES_AMOUNTS:
                 raise Forbidden(f"{access.a_role(user.role)} may not change {kind} amounts")
         _check_holder(data)
         return _shown(kind, records.update_record(_engine(), kind, record_id, data, actor=user.name), user)
