@@ -13,6 +13,10 @@ Two questions, asked in this order for every call:
 Each reach rule exists twice, as a Python predicate for one object and as a SQL condition for lists;
 tests/test_api_access.py checks that both agree on every case of the matrix.
 
+Field rules: roles outside `SEES_AMOUNTS` read money fields as null, named in `hidden_fields`, wherever
+the value appears: a record (`shown_record`), an instance's variables, a task's, the audit trail, the
+/engine-rest variables and the pages (`hide_values`, applied by the engine's `*_for(user, ...)` methods).
+
 The customer hub's records (customers, contacts, leads, opportunities, contracts, payments, tickets,
 check-ins, import batches) follow one rule too, at the end of this module: a record is in reach of its
 owner, of the members of its team and of admins; whoever puts a record in someone's hands (creating,
@@ -175,6 +179,72 @@ def require_start(user: User, key: str, process_groups: frozenset) -> None:
                         f"{user.name} is in none of them")
 
 
+# ---- field rules: money ----------------------------------------------------------------------------
+SEES_AMOUNTS = frozenset({"admin", "supervisor"})
+MONEY_FIELDS = {"opportunity": ("amount",), "contract": ("amount",), "payment": ("amount",)}
+# The variables that carry those values through the SOPs: a contract's, opportunity's or payment's
+# `amount`, and a lead's `budget` (the lead SOP's qualifying form; it becomes the opportunity's amount).
+# A designer adds names with FOLLOWUP_HIDDEN_VARIABLES (engine/config.py): `Engine.hidden_variables`.
+MONEY_VARIABLES = frozenset({"amount", "budget"})
+
+
+def hidden_names(user: User, names=MONEY_VARIABLES) -> frozenset:
+    """The variable names `user` may not read (nor write outside a form that asks them): none for roles
+    in `SEES_AMOUNTS`, else `names` (the engine's: money variables and the designer's)."""
+    return frozenset() if user.role in SEES_AMOUNTS else names
+
+
+def shown_record(user: User, kind: str, record: dict) -> dict:
+    """A record as `user` may read it: money fields null, named in `hidden_fields`."""
+    if user.role in SEES_AMOUNTS:
+        return record
+    hidden = [name for name in MONEY_FIELDS.get(kind, ()) if name in record]
+    if not hidden:
+        return record
+    return {**record, **dict.fromkeys(hidden), "hidden_fields": hidden}
+
+
+def hide_values(value, names: frozenset, found: list | None = None, path: str = ""):
+    """`value` (variables, an audit detail, a message) with every entry whose key is one of `names` set
+    to null, at any depth (a `result` dict of a service task carries `amount` too); the dotted paths
+    hidden are appended to `found`. Returns `value` itself, uncopied, when nothing is hidden, so the
+    common case (a role that sees amounts: empty `names`) costs nothing."""
+    if not names:
+        return value
+    if isinstance(value, dict):
+        out = None
+        for key, item in value.items():
+            where = f"{path}.{key}" if path else str(key)
+            if key in names:
+                if found is not None:
+                    found.append(where)
+                new = None
+            else:
+                new = hide_values(item, names, found, where)
+            if new is not item or key in names:
+                if out is None:
+                    out = dict(value)
+                out[key] = new
+        return value if out is None else out
+    if isinstance(value, list):
+        items = [hide_values(item, names, found, path) for item in value]
+        return value if all(a is b for a, b in zip(items, value)) else items
+    return value
+
+
+def hidden_write_problem(user: User, names, hidden: frozenset, form_fields=()) -> str | None:
+    """Why `user` may not set these variables (None: they may): a hidden one they cannot read, unless the
+    task's form asks them for it (the lead SOP's qualifying form asks the agent for the budget: they
+    enter it, and then read it as null like any hidden value)."""
+    if not hidden:
+        return None
+    asked = {field["id"] for field in form_fields}
+    refused = sorted(name for name in names if name in hidden and name not in asked)
+    if refused:
+        return f"{a_role(user.role)} may not set {', '.join(refused)}: hidden from {user.name}'s role"
+    return None
+
+
 # ---- the customer hub's records -------------------------------------------------------------------
 MANAGES_RECORDS = frozenset({"admin", "supervisor"})
 
@@ -182,6 +252,35 @@ MANAGES_RECORDS = frozenset({"admin", "supervisor"})
 def record_in_reach(user: User, record: dict) -> bool:
     """A customer or a record around one: an admin's, its owner's, or its team's members'."""
     return user.role == "admin" or record.get("owner") == user.name or record.get("team") in user.groups
+
+
+def record_readable(user: User, record: dict, task_about: bool = False) -> bool:
+    """Reading a customer (and its contacts) or a lead, never changing it: in reach (`record_in_reach`),
+    or `task_about`: the user holds or is offered an OPEN task whose business key names it ('42',
+    'customer:42', 'lead:7'; `task_about_sql`, asked by the engine only when the record is out of reach).
+    Whoever is given a task about a customer can read what the task needs (name, contacts, the reason
+    in the task's instance), with the field rules of their role; once the task is completed (or handed
+    to someone else) the record is out of reach again."""
+    return task_about or record_in_reach(user, record)
+
+
+def task_given_to(user: User, task: dict) -> bool:
+    """The Python twin of `task_about_sql` for one open task: assigned to `user` or offered to one of
+    their groups."""
+    return task["assignee"] == user.name or bool(user.groups & set(task["candidate_groups"]))
+
+
+def task_about_sql(user: User, business_keys):
+    """A condition true when an open task of an instance with one of `business_keys` is assigned to
+    `user` or offered to one of their groups (a supervisor's reach over their members' tasks does not
+    count: they reach the record through its team). Through `instances.business_key`'s index and the
+    tasks' `instance_id` index: cheap at any number of open tasks."""
+    held = [human_tasks.c.assignee == user.name]
+    if user.groups:
+        held.append(offered_to_sql(user.groups))
+    return sa.exists().where(
+        human_tasks.c.instance_id.in_(sa.select(instances.c.id).where(instances.c.business_key.in_(list(business_keys)))),
+        sa.or_(*held))
 
 
 def record_scope(user: User) -> dict:
@@ -217,6 +316,34 @@ def holder_problem(user: User, owner, team, owner_groups=frozenset()) -> str | N
         if not (frozenset(owner_groups) & user.groups):
             return f"'{owner}' is in none of {user.name}'s teams"
     return None
+
+
+def landing_team(user: User, owner=None, owner_groups=frozenset()) -> tuple[str | None, tuple]:
+    """The team a record lands in when its create (the API, an import row, a lead's conversion) names
+    none, so that it always belongs to a team its creator can see: (team, ()) or, when the creator must
+    say which, (None, the choices) (the caller refuses: 422, or an import row's error naming the column).
+
+    - a creator in exactly one group: that group;
+    - a creator in several: the one they share with the record's `owner` (`owner_groups`); several
+      shared, or no owner: the creator names one (the choices: the shared groups, else all of theirs);
+    - an admin: the owner's only group, else none: an admin sees every record, and a team-less one shows
+      in their list and (without owner) in their pool;
+    - a creator in no group at all: none (the record is theirs as its owner; an admin puts them in a team).
+    A record without owner lands in its team's public pool (customers.create_customer_in)."""
+    if user.role == "admin":
+        return (next(iter(owner_groups)) if len(owner_groups) == 1 else None), ()
+    mine = sorted(user.groups)
+    if len(mine) <= 1:
+        return (mine[0] if mine else None), ()
+    shared = sorted(set(mine) & set(owner_groups)) if owner else []
+    if len(shared) == 1:
+        return shared[0], ()
+    return None, tuple(shared or mine)
+
+
+def landing_problem(user: User, choices) -> str:
+    """The 422's words when `landing_team` gives choices."""
+    return f"{user.name} is in several teams: name the team, one of {', '.join(choices)}"
 
 
 def record_people(user: User, members_of) -> frozenset | None:

@@ -50,6 +50,9 @@ class Settings:
     data_dir: Path
     timezone: ZoneInfo
     limits: Limits = field(default_factory=Limits)
+    # FOLLOWUP_HIDDEN_VARIABLES (comma-separated): variable names hidden like money fields (access.py),
+    # besides the money fields of the record kinds (amount, budget)
+    hidden_variables: frozenset = frozenset()
 
     @property
     def embedded(self) -> bool:
@@ -67,4 +70,6 @@ def load_settings(environ=None) -> Settings:
         data_dir=data_dir,
         timezone=ZoneInfo(env.get("FOLLOWUP_TIMEZONE") or "Asia/Shanghai"),
         limits=Limits.from_environ(env),
+        hidden_variables=frozenset(n.strip() for n in (env.get("FOLLOWUP_HIDDEN_VARIABLES") or "").split(",")
+                                   if n.strip()),
     )

@@ -8,6 +8,7 @@ Methods that take a `user` apply the access rule (engine/access.py) as well: rou
 them and answer.
 """
 from datetime import timedelta
+from functools import partial
 from types import SimpleNamespace
 
 import sqlalchemy as sa
@@ -21,7 +22,8 @@ from engine.context import notify, script_print
 from engine.customers import importer
 from engine.customers.customers import get_customer
 from engine.customers.import_jobs import ImportJobs
-from engine.customers.interactions import customer_id_of, follow_task_assignment, record_task_completion
+from engine.customers.interactions import (business_keys_of, customer_id_of, follow_task_assignment,
+                                           record_task_completion)
 from engine.customers.records import close_ticket_of_cancelled, with_subjects
 from engine.customers.tabular import estimate_rows
 from engine.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -68,6 +70,8 @@ class Engine:
         self.process_groups = ProcessGroups(self.definitions)
         self.migrations = Migrations(self.db, self.instances, self.definitions)
         self.imports = ImportJobs(self.db)
+        # the variables roles outside access.SEES_AMOUNTS may not read: money, and the designer's names
+        self.hidden_variables = access.MONEY_VARIABLES | self.settings.hidden_variables
 
     def migrate(self):
         migrate(self.db)
@@ -131,11 +135,12 @@ class Engine:
         with reader(self.db).connect() as conn:
             return self.instances.describe(conn, instance_id)
 
-    def complete_task(self, task_id, variables=None, actor=None, check=None):
+    def complete_task(self, task_id, variables=None, actor=None, check=None, check_values=None):
         """Complete an open task with form values. Returns the Step (with the instance's new status and
         open tasks). `check(task)`: called with the task (its row, as `task()` returns it) under the
-        instance's lock, before anything else; raising refuses (the API's access check)."""
-        apply = steps.complete_task(self.instances, task_id, variables, actor)
+        instance's lock, before anything else; raising refuses (the API's access check). `check_values(form)`:
+        called next with the task's form fields (the field rules)."""
+        apply = steps.complete_task(self.instances, task_id, variables, actor, check_values)
         missing = lambda conn: self.tasks.missing(conn, task_id)  # noqa: E731
         if check is None:
             return self.instances.change(_INSTANCE_OF_TASK, actor, apply, missing=missing, locked=True,
@@ -269,9 +274,8 @@ class Engine:
             background = estimate_rows(data) > self.settings.limits.import_background_rows
         if background:
             return self.imports.queue(data, file_name, mapping, mode, key, dry_run, user.name), True
-        in_reach, holder_problem = _import_reach(user)
         return importer.import_customers(self, data, mapping, mode, key, dry_run, user.name, file_name,
-                                         in_reach=in_reach, holder_problem=holder_problem), False
+                                         **_import_reach(user)), False
 
     def run_import(self, batch_id, job_id, heartbeat=None) -> dict | None:
         """The job of a background import: the importer's reach is its user's as they are now."""
@@ -333,7 +337,55 @@ class Engine:
             groups = self.process_groups.of_process(conn, instance["process_key"])
         tasks_in_reach = any(access.task_in_reach(user, t, self.identity.groups_of) for t in instance["tasks"])
         access.require_instance(user, action, instance, groups, tasks_in_reach)
-        return instance
+        return self.shown_instance(user, instance)
+
+    # ---- field rules: what a user may read of an instance's values (access.hide_values) ---------------
+    def hidden_for(self, user: User) -> frozenset:
+        """The variable names hidden from `user` (none for roles that see amounts)."""
+        return access.hidden_names(user, self.hidden_variables)
+
+    def shown_instance(self, user: User, instance) -> dict:
+        """An instance (its id, or as `instance()` describes it; reach checked by the caller) as `user` may
+        read it: hidden variables null and named in `hidden_fields`, also inside the messages it sent."""
+        if not isinstance(instance, dict):
+            instance = self.instance(instance)
+        hidden = self.hidden_for(user)
+        if not hidden:
+            return instance
+        found = []
+        variables = access.hide_values(instance["variables"], hidden, found)
+        if not found:
+            return instance
+        return {**instance, "variables": variables, "messages": access.hide_values(instance["messages"], hidden),
+                "hidden_fields": found}
+
+    def variables_for(self, user: User, instance_id) -> dict:
+        """An instance's variables as `user` may read them (reach checked by the caller)."""
+        return access.hide_values(self.instances_variables(instance_id), self.hidden_for(user))
+
+    def events_for(self, user: User, instance_id, page=1, page_size=50):
+        """The audit trail of an instance in `user`'s reach, hidden values null in each detail."""
+        self.instance_for(user, access.INSTANCE_VIEW, instance_id)
+        items, total = self.events(instance_id, page, page_size)
+        hidden = self.hidden_for(user)
+        return ([{**e, "detail": access.hide_values(e["detail"], hidden)} for e in items] if hidden else items), total
+
+    def task_detail_for(self, user: User, task_id) -> dict:
+        """An open task in `user`'s reach with the context of its instance, as `user` may read it."""
+        try:
+            task = self.task_for(user, access.TASK_VIEW, task_id)
+        except Conflict:  # completed: no longer an open task
+            raise NotFound(f"no open task with id '{task_id}'") from None
+        task["instance"] = self.shown_instance(user, task["instance_id"])
+        return task
+
+    def require_writable(self, user: User, names, form_fields=()) -> None:
+        """`user` may not set a variable hidden from them unless the form asks them for it: 422 naming it."""
+        problem = access.hidden_write_problem(user, names, self.hidden_for(user), form_fields)
+        if problem:
+            hidden = self.hidden_for(user)
+            raise InvalidInput(problem, {name: ["hidden from your role: you may not set it"] for name in sorted(names)
+                                         if name in hidden and name not in {f["id"] for f in form_fields}})
 
     def start_as(self, user: User, process_key, business_key=None, variables=None, version=None) -> dict:
         """Start the latest version of `process_key` (or that `version`) if `user` may (agents and
@@ -343,7 +395,8 @@ class Engine:
             groups = self.process_groups.of_process(conn, process_key)
         access.require_start(user, process_key, groups)
         self._require_customer_of(user, business_key)
-        return self.instance(self.start(process_key, business_key, variables, actor=user.name, version=version))
+        return self.shown_instance(user, self.start(process_key, business_key, variables, actor=user.name,
+                                                    version=version))
 
     def _require_customer_of(self, user: User, business_key):
         """A business key naming a customer ('14', 'customer:14') is the customer the SOP's operations act
@@ -357,6 +410,15 @@ class Engine:
             return  # no such customer: nothing to reach (the SOP's operations say so, as an incident)
         if not access.record_in_reach(user, customer):
             raise NotFound(f"no customer with id {customer_id}")
+
+    def has_task_about(self, user: User, kind, record_id) -> bool:
+        """Whether `user` holds or is offered an open task whose business key names this customer or lead
+        (access.record_readable): one indexed query, asked only for a record out of their reach."""
+        keys = business_keys_of(kind, record_id)
+        if not keys:
+            return False
+        with reader(self.db).connect() as conn:
+            return bool(conn.execute(sa.select(access.task_about_sql(user, keys))).scalar())
 
     def list_tasks(self, user: User, page=1, page_size=50, **filters):
         """(tasks, total) of the tasks `user` reaches (see `queries.list_tasks` for the filters)."""
@@ -415,14 +477,19 @@ class Engine:
 
     def complete_as(self, user: User, task_id, variables=None) -> dict:
         """`user` completes the task with form values. Answers the task, its instance's new status and
-        the next tasks of that instance in `user`'s reach."""
+        the next tasks of that instance in `user`'s reach. A variable hidden from `user`'s role may be set
+        only through a field of the task's form (access.hidden_write_problem): else 422 naming it."""
+        hidden = self.hidden_for(user)
+        check_values = None  # called under the lock, after the reach check: 404 before 422, no extra read
+        if hidden and variables and not hidden.isdisjoint(variables):  # a set check on the hot path
+            check_values = partial(self.require_writable, user, variables)
         if self.backend.checks_under_lock:
             def check(task):  # under the instance's lock, instead of a read of the task before
                 access.require_task(user, access.TASK_COMPLETE, task, self.identity.groups_of)
-            step = self.complete_task(task_id, variables, actor=user.name, check=check)
+            step = self.complete_task(task_id, variables, actor=user.name, check=check, check_values=check_values)
         else:  # SQLite: a second connection (a supervisor's check reads groups) would wait for this writer
             self.task_for(user, access.TASK_COMPLETE, task_id)
-            step = self.complete_task(task_id, variables, actor=user.name)
+            step = self.complete_task(task_id, variables, actor=user.name, check_values=check_values)
         if not step.open_tasks:  # nothing left to do in this instance: the answer is what was just saved
             status, next_tasks = step.status, []
         else:
@@ -515,10 +582,13 @@ _COMPLETE_WITH_TASK = (
     .where(human_tasks.c.id == sa.bindparam("c_task")).with_for_update(of=instances))
 
 
-def _import_reach(user: User):
-    """(in_reach, holder_problem) of an import by `user` (engine/access.py)."""
-    return (lambda record: access.record_in_reach(user, record),
-            lambda owner, team, groups: access.holder_problem(user, owner, team, groups))
+def _import_reach(user: User) -> dict:
+    """The importer's reach when `user` imports (engine/access.py), as `importer.import_customers` takes
+    it: whom rows may update and name, hand records to, and which team a row without one lands in."""
+    return {"in_reach": lambda record: access.record_in_reach(user, record),
+            "holder_problem": lambda owner, team, groups: access.holder_problem(user, owner, team, groups),
+            "landing": lambda owner, groups: access.landing_team(user, owner, groups),
+            "landing_problem": lambda choices: access.landing_problem(user, choices)}
 
 
 def _close_ticket_of_cancelled(conn, business_key, variables, actor, at):

@@ -173,3 +173,32 @@ def test_who_starts_which_process(world, role, process, expected):
 def test_who_sends_messages(world, role, expected):
     # 404: allowed, but nothing waits for this message
     assert world[ROLES[role]].post("/api/messages", json={"name": "nothing_waits"}).status_code == expected
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_the_python_and_sql_forms_of_a_task_about_a_record_agree(world, engine, identity, role):
+    """Issue 12 item 7: who is given a task about a customer (business key) reads it."""
+    for key, owner in (("41", ROLES[role]), ("customer:42", "someone-else"), ("43", "wang")):
+        engine.start("api_access", key, {"owner": owner, "mate": "wang"}, actor="system")
+    engine.start("api_review", "44", {}, actor="system")
+    user = identity.user(ROLES[role])
+    from engine.instances.store import task_dict
+    with engine.db.connect() as conn:
+        rows = [task_dict(r) for r in conn.execute(sa.select(human_tasks)).all()]
+        for key in ("41", "customer:42", "43", "44", "45"):
+            in_sql = conn.execute(sa.select(access.task_about_sql(user, [key]))).scalar()
+            in_python = any(access.task_given_to(user, t) for t in rows if t["business_key"] == key)
+            assert bool(in_sql) == in_python, key
+
+
+@pytest.mark.parametrize("role,sees", [("agent", False), ("supervisor", True), ("designer", False), ("admin", True)])
+def test_money_variables_per_role(world, engine, role, sees):
+    """Issue 12 item 8: the money field rule of /api/contracts holds for instance variables, per role."""
+    caller = world[ROLES[role]]
+    instance_id = engine.start("api_review", "R-9", {"amount": 88000, "budget": 5000, "memo": "m"}, actor=caller.name)
+    shown = caller.get(f"/api/instances/{instance_id}").get_json()
+    assert shown["variables"]["memo"] == "m"
+    assert (shown["variables"]["amount"], shown["variables"]["budget"]) == ((88000, 5000) if sees else (None, None))
+    assert shown.get("hidden_fields") == (None if sees else ["amount", "budget"])
+    events = caller.get(f"/api/instances/{instance_id}/events").get_data(as_text=True)
+    assert ("88000" in events) == sees

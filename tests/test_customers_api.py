@@ -45,7 +45,9 @@ def test_pool_and_claims_over_http(engine, team):
 
 def test_import_over_http(engine, team):
     seed_defaults(engine)
-    data = "客户名称,统一社会信用代码\n甲公司,{}\n乙公司,91350100M000100Y44\n".format(CODE).encode("utf-8")
+    # boss is in two groups (sales-east, supervisors): the rows say which team they land in (issue 12 item 4)
+    data = "客户名称,统一社会信用代码,所属团队\n甲公司,{},sales-east\n乙公司,91350100M000100Y44,sales-east\n".format(
+        CODE).encode("utf-8")
     files = {"file": (io.BytesIO(data), "客户.csv")}
     assert team.li.post("/api/imports", data=files, content_type="multipart/form-data").status_code == 403
     dry = team.boss.post("/api/imports", data={"file": (io.BytesIO(data), "客户.csv"), "dry_run": "true"},

@@ -7,6 +7,10 @@ supervisor (sales-east: li, boss) with B's ids in the path and a body built from
 schema, its fields naming B's things (customer, contract, owner sam, team service). No answer may show a
 secret or be a 500, and afterwards B's things are as they were. B's own supervisor, making the same
 calls, does see the secrets (the control that shows the matrix can tell).
+
+Field rules (issue 12 item 8) as the same matrix within team B: B's agent calls every GET route and finds
+B's money nowhere (a contract's amount, the instance's `amount` and `budget` variables, in records,
+variables, tasks, the audit trail, /engine-rest), while B's supervisor finds it.
 """
 import csv
 import io
@@ -21,6 +25,7 @@ from hostile_support import script_process
 
 SECRET = "B-SECRET"
 B_NAME = "丙秘密公司"
+MONEY = "7654321"  # B's contract amount and the instance's amount and budget: only roles that see amounts
 SKIPPED = {("get", "/api/docs")}  # a page, no data
 
 
@@ -37,7 +42,7 @@ def world(engine, team, identity):
     assert customer.status_code == 201, customer.get_json()
     ids["customer"] = customer.get_json()["customer"]["id"]
     for collection, body in (("contacts", {"name": f"{SECRET}-CONTACT"}), ("opportunities", {"name": f"{SECRET}-OPP"}),
-                             ("contracts", {"title": f"{SECRET}-CONTRACT"}),
+                             ("contracts", {"title": f"{SECRET}-CONTRACT", "amount": MONEY}),
                              ("tickets", {"subject": f"{SECRET}-TICKET"})):
         made = team.chief.post(f"/api/{collection}", json={"customer_id": ids["customer"], **body})
         assert made.status_code == 201, (collection, made.get_json())
@@ -59,7 +64,8 @@ def world(engine, team, identity):
     ids["batch"] = imported.get_json()["batch_id"]
     instance = team.sam.post("/api/instances", json={"process_key": "b_service",
                                                      "business_key": f"customer:{ids['customer']}",
-                                                     "variables": {"memo": f"{SECRET}-VAR"}})
+                                                     "variables": {"memo": f"{SECRET}-VAR", "amount": int(MONEY),
+                                                                   "budget": int(MONEY)}})
     assert instance.status_code == 201, instance.get_json()
     ids["instance"] = instance.get_json()["id"]
     ids["task"] = instance.get_json()["tasks"][0]["id"]
@@ -189,3 +195,25 @@ def test_the_control_team_b_sees_its_own_secrets(world, team, identity):
              and SECRET in _call(team.chief, identity, method, url, kwargs).get_data(as_text=True)}
     assert {"/api/customers/{customer_id}", "/api/instances/{instance_id}", "/api/tasks/{task_id}",
             "/api/checkins", "/api/imports/{batch_id}/errors.csv", "/api/contracts/{record_id}"} <= shown
+
+
+def test_team_b_agent_reads_no_money_on_any_route_and_team_b_supervisor_does(world, team, identity):
+    ids = world
+    document = team.admin.get("/api/openapi.json").get_json()
+    gets = [(path, url, kwargs) for method, path, url, kwargs in _calls(document, ids) if method == "get"]
+    extra = [(p, p, {}) for p in (f"/engine-rest/process-instance/{ids['instance']}/variables",
+                                  f"/engine-rest/process-instance/{ids['instance']}/variables/amount",
+                                  f"/engine-rest/task/{ids['task']}/variables",
+                                  f"/engine-rest/task/{ids['task']}/form-variables")]
+    leaks = []
+    for path, url, kwargs in gets + extra:
+        response = _call(team.sam, identity, "get", url, kwargs)
+        if response.status_code >= 500 or MONEY in response.get_data(as_text=True):
+            leaks.append((path, response.status_code, response.get_data(as_text=True)[:200]))
+    assert leaks == []
+    instance = _call(team.sam, identity, "get", f"/api/instances/{ids['instance']}", {}).get_json()
+    assert instance["variables"]["amount"] is None and instance["hidden_fields"] == ["amount", "budget"]
+    shown = {path for path, url, kwargs in gets + extra
+             if MONEY in _call(team.chief, identity, "get", url, kwargs).get_data(as_text=True)}
+    assert {"/api/contracts/{record_id}", "/api/instances/{instance_id}", "/api/instances/{instance_id}/events",
+            "/api/tasks/{task_id}", f"/engine-rest/process-instance/{ids['instance']}/variables"} <= shown

@@ -463,7 +463,7 @@ def complete_task(task_id):
     engine = services().engine
     done = engine.complete_as(current_user(), task_id, untyped_variables(body.get("variables")))
     if body.get("withVariablesInReturn") or body.get("withVariablesInReturn") == "true":
-        return jsonify(typed_variables(engine.instances_variables(done["instance_id"])))
+        return jsonify(typed_variables(engine.variables_for(current_user(), done["instance_id"])))
     return _no_content()
 
 
@@ -472,14 +472,14 @@ def task_variables(task_id):
     """The variables the task sees (its instance's)."""
     engine = services().engine
     task = engine.task_for(current_user(), access.TASK_VIEW, task_id)
-    return jsonify(typed_variables(engine.instances_variables(task["instance_id"])))
+    return jsonify(typed_variables(engine.variables_for(current_user(), task["instance_id"])))
 
 
 @blp.route("/task/<task_id>/form-variables", methods=["GET"])
 def form_variables(task_id):
     engine = services().engine
     task = engine.task_for(current_user(), access.TASK_VIEW, task_id)
-    values = engine.instances_variables(task["instance_id"])
+    values = engine.variables_for(current_user(), task["instance_id"])
     fields = task.get("form") or []
     if fields:
         values = {f["id"]: values.get(f["id"], f.get("default")) for f in fields}
@@ -512,7 +512,7 @@ def correlate():
         return _no_content()
     return jsonify([{"resultType": "Execution", "processInstance": None,
                      "execution": {"id": i, "processInstanceId": i, "ended": False, "tenantId": None},
-                     **({"variables": typed_variables(services().engine.instances_variables(i))}
+                     **({"variables": typed_variables(services().engine.variables_for(user, i))}
                         if body.get("variablesInResultEnabled") else {})} for i in delivered])
 
 

@@ -46,7 +46,8 @@ def process_groups():
 
 def customers_shown(ids) -> dict:
     """{customer id: name} of the customers the API would show the user (in reach, or in a pool, where
-    the name shows and the contact details are masked), for labelling tasks by customer."""
-    found = names(engine(), ids)
+    the name shows and the contact details are masked, or about a task given to them: access.record_readable),
+    for labelling tasks by customer."""
+    found, viewer = names(engine(), ids), user()
     return {cid: c["name"] for cid, c in found.items()
-            if c["in_pool"] or customer_routes._in_reach(user(), c)}
+            if c["in_pool"] or customer_routes._in_reach(viewer, c) or engine().has_task_about(viewer, "customer", cid)}

@@ -2,8 +2,8 @@
 and the timeline. Bodies are the engine's record dicts as JSON (see README, "Customer records").
 
 Reach: admins see everything; everyone else sees the records they own or that belong to one of their
-groups (teams); out of reach reads as 404. Roles outside `SEES_AMOUNTS` get money fields as null, named
-in `hidden_fields`."""
+groups (teams); out of reach reads as 404. Roles outside `access.SEES_AMOUNTS` get money fields as null,
+named in `hidden_fields` (access.shown_record: the one field rule, also applied to variables)."""
 import json
 
 from flask import Response, current_app, request, url_for
@@ -24,8 +24,6 @@ from api.schemas.workflow import PageArgs
 from api.services import current_user, services
 from api.routes.common import Blueprint, paged
 
-SEES_AMOUNTS = {"admin", "supervisor"}
-MONEY = {"opportunity": ("amount",), "contract": ("amount",), "payment": ("amount",)}
 MANAGES = access.MANAGES_RECORDS
 
 customers_blp = Blueprint("customers", __name__, url_prefix="/api", description="Customers and their records")
@@ -61,6 +59,23 @@ def _check_holder(data, default_owner=None):
         raise InvalidInput(f"{problem}", {field: [problem]})
 
 
+def _land(data, owner=None):
+    """A create that names no team lands in one its creator can see (access.landing_team); 422 naming the
+    choices when the creator is in several and the owner does not settle it."""
+    if data.get("team"):
+        return
+    user = current_user()
+    owner = data.get("owner", owner)
+    groups = (services().identity.groups_of(owner) if owner and owner != user.name else user.groups) if owner \
+        else frozenset()
+    team, choices = access.landing_team(user, owner, groups)
+    if choices:
+        problem = access.landing_problem(user, choices)
+        raise InvalidInput(problem, {"team": [problem]})
+    if team:
+        data["team"] = team
+
+
 def _warnings(warnings, user):
     """Duplicate warnings name only the candidates in the caller's reach."""
     shown = []
@@ -71,12 +86,7 @@ def _warnings(warnings, user):
 
 
 def _shown(kind, record, user):
-    out = json_value(record)
-    hidden = [f for f in MONEY.get(kind, ()) if f in out] if user.role not in SEES_AMOUNTS else []
-    for name in hidden:
-        out[name] = None
-    if hidden:
-        out["hidden_fields"] = hidden
+    out = access.shown_record(user, kind, json_value(record))
     out.pop("name_key", None)
     return out
 
@@ -85,6 +95,8 @@ def _customer(customer_id):
     user = current_user()
     customer = cu.get_customer(_engine(), customer_id)
     if not _in_reach(user, customer):
+        if access.record_readable(user, customer, _engine().has_task_about(user, "customer", customer_id)):
+            return customer  # a task about it was given to the user: read only (access.record_readable)
         if access.pool_in_reach(user, customer):
             return pool.masked(customer)
         raise NotFound(f"no customer with id {customer_id}")
@@ -135,6 +147,7 @@ def create_customer(data):
     user = current_user()
     if user.role not in MANAGES:
         data.setdefault("owner", user.name)
+    _land(data)
     _check_holder(data)
     customer, warnings = cu.create_customer(_engine(), data, actor=user.name)
     return {"customer": _shown("customer", customer, user), "warnings": _warnings(warnings, user)}
@@ -187,10 +200,11 @@ def customer_history(customer_id, page, page_size):
 @customers_blp.response(200, s.TimelinePageSchema)
 @customers_blp.errors(401, 404, 422)
 def customer_timeline(customer_id, page, page_size):
-    """Everything that happened with the customer, newest first."""
+    """Everything that happened with the customer, newest first (values hidden from your role null)."""
     _customer_owned(customer_id)
     items, total = customer_timeline_of(_engine(), customer_id, page, page_size)
-    return paged(json_value(items), total, page, page_size)
+    hidden = _engine().hidden_for(current_user())  # money in record changes and process events: null
+    return paged(access.hide_values(json_value(items), hidden), total, page, page_size)
 
 
 @customers_blp.route("/customers/<int:customer_id>/interactions", methods=["POST"])
@@ -228,6 +242,22 @@ def _record_in_reach(kind, record_id):
     return record
 
 
+_ABOUT = {"contact": lambda record: ("customer", record.get("customer_id")),
+          "lead": lambda record: ("lead", record.get("id"))}
+
+
+def _record_readable(kind, record_id):
+    """A record to read: in reach, or (a contact, a lead) about a task given to the caller."""
+    record = records.get_record(_engine(), kind, record_id)
+    user = current_user()
+    if not _in_reach(user, record):
+        about = _ABOUT[kind](record) if kind in _ABOUT else None
+        if about is None or about[1] is None or not access.record_readable(
+                user, record, _engine().has_task_about(user, *about)):
+            raise NotFound(f"no {kind} with id {record_id}")
+    return record
+
+
 def _record_routes(collection, kind, schema, create_args, update_args):
     page_schema = s.page_schema(schema)
 
@@ -237,7 +267,11 @@ def _record_routes(collection, kind, schema, create_args, update_args):
     @customers_blp.errors(401, 422)
     def list_records(page, page_size, customer_id=None):
         user = current_user()
-        items, total = records.list_records(_engine(), kind, customer_id, page, page_size, **_scope(user))
+        scope = _scope(user)
+        if kind == "contact" and customer_id is not None and scope and _engine().has_task_about(
+                user, "customer", customer_id):  # the contacts of a customer a task is about
+            scope = {}
+        items, total = records.list_records(_engine(), kind, customer_id, page, page_size, **scope)
         return paged([_shown(kind, r, user) for r in items], total, page, page_size)
 
     @customers_blp.route(f"/{collection}", methods=["POST"], endpoint=f"create_{kind}")
@@ -252,6 +286,8 @@ def _record_routes(collection, kind, schema, create_args, update_args):
             _record_in_reach("contract", data["contract_id"])
         elif kind == "lead" and user.role not in MANAGES:
             data.setdefault("owner", user.name)
+        if data.get("customer_id") is None and data.get("contract_id") is None:  # else the customer's team
+            _land(data)
         _check_holder(data)
         return _shown(kind, records.create_record(_engine(), kind, data, actor=user.name), user)
 
@@ -259,7 +295,7 @@ def _record_routes(collection, kind, schema, create_args, update_args):
     @customers_blp.response(200, schema)
     @customers_blp.errors(401, 404)
     def get_record(record_id):
-        return _shown(kind, _record_in_reach(kind, record_id), current_user())
+        return _shown(kind, _record_readable(kind, record_id), current_user())
 
     @customers_blp.route(f"/{collection}/<int:record_id>", methods=["PATCH"], endpoint=f"update_{kind}")
     @customers_blp.arguments(update_args)
@@ -268,8 +304,8 @@ def _record_routes(collection, kind, schema, create_args, update_args):
     def update_record(data, record_id):
         user = current_user()
         _record_in_reach(kind, record_id)
-        for name in MONEY.get(kind, ()):
-            if name in data and user.role not in SEES_AMOUNTS:
+        for name in access.MONEY_FIELDS.get(kind, ()):
+            if name in data and user.role not in access.SEES_AMOUNTS:
                 raise Forbidden(f"{access.a_role(user.role)} may not change {kind} amounts")
         _check_holder(data)
         return _shown(kind, records.update_record(_engine(), kind, record_id, data, actor=user.name), user)
@@ -306,8 +342,10 @@ def convert_lead(data, lead_id):
     code, company name or phone (`link_existing`, default true, as the lead SOP does); the body may
     override the customer's fields."""
     user = current_user()
-    _record_in_reach("lead", lead_id)
+    lead = _record_in_reach("lead", lead_id)
     data = dict(data or {})
+    if not lead.get("team"):
+        _land(data, owner=lead.get("owner"))
     _check_holder(data)
     link = data.pop("link_existing", True)
     customer, warnings, info = records.convert_lead(_engine(), lead_id, user.name, data or None, link_existing=link,

@@ -53,9 +53,8 @@ def get_instance(instance_id):
 @blp.response(200, s.EventPageSchema)
 @blp.errors(401, 404)
 def events(instance_id, page, page_size):
-    """The audit trail: who did what, when, with the variable changes."""
-    _instance_for(access.INSTANCE_VIEW, instance_id)
-    items, total = services().engine.events(instance_id, page, page_size)
+    """The audit trail: who did what, when, with the variable changes (hidden values null)."""
+    items, total = services().engine.events_for(current_user(), instance_id, page, page_size)
     return paged(items, total, page, page_size)
 
 
@@ -66,10 +65,11 @@ def _lifecycle(name, action, doc):
         if name == "cancel":
             engine.cancel(instance_id, actor=actor, reason=(args or {}).get("reason"))
         elif name == "retry":
+            engine.require_writable(current_user(), (args or {}).get("variables") or {})
             engine.retry(instance_id, actor=actor, variables=(args or {}).get("variables"))
         else:
             getattr(engine, name)(instance_id, actor=actor)
-        return engine.instance(instance_id)
+        return engine.shown_instance(current_user(), instance_id)
 
     if name in ("cancel", "retry"):
         def endpoint(args, instance_id):
@@ -96,7 +96,7 @@ def repair(args, instance_id):
     engine = services().engine
     engine.repair(instance_id, args["action"], args["element_id"], args["to_element_id"], args["reason"],
                   actor=current_user().name)
-    return engine.instance(instance_id)
+    return engine.shown_instance(current_user(), instance_id)
 
 
 _lifecycle("cancel", access.INSTANCE_CANCEL, "Cancel the instance (supervisors, admins). 409 if it has ended.")

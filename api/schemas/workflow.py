@@ -262,6 +262,9 @@ class InstanceContextSchema(Schema):
     business_key = fields.String(required=True, allow_none=True)
     status = fields.String(required=True)
     variables = fields.Dict(required=True)
+    hidden_fields = fields.List(fields.String(), metadata={
+        "description": "variables hidden from your role (money: amount, budget, and the names set in "
+                       "FOLLOWUP_HIDDEN_VARIABLES): null above; dotted paths for values inside a variable"})
     started_by = fields.String(allow_none=True)
     started_at = _dt(required=True)
 
@@ -345,6 +348,9 @@ class DeliverySchema(Schema):
 
 class InstanceSchema(InstanceSummarySchema):
     variables = fields.Dict(required=True)
+    hidden_fields = fields.List(fields.String(), metadata={
+        "description": "variables hidden from your role (money: amount, budget, and the names set in "
+                       "FOLLOWUP_HIDDEN_VARIABLES): null above; dotted paths for values inside a variable"})
     tasks = fields.List(fields.Nested(TaskSchema), required=True)
     timers = fields.List(fields.Nested(TimerSchema), required=True)
     active_element_ids = fields.List(fields.String(), required=True)

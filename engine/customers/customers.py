@@ -128,7 +128,9 @@ def create_customer(engine, data: dict, actor=None):
 
 
 def create_customer_in(conn, data: dict, actor, now):
-    """`create_customer` inside the caller's transaction (a service task's, or a lead's conversion)."""
+    """`create_customer` inside the caller's transaction (a service task's, or a lead's conversion). A
+    customer created without owner lands in its team's public pool (in_pool), as one released by a
+    transfer does: nobody follows it up, so the team's agents may claim it, and its team sees it."""
     values, errors = fields.clean(spec(Vocabularies(conn)), data)
     check_owner(conn, values, errors)
     if errors:
@@ -143,7 +145,7 @@ def create_customer_in(conn, data: dict, actor, now):
         with conn.begin_nested():
             fresh = fresh_customer_ids(conn, 1)
             new_id = conn.execute(customers.insert().values(
-                **values, **({"id": fresh[0]} if fresh else {}), in_pool=False, created_at=now, created_by=actor,
+                **values, **({"id": fresh[0]} if fresh else {}), in_pool=not owner, created_at=now, created_by=actor,
                 updated_at=now).returning(customers.c.id)).scalar_one()
     except sa.exc.IntegrityError:
         holder = credit_code_holder(conn, values["credit_code"])

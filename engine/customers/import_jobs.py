@@ -22,7 +22,7 @@ the file again, checks the rows again with this batch's own customers reading as
 is checked as it was the first time), skips the rows before `rows_done` and writes the rest. A chunk
 and its progress commit together, so every row is written exactly once. (While the rows are checked
 again, `rows_checked` counts up from 0 again.) The access checks
-(`in_reach`, `holder_problem`) are computed from the importing user, rebuilt from the identity store
+(`in_reach`, `holder_problem`, `landing`) are computed from the importing user, rebuilt from the identity store
 for every run (the caller hands in `reach(actor)`, engine/runtime.py).
 """
 import logging
@@ -142,8 +142,8 @@ class ImportJobs:
 
     # ---- the job ------------------------------------------------------------------------------------
     def run(self, batch_id, job_id, reach, heartbeat=None) -> dict | None:
-        """Run (or resume) batch `batch_id` as job `job_id`. `reach(actor)` -> (in_reach, holder_problem)
-        of the importing user as they are now (raises if they are gone). Returns the batch as it ended,
+        """Run (or resume) batch `batch_id` as job `job_id`. `reach(actor)` -> the importer's reach (see
+        `importer.import_customers`) of the importing user as they are now (raises if they are gone). Returns the batch as it ended,
         or None when it is not this job's (any more)."""
         beat = heartbeat or (lambda: None)
         beat()
@@ -155,7 +155,7 @@ class ImportJobs:
         try:
             if file is None:
                 raise Conflict("the uploaded file is gone; import it again")
-            in_reach, holder_problem = reach(batch.actor)
+            rules = reach(batch.actor)
             options = batch.options or {}
             prepared = importer.prepare(file.data, file.name, options.get("mapping"), batch.mode, batch.key)
             total = len(prepared.rows)
@@ -164,7 +164,7 @@ class ImportJobs:
             def checking(done, _total):
                 beat()
                 self._advance(batch_id, job_id, rows_checked=done, **({"rows_done": done} if batch.dry_run else {}))
-            importer.check(self, prepared, checking, in_reach, holder_problem, own_batch=batch_id)
+            importer.check(self, prepared, checking, own_batch=batch_id, **rules)
             report = importer.report_of(prepared, batch.dry_run)
             details = {"errors": report["errors"][:KEPT_DETAILS], "warnings": report["warnings"][:KEPT_DETAILS],
                        "ignored_columns": report["ignored_columns"]}

@@ -85,16 +85,18 @@ def resolve_mapping(headers, mapping=None):
 
 
 class _Row:
-    __slots__ = ("number", "cells", "values", "errors", "warnings", "key", "match", "action")
+    __slots__ = ("number", "cells", "values", "errors", "warnings", "key", "match", "action", "choices")
 
     def __init__(self, number, cells):
         self.number, self.cells = number, cells
         self.values, self.errors, self.warnings = {}, [], []
         self.key = self.match = self.action = None
+        self.choices = ()
 
 
 def import_customers(engine, file, mapping=None, mode="create", key=None, dry_run=False, actor=None,
-                     file_name=None, progress=None, in_reach=None, holder_problem=None) -> dict:
+                     file_name=None, progress=None, in_reach=None, holder_problem=None, landing=None,
+                     landing_problem=None) -> dict:
     """Import a .xlsx or .csv file of customers. Returns the report (see README, "Importing customers").
 
     mode: create (create-only) / upsert (create-or-update by `key`) / update (update-only by `key`);
@@ -102,12 +104,15 @@ def import_customers(engine, file, mapping=None, mode="create", key=None, dry_ru
     rows are checked and written. The importer's reach (engine/access.py, handed in by the caller):
     `in_reach(customer)`: customers out of it are neither updated nor named (by name or phone they read as
     absent; a credit code, unique, is refused without saying whose it is); `holder_problem(owner, team,
-    owner_groups)`: why a row may not give a customer to that owner and team, or None.
+    owner_groups)`: why a row may not give a customer to that owner and team, or None; `landing(owner,
+    owner_groups)`: the team a row without one lands in, as (team, choices) (access.landing_team): with
+    choices the row is refused naming the team column (`landing_problem(choices)` the words). A row
+    without owner lands in its team's public pool.
 
     This runs in the caller's thread, all rows in one transaction; customers/import_jobs.py runs the same
     steps in the background, a transaction per chunk."""
     prepared = prepare(file, file_name, mapping, mode, key)
-    check(engine, prepared, progress, in_reach, holder_problem)
+    check(engine, prepared, progress, in_reach, holder_problem, landing=landing, landing_problem=landing_problem)
     report = report_of(prepared, dry_run)
     if not dry_run:
         report["batch_id"] = _write(engine, prepared.rows, report, actor, progress, len(prepared.rows))
@@ -148,13 +153,15 @@ def prepare(file, file_name=None, mapping=None, mode="create", key=None) -> Prep
     return Prepared(name, headers, [_Row(n, cells) for n, cells in body], columns, ignored, mode, key)
 
 
-def check(engine, prepared, progress=None, in_reach=None, holder_problem=None, own_batch=None):
-    """Check every row (fields, owners, duplicates in the file and against the database). `own_batch`:
+def check(engine, prepared, progress=None, in_reach=None, holder_problem=None, own_batch=None, landing=None,
+          landing_problem=None):
+    """Check every row (fields, owners, duplicates in the file and against the database), within the
+    importer's reach (see `import_customers`). `own_batch`:
     the customers that batch created read as absent (a background import resuming after a crash checks
     its rows as it did the first time)."""
     with engine.db.connect() as conn:
         _check_rows(conn, prepared.rows, prepared.columns, prepared.field_header, prepared.mode, prepared.key,
-                    progress, len(prepared.rows), in_reach, holder_problem, own_batch)
+                    progress, len(prepared.rows), in_reach, holder_problem, own_batch, landing, landing_problem)
 
 
 def report_of(prepared, dry_run) -> dict:
@@ -183,7 +190,7 @@ def _cell(value):
 
 
 def _check_rows(conn, rows, columns, field_header, mode, key, progress, total, in_reach=None, holder_problem=None,
-                own_batch=None):
+                own_batch=None, landing=None, landing_problem=None):
     vocab = Vocabularies(conn)
     converters = spec(vocab)
     owners = user_info(conn, {str(r.cells[i]).strip() for r in rows for i, f in columns.items()
@@ -193,6 +200,9 @@ def _check_rows(conn, rows, columns, field_header, mode, key, progress, total, i
         present = {f for f, v in data.items() if fields.present(v)}
         values, errors = fields.clean(converters, data)
         check_owner(conn, values, errors, known=owners)
+        if landing is not None and not values.get("team") and not errors.get("owner") and "team" not in present:
+            info = owners.get(values.get("owner")) or {}
+            values["team"], row.choices = landing(values.get("owner"), frozenset(info.get("groups", ())))
         if holder_problem is not None and not errors.get("owner"):
             info = owners.get(values.get("owner")) or {}
             problem = holder_problem(values.get("owner"), values.get("team"), frozenset(info.get("groups", ())))
@@ -210,6 +220,10 @@ def _check_rows(conn, rows, columns, field_header, mode, key, progress, total, i
             progress(done, total)
     _in_file_duplicates(rows, key, field_header)
     _against_database(conn, rows, key, mode, field_header, in_reach, own_batch)
+    for row in rows:  # a new customer must land in a team; an update keeps the customer's
+        if row.choices and not row.errors and row.action == "create":
+            words = landing_problem(row.choices) if landing_problem else ", ".join(row.choices)
+            _error(row, field_header, "team", f"{words} in the column {field_header.get('team', '所属团队 (team)')}")
     if progress:
         progress(total, total)
 
@@ -370,7 +384,7 @@ def _create_chunk(conn, chunk, batch_id, actor, now):
     params = []
     for row in chunk:
         values = dict(row.values["create"])
-        params.append({**values, "in_pool": False, "owner_since": now if values.get("owner") else None,
+        params.append({**values, "in_pool": not values.get("owner"), "owner_since": now if values.get("owner") else None,
                        "import_batch_id": batch_id, "created_at": now, "created_by": actor, "updated_at": now})
     fresh = fresh_customer_ids(conn, len(params))
     if fresh:  # never an id a reverted import's customer had (SQLite would hand it out again)

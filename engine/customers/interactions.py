@@ -74,6 +74,16 @@ def customer_id_of(business_key):
     return int(text) if text.isdigit() else None
 
 
+def business_keys_of(kind, record_id) -> list[str]:
+    """The business keys that name a customer ('42', 'customer:42') or a lead ('lead:7'): what an
+    instance about it is started with (see `customer_id_of` and records.with_subjects)."""
+    if kind == "customer":
+        return [str(record_id), f"customer:{record_id}"]
+    if kind == "lead":
+        return [f"lead:{record_id}"]
+    return []
+
+
 def record_task_completion(conn, business_key, task_id, task_name, actor, at):
     """In the completing transaction: a task done for a customer (business key = its id) is a follow-up.
     Returns the customer id, or None when the instance is not about a known customer."""

@@ -95,12 +95,16 @@ def _check_users(conn, fields, values):
         raise InvalidInput("; ".join(f"{k}: {m[0]}" for k, m in errors.items()), errors)
 
 
-def complete_task(store, task_id, values, actor):
+def complete_task(store, task_id, values, actor, check_values=None):
+    """`check_values(form)`: called with the task's form fields before the values are checked against
+    them (the field rules of engine/access.py: a hidden variable only through a field that asks for it)."""
     def apply(conn, loaded: Loaded):
         require_active(loaded)
         task_row = loaded.before.human_tasks.get(task_id)
         if task_row is None:
             raise Conflict(f"task '{task_id}' is no longer open: it was completed or cancelled")
+        if check_values is not None:
+            check_values(task_row["form"])
         cleaned = forms.validate(task_row["form"], values or {}, reserved=store.reserved_names())
         _check_users(conn, task_row["form"], cleaned)
         task = loaded.workflow.get_task_from_id(uuid.UUID(task_id))
