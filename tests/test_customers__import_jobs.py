@@ -313,3 +313,19 @@ def test_the_row_estimate_that_picks_the_background_reads_no_cells():
         out = io.BytesIO()
         book.save(out)
         assert estimate_rows(out.getvalue()) == 2_500
+
+
+def test_a_background_import_lands_rows_in_a_team_of_the_importer_as_a_synchronous_one_does(hub, engine):
+    """The job rebuilds the importer's whole reach, the landing rule (issue 12 item 4) included: rows
+    without a team take the one the owner shares with the importer; a row without owner or team is refused
+    naming the 所属团队 column and the choices."""
+    data = _csv([["客户名称", "负责人"], ["丙销售", "li"], ["丁无主", ""]])
+    answer = _post(hub.boss, data, background="true")
+    assert answer.status_code == 202, answer.get_json()
+    run_due(engine, WorkerConfig())
+    batch = hub.boss.get(answer.headers["Location"]).get_json()
+    assert (batch["status"], batch["summary"]["created"], batch["summary"]["failed"]) == ("applied", 1, 1), batch
+    error = batch["errors"][0]
+    assert error["field"] == "team" and "sales-east, supervisors" in error["reason"] and "所属团队" in error["reason"]
+    listed = {c["name"]: c for c in hub.boss.get("/api/customers").get_json()["items"]}
+    assert listed["丙销售"]["team"] == "sales-east" and "丁无主" not in listed
