@@ -23,7 +23,7 @@ import sqlalchemy as sa
 
 from engine.errors import Forbidden, NotFound
 from engine.identity import User
-from engine.storage.schema import (human_task_groups, human_tasks, instances, task_count_groups, task_counts, user_groups, users)
+from engine.storage.schema import human_task_groups, human_tasks, instances, task_count_groups, user_groups, users
 
 # Actions
 TASK_VIEW, TASK_CLAIM, TASK_UNCLAIM, TASK_COMPLETE, TASK_ASSIGN = (
@@ -98,8 +98,10 @@ def _members_of(groups):
 
 
 def task_reach_sql(user: User, table=human_tasks):
-    """A condition on `human_tasks` equal to `task_in_reach`; with `table=task_counts`, the same condition
-    on the rows that count open tasks by assignee and candidate groups (what reach depends on)."""
+    """A condition on `human_tasks` equal to `task_in_reach`; with `table=task_counts` (or task_due_counts),
+    the same condition on the rows that count open tasks by assignee and candidate groups (what reach
+    depends on). `task_reach_paths` and `task_reach_parts` are the same rule in the shapes the inbox walks
+    and sums at a million open tasks; tests/test_inbox_scale.py checks that all of them agree."""
     if user.role in SEES_ALL_TASKS:
         return sa.true()
     conditions = [table.c.assignee == user.name]
@@ -111,11 +113,44 @@ def task_reach_sql(user: User, table=human_tasks):
 
 
 def offered_to_sql(groups, table=human_tasks):
-    """One of `groups` is among the candidate groups (of a task, or of a `task_counts` row)."""
-    if table is task_counts:
-        return sa.exists().where(task_count_groups.c.candidate_groups == table.c.candidate_groups,
-                                 one_of(task_count_groups.c.group_name, groups))
+    """One of `groups` is among the candidate groups (of a task, or of a row of a counts table: `task_counts`,
+    `task_due_counts`, whose `candidate_groups` is the JSON text task_count_groups lists the groups of)."""
+    if table is not human_tasks:
+        return table.c.candidate_groups.in_(sa.select(task_count_groups.c.candidate_groups)
+                                            .where(one_of(task_count_groups.c.group_name, groups)))
     return sa.exists().where(human_task_groups.c.task_id == table.c.id, one_of(human_task_groups.c.group_name, groups))
+
+
+def reach_members_sql(user: User):
+    """The people whose tasks `user` reaches by who holds them, beside their own: the members of a
+    supervisor's groups (a statement of names); None for everyone else."""
+    return _members_of(user.groups) if user.role == "supervisor" and user.groups else None
+
+
+def task_reach_paths(user: User, members=()):
+    """`task_reach_sql` as a union of paths, each one an index walks in the inbox's order: ("assignee", name),
+    the tasks `name` holds (human_tasks.assignee), and ("group", g), the tasks offered to `g`
+    (human_task_groups.group_name). `members`: what `reach_members_sql(user)` reads now (a supervisor reaches
+    the tasks they hold). None: every task (an admin's reach is no union). A task may lie on several paths."""
+    if user.role in SEES_ALL_TASKS:
+        return None
+    people = {user.name} | (set(members) if reach_members_sql(user) is not None else set())
+    return [("assignee", name) for name in sorted(people)] + [("group", g) for g in sorted(user.groups)]
+
+
+def task_reach_parts(user: User, table):
+    """`task_reach_sql` on a counts table (`task_counts`, `task_due_counts`) as conditions no row meets two
+    of: offered to one of the user's groups; else held by the user or, for a supervisor, by a member of
+    their groups. A sum over each part adds up to the sum over reach, and each part has an index to use."""
+    if user.role in SEES_ALL_TASKS:
+        return [sa.true()]
+    held = table.c.assignee == user.name
+    if reach_members_sql(user) is not None:
+        held = sa.or_(held, table.c.assignee.in_(_members_of(user.groups)))
+    if not user.groups:
+        return [held]
+    offered = offered_to_sql(user.groups, table)
+    return [offered, sa.and_(held, sa.not_(offered))]
 
 
 def require_task(user: User, action: str, task: dict, assignee_groups=lambda name: frozenset()) -> None:
