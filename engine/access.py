@@ -134,23 +134,33 @@ def task_reach_paths(user: User, members=()):
     the tasks they hold). None: every task (an admin's reach is no union). A task may lie on several paths."""
     if user.role in SEES_ALL_TASKS:
         return None
-    people = {user.name} | (set(members) if reach_members_sql(user) is not None else set())
+    people = {user.name} | (set(members or ()) if reach_members_sql(user) is not None else set())
     return [("assignee", name) for name in sorted(people)] + [("group", g) for g in sorted(user.groups)]
 
 
-def task_reach_parts(user: User, table):
-    """`task_reach_sql` on a counts table (`task_counts`, `task_due_counts`) as conditions no row meets two
-    of: offered to one of the user's groups; else held by the user or, for a supervisor, by a member of
-    their groups. A sum over each part adds up to the sum over reach, and each part has an index to use."""
+def task_reach_parts(user: User, table, members=None):
+    """`task_reach_sql` on a counts table (`task_counts`, `task_due_counts`) as two parts no row is in both
+    of, each with an index to use, so that sums over them add up to the sum over reach: (offered, held).
+    `offered`: a select of the candidate-groups texts offered to one of the user's groups (None: the user
+    has no group); `held`: a condition on the rows held by the user or, for a supervisor, by a member of
+    their groups, and not offered to the user's groups. None for an admin: every row. `members`: what
+    `reach_members_sql(user)` reads now, if read (then written out as equalities)."""
     if user.role in SEES_ALL_TASKS:
-        return [sa.true()]
+        return None
     held = table.c.assignee == user.name
     if reach_members_sql(user) is not None:
-        held = sa.or_(held, table.c.assignee.in_(_members_of(user.groups)))
+        held = (one_of(table.c.assignee, {user.name, *members}) if members is not None
+                else sa.or_(held, table.c.assignee.in_(_members_of(user.groups))))
     if not user.groups:
-        return [held]
-    offered = offered_to_sql(user.groups, table)
-    return [offered, sa.and_(held, sa.not_(offered))]
+        return None, held
+    offered = offered_sets_sql(user.groups)
+    return offered, sa.and_(held, table.c.candidate_groups.not_in(offered))
+
+
+def offered_sets_sql(groups):
+    """The candidate-groups texts (of task_counts' rows) that name one of `groups`, each once."""
+    return (sa.select(task_count_groups.c.candidate_groups).where(one_of(task_count_groups.c.group_name, groups))
+            .distinct())
 
 
 def require_task(user: User, action: str, task: dict, assignee_groups=lambda name: frozenset()) -> None:

@@ -40,10 +40,10 @@ def list_tasks(conn, user: User, scope="all", process_key=None, business_key=Non
     values = {"f_process_key": process_key, "f_business_key": business_key, "f_instance_id": instance_id,
               "f_due_before": due_before}
     shape = (scope, overdue, *(v is not None for v in values.values()))
-    members = ()
+    members = None  # read for the whole inbox of a supervisor only, where reach walks their tasks too
     people = access.reach_members_sql(user)
     if people is not None and scope == "all" and business_key is None and instance_id is None:
-        members = tuple(sorted(conn.execute(people).scalars()))
+        members = tuple(sorted(set(conn.execute(people).scalars())))
     query, query_with_total, count = _task_list_statements(user, members, shape)
     values = {k: v for k, v in values.items() if v is not None}
     if overdue is not None or due_before is not None:
@@ -222,7 +222,7 @@ def _total(user: User, members, scope, overdue, has_process, has_due_before):
     has_hi = overdue is True or has_due_before
     has_lo = overdue is False
     first = (_due_before(user, members, scope, has_process, "hi") if has_hi
-             else _counted_total(user, scope, has_process).scalar_subquery())
+             else _counted_total(user, scope, has_process, members).scalar_subquery())
     if has_lo:
         return sa.select(first - _due_before(user, members, scope, has_process, "lo"))
     return sa.select(first)
@@ -255,27 +255,40 @@ def _due_before(user: User, members, scope, has_process, name):
     if has_process:
         return today
     day = sa.bindparam(f"f_{name}_day", type_=sa.Integer)
-    parts = (access.task_reach_parts(user, task_due_counts) if scope == "all"
-             else [sa.and_(*_scope_sql(user, scope, task_due_counts))])
-    days = [sa.select(sa.func.coalesce(sa.func.sum(task_due_counts.c.open_tasks), 0))
-            .where(part, task_due_counts.c.due_day < day).scalar_subquery() for part in parts]
-    return sum(days, today)
+    return today + _sum_in_reach(user, task_due_counts, scope, members, [task_due_counts.c.due_day < day])
 
 
-def _counted_total(user: User, scope, has_process):
-    """The inbox's total from `task_counts` (kept by triggers): the same reach and scope conditions on
-    rows that count tasks by what those conditions look at, summed (over the disjoint parts of reach for
-    the whole inbox, each through its own index)."""
-    parts = (access.task_reach_parts(user, task_counts) if scope == "all"
-             else [sa.and_(*_scope_sql(user, scope, task_counts))])
+def _counted_total(user: User, scope, has_process, members=None):
+    """The inbox's total from `task_counts` (kept by triggers): the open tasks of the rows in reach and
+    scope, summed."""
+    extra = [task_counts.c.process_key == sa.bindparam("f_process_key")] if has_process else []
+    return sa.select(_sum_in_reach(user, task_counts, scope, members, extra))
+
+
+def _sum_in_reach(user: User, table, scope, members, extra):
+    """sum(open_tasks) over the rows of a counts table in reach and scope that meet `extra`, over the parts
+    of reach (`access.task_reach_parts`): the rows offered to my groups read set by set through the
+    index that starts with candidate_groups, the ones held by people I reach through the assignee's."""
+    def summed(*conditions):
+        return (sa.select(sa.func.coalesce(sa.func.sum(table.c.open_tasks), 0)).where(*conditions, *extra)
+                .scalar_subquery())
+
+    if scope == "mine":
+        return summed(table.c.assignee == user.name)
+    parts = access.task_reach_parts(user, table, members)
+    if parts is None and scope in ("all", "unassigned"):  # an admin's
+        return summed(*([table.c.assignee == ""] if scope == "unassigned" else []))
+    offered, held = parts if parts is not None else (
+        access.offered_sets_sql(user.groups) if user.groups else None, None)
     sums = []
-    for part in parts:
-        conditions = [part]
-        if has_process:
-            conditions.append(task_counts.c.process_key == sa.bindparam("f_process_key"))
-        sums.append(sa.select(sa.func.coalesce(sa.func.sum(task_counts.c.open_tasks), 0)).where(*conditions)
-                    .scalar_subquery())
-    return sa.select(sum(sums[1:], sums[0]))
+    if offered is not None:
+        sets = offered.subquery()
+        per_set = summed(table.c.candidate_groups == sets.c.candidate_groups,
+                         *([table.c.assignee == ""] if scope == "unassigned" else []))
+        sums.append(sa.select(sa.func.coalesce(sa.func.sum(per_set), 0)).select_from(sets).scalar_subquery())
+    if scope == "all" and held is not None:
+        sums.append(summed(held))
+    return sum(sums[1:], sums[0]) if sums else sa.literal(0)
 
 
 def list_instances(conn, user: User, processes_of_groups, process_key=None, status=None, business_key=None,

@@ -131,6 +131,8 @@ task_counts = sa.Table(
     sa.Column("candidate_groups", sa.Text, primary_key=True),
     sa.Column("assignee", sa.String(100), primary_key=True),
     sa.Column("open_tasks", sa.Integer, nullable=False),
+    sa.Index("ix_task_counts_groups", "candidate_groups", "assignee"),  # migration 0011
+    sa.Index("ix_task_counts_assignee", "assignee"),
 )
 
 task_count_groups = sa.Table(

@@ -8,6 +8,8 @@ with a due time counted by day, and counts tables that do not bloat
 - human_tasks: (assignee, due_at, created_at, id) in place of (assignee, due_at), so one person's tasks come
   in inbox order too; (assignee, process_key, due_at, created_at, id) for held tasks only; business_key; the
   index on due_at alone goes (ix_human_tasks_inbox starts with it).
+- task_counts: indexes on candidate_groups and on assignee, so the sums over the parts of reach
+  (access.task_reach_parts) read their rows, not the table.
 - task_due_counts: open tasks with a due time counted by candidate groups, assignee and UTC day of the due
   time, kept by a trigger beside task_counts' (rows that reach zero are deleted). "Due before T" is the sum
   of the days before T's day plus a count of T's day alone, exact however "now" moves.
@@ -173,6 +175,8 @@ def upgrade():
         sa.PrimaryKeyConstraint("candidate_groups", "due_day", "assignee", name="pk_task_due_counts"),
     )
     op.create_index("ix_task_due_counts_assignee", "task_due_counts", ["assignee", "due_day"])
+    op.create_index("ix_task_counts_groups", "task_counts", ["candidate_groups", "assignee"])
+    op.create_index("ix_task_counts_assignee", "task_counts", ["assignee"])
     day = _PG_DAY.format("human_tasks") if postgresql else _SQLITE_DAY.format("human_tasks")
     groups = "candidate_groups::text" if postgresql else "candidate_groups"
     op.execute(f"""
@@ -202,6 +206,8 @@ def downgrade():
                      "human_tasks_due_counted_update", "human_task_groups_filled", "human_tasks_due_followed"):
             op.execute(f"DROP TRIGGER {name}")
     op.drop_table("task_due_counts")
+    op.drop_index("ix_task_counts_assignee", table_name="task_counts")
+    op.drop_index("ix_task_counts_groups", table_name="task_counts")
     op.drop_index("ix_human_tasks_business_key", table_name="human_tasks")
     op.drop_index("ix_human_tasks_held_process", table_name="human_tasks")
     op.drop_index("ix_human_tasks_assignee_inbox", table_name="human_tasks")
