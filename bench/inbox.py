@@ -15,8 +15,8 @@ supervisor of 5 groups, one client, `--requests` per variant after 20 to warm up
 database: each size adds tasks to the previous one.
 
 --writes N: afterwards, N task writes (claim and release of 1,000 tasks, in turn), each its own
-transaction, by a procedure inside PostgreSQL, with autovacuum as configured; prints the size of the
-counts tables before and after (pg_total_relation_size), then again after a minute's rest.
+transaction sent by this client, with autovacuum as configured; prints the size of the counts tables
+before and after (pg_total_relation_size), then again after a minute's rest.
 """
 import argparse
 import io
@@ -213,39 +213,35 @@ def sizes_of(engine):
         return {n: conn.exec_driver_sql(f"SELECT pg_total_relation_size('{n}')").scalar_one() for n in names}
 
 
-_WRITES = """
-CREATE OR REPLACE PROCEDURE followup_bench_writes(ids text[], holders text[], n int) LANGUAGE plpgsql AS $$
-BEGIN
-    FOR i IN 0 .. n - 1 LOOP
-        UPDATE human_tasks SET assignee = CASE WHEN assignee IS NULL THEN holders[1 + i % array_length(holders, 1)] END
-        WHERE id = ids[1 + i % array_length(ids, 1)];
-        COMMIT;
-    END LOOP;
-END $$
-"""
+_WRITE = ("UPDATE human_tasks SET assignee = CASE WHEN assignee IS NULL THEN %(holder)s::text END "
+          "WHERE id = %(id)s")
 
 
 def bloat(engine, writes):
+    """`writes` claims and releases of 1,000 tasks in turn, each its own transaction sent by this client,
+    which goes idle between them as a real one does (so the server reports its dead rows and autovacuum,
+    as configured, sees them: a procedure looping inside the server would hide them until it ends)."""
     with engine.db.connect() as conn:
         rows = conn.exec_driver_sql(
             "SELECT t.id, t.candidate_groups->>0 FROM human_tasks t WHERE t.assignee IS NULL "
             "ORDER BY t.id LIMIT 1000").all()
-    ids = [r[0] for r in rows]
-    holders = [f"{r[1].replace('team', 'agent')}_0" for r in rows]
+    params = [{"id": r[0], "holder": f"{r[1].replace('team', 'agent')}_0"} for r in rows]
     before = sizes_of(engine)
     raw = engine.db.raw_connection()
     try:
         raw.driver_connection.autocommit = True
         cursor = raw.cursor()
-        cursor.execute(_WRITES)
         cursor.execute("SET synchronous_commit = off")  # the commits' flushes are not what is measured
         started = time.perf_counter()
-        cursor.execute("CALL followup_bench_writes(%s, %s, %s)", (ids, holders, writes))
+        for n in range(writes):
+            cursor.execute(_WRITE, params[n % len(params)], prepare=True)
+            if (n + 1) % 200_000 == 0:
+                print(f"  {n + 1} writes, {time.perf_counter() - started:.0f} s: " + ", ".join(
+                    f"{k} {v / 1e6:.2f} MB" for k, v in sizes_of(engine).items()), file=sys.stderr)
         elapsed = time.perf_counter() - started
         after = sizes_of(engine)
         time.sleep(60)
         rested = sizes_of(engine)
-        cursor.execute("DROP PROCEDURE followup_bench_writes")
     finally:
         raw.close()
     print(f"\n{writes} task writes (claim/release of 1,000 tasks, one transaction each) in {elapsed:.1f} s "
