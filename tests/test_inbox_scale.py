@@ -169,3 +169,26 @@ def test_the_migration_builds_the_counts_and_copies_for_existing_tasks(engine_ea
         assert conn.exec_driver_sql("SELECT count(*) FROM task_due_counts").scalar_one() > 0
     _counts_agree(engine)
     check_every_listing(engine, people, now, who=("li", "sam", "boss", "ada"))
+
+
+def test_rows_left_at_zero_stay_for_today_and_go_once_their_day_has_passed(engine_each, people):
+    from engine.background.timers import purge_spent_due_counts
+    from engine.storage.schema import task_due_counts
+
+    engine = engine_each
+    engine.deploy([bpmn_file("first_contact.bpmn")])
+    engine.start("first_contact", "C-1", {"owner": "li"}, actor="system")
+    li = people.user("li")
+    task_id = engine.list_tasks(li, scope="group")[0][0]["id"]
+    for _ in range(3):  # claim and release: li's row of that day goes to 1 and back to 0, updated in place
+        engine.claim_as(li, task_id)
+        engine.unclaim_as(li, task_id)
+    with engine.db.connect() as conn:
+        rows = conn.execute(sa.select(task_due_counts.c.assignee, task_due_counts.c.open_tasks)
+                            .order_by(task_due_counts.c.assignee)).all()
+    assert [tuple(r) for r in rows] == [("", 1), ("li", 0)]
+    assert purge_spent_due_counts(engine.db, clock.now()) == 0
+    assert purge_spent_due_counts(engine.db, clock.now() + timedelta(days=2)) == 1  # only the row at zero
+    with engine.db.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(task_due_counts)).scalar_one() == 1
+    assert engine.list_tasks(li, overdue=False, page_size=1)[1] == 1
