@@ -171,7 +171,7 @@ def test_the_migration_builds_the_counts_and_copies_for_existing_tasks(engine_ea
     check_every_listing(engine, people, now, who=("li", "sam", "boss", "ada"))
 
 
-def test_rows_left_at_zero_stay_for_today_and_go_once_their_day_has_passed(engine_each, people):
+def test_rows_left_at_zero_stay_until_their_day_has_passed_and_the_sweep_deletes_them(engine_each, people):
     from engine.background.timers import purge_spent_due_counts
     from engine.storage.schema import task_due_counts
 

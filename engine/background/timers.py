@@ -101,8 +101,9 @@ def sweep(db, now, policy: TimerPolicy, is_live, limit=1000) -> list[Batch]:
 
 
 def purge_spent_due_counts(db, now) -> int:
-    """Delete the rows of task_due_counts left at zero once their day has passed (migration 0011: rows of
-    today and later days stay at zero so that claims update them in place). Run with each sweep."""
+    """Delete the rows of task_due_counts left at zero whose day has passed (migration 0011: the trigger
+    leaves them, so that claims and releases update a row in place, HOT, instead of deleting and inserting
+    it each time). Run with each sweep."""
     today = int(now.timestamp() // 86400)
     with db.begin() as conn:
         return conn.execute(task_due_counts.delete().where(task_due_counts.c.open_tasks == 0,

@@ -11,9 +11,9 @@ with a due time counted by day, and counts tables that do not bloat
 - task_counts: indexes on candidate_groups and on assignee, so the sums over the parts of reach
   (access.task_reach_parts) read their rows, not the table.
 - task_due_counts: open tasks with a due time counted by candidate groups, assignee and UTC day of the due
-  time, kept by a trigger beside task_counts' (a row of a past day is deleted when it reaches zero; those
-  of today and later stay, so claims update them in place; the scheduler's sweep deletes the ones left at
-  zero once their day has passed: background/timers.purge_spent_due_counts). "Due before T" is the sum
+  time, kept by a trigger beside task_counts'. A row that reaches zero stays, so that claims and releases
+  update it in place; the scheduler's sweep deletes those of past days (background/timers.
+  purge_spent_due_counts). "Due before T" is the sum
   of the days before T's day plus a count of T's day alone, exact however "now" moves.
 - task_counts and task_due_counts: fillfactor 50, so the trigger's updates stay on their page (HOT: no
   indexed column changes) and are pruned there; autovacuum by a fixed number of dead rows, not a fifth of
@@ -62,16 +62,10 @@ _POSTGRESQL = [
         IF new_first AND new_day IS NOT NULL THEN{_PG_INCREMENT}
         END IF;
         IF TG_OP <> 'INSERT' AND old_day IS NOT NULL THEN
-            -- A row of a past day goes when it reaches zero; today's and later days' rows stay at zero, updated
-            -- in place (HOT), not deleted and inserted again at every claim and release.
-            IF old_day < floor(extract(epoch FROM now()) / 86400) THEN
-                DELETE FROM task_due_counts
-                WHERE candidate_groups = old_groups AND due_day = old_day AND assignee = old_assignee AND open_tasks = 1;
-            END IF;
-            IF old_day >= floor(extract(epoch FROM now()) / 86400) OR NOT FOUND THEN
-                UPDATE task_due_counts SET open_tasks = open_tasks - 1
-                WHERE candidate_groups = old_groups AND due_day = old_day AND assignee = old_assignee;
-            END IF;
+            -- A row that reaches zero stays, updated in place (HOT), not deleted and inserted again at every
+            -- claim and release; the scheduler's sweep deletes those of past days.
+            UPDATE task_due_counts SET open_tasks = open_tasks - 1
+            WHERE candidate_groups = old_groups AND due_day = old_day AND assignee = old_assignee;
         END IF;
         IF TG_OP <> 'DELETE' AND NOT new_first AND new_day IS NOT NULL THEN{_PG_INCREMENT}
         END IF;
@@ -112,9 +106,7 @@ _SQLITE_DAY = "CAST(strftime('%s', {0}.due_at) AS INTEGER) / 86400"
 _SQLITE_KEY = (f"candidate_groups = OLD.candidate_groups AND due_day = {_SQLITE_DAY.format('OLD')} "
                "AND assignee = coalesce(OLD.assignee, '')")
 _SQLITE_DECREMENT = f"""
-        UPDATE task_due_counts SET open_tasks = open_tasks - 1 WHERE OLD.due_at IS NOT NULL AND {_SQLITE_KEY};
-        DELETE FROM task_due_counts WHERE OLD.due_at IS NOT NULL AND {_SQLITE_KEY} AND open_tasks <= 0
-            AND due_day < CAST(strftime('%s', 'now') AS INTEGER) / 86400;"""
+        UPDATE task_due_counts SET open_tasks = open_tasks - 1 WHERE OLD.due_at IS NOT NULL AND {_SQLITE_KEY};"""
 _SQLITE_INCREMENT = f"""
         INSERT INTO task_due_counts (candidate_groups, due_day, assignee, open_tasks)
         SELECT NEW.candidate_groups, {_SQLITE_DAY.format('NEW')}, coalesce(NEW.assignee, ''), 1
