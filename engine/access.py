@@ -27,7 +27,7 @@ import sqlalchemy as sa
 
 from engine.errors import Forbidden, NotFound
 from engine.identity import User
-from engine.storage.schema import (human_task_groups, human_tasks, instances, task_count_groups, task_counts, user_groups, users)
+from engine.storage.schema import human_task_groups, human_tasks, instances, task_count_groups, user_groups, users
 
 # Actions
 TASK_VIEW, TASK_CLAIM, TASK_UNCLAIM, TASK_COMPLETE, TASK_ASSIGN = (
@@ -102,8 +102,10 @@ def _members_of(groups):
 
 
 def task_reach_sql(user: User, table=human_tasks):
-    """A condition on `human_tasks` equal to `task_in_reach`; with `table=task_counts`, the same condition
-    on the rows that count open tasks by assignee and candidate groups (what reach depends on)."""
+    """A condition on `human_tasks` equal to `task_in_reach`; with `table=task_counts` (or task_due_counts),
+    the same condition on the rows that count open tasks by assignee and candidate groups (what reach
+    depends on). `task_reach_paths` and `task_reach_parts` are the same rule in the shapes the inbox walks
+    and sums at a million open tasks; tests/test_inbox_scale.py checks that all of them agree."""
     if user.role in SEES_ALL_TASKS:
         return sa.true()
     conditions = [table.c.assignee == user.name]
@@ -115,11 +117,54 @@ def task_reach_sql(user: User, table=human_tasks):
 
 
 def offered_to_sql(groups, table=human_tasks):
-    """One of `groups` is among the candidate groups (of a task, or of a `task_counts` row)."""
-    if table is task_counts:
-        return sa.exists().where(task_count_groups.c.candidate_groups == table.c.candidate_groups,
-                                 one_of(task_count_groups.c.group_name, groups))
+    """One of `groups` is among the candidate groups (of a task, or of a row of a counts table: `task_counts`,
+    `task_due_counts`, whose `candidate_groups` is the JSON text task_count_groups lists the groups of)."""
+    if table is not human_tasks:
+        return table.c.candidate_groups.in_(sa.select(task_count_groups.c.candidate_groups)
+                                            .where(one_of(task_count_groups.c.group_name, groups)))
     return sa.exists().where(human_task_groups.c.task_id == table.c.id, one_of(human_task_groups.c.group_name, groups))
+
+
+def reach_members_sql(user: User):
+    """The people whose tasks `user` reaches by who holds them, beside their own: the members of a
+    supervisor's groups (a statement of names); None for everyone else."""
+    return _members_of(user.groups) if user.role == "supervisor" and user.groups else None
+
+
+def task_reach_paths(user: User, members=()):
+    """`task_reach_sql` as a union of paths, each one an index walks in the inbox's order: ("assignee", name),
+    the tasks `name` holds (human_tasks.assignee), and ("group", g), the tasks offered to `g`
+    (human_task_groups.group_name). `members`: what `reach_members_sql(user)` reads now (a supervisor reaches
+    the tasks they hold). None: every task (an admin's reach is no union). A task may lie on several paths."""
+    if user.role in SEES_ALL_TASKS:
+        return None
+    people = {user.name} | (set(members or ()) if reach_members_sql(user) is not None else set())
+    return [("assignee", name) for name in sorted(people)] + [("group", g) for g in sorted(user.groups)]
+
+
+def task_reach_parts(user: User, table, members=None):
+    """`task_reach_sql` on a counts table (`task_counts`, `task_due_counts`) as two parts no row is in both
+    of, each with an index to use, so that sums over them add up to the sum over reach: (offered, held).
+    `offered`: a select of the candidate-groups texts offered to one of the user's groups (None: the user
+    has no group); `held`: a condition on the rows held by the user or, for a supervisor, by a member of
+    their groups, and not offered to the user's groups. None for an admin: every row. `members`: what
+    `reach_members_sql(user)` reads now, if read (then written out as equalities)."""
+    if user.role in SEES_ALL_TASKS:
+        return None
+    held = table.c.assignee == user.name
+    if reach_members_sql(user) is not None:
+        held = (one_of(table.c.assignee, {user.name, *members}) if members is not None
+                else sa.or_(held, table.c.assignee.in_(_members_of(user.groups))))
+    if not user.groups:
+        return None, held
+    offered = offered_sets_sql(user.groups)
+    return offered, sa.and_(held, table.c.candidate_groups.not_in(offered))
+
+
+def offered_sets_sql(groups):
+    """The candidate-groups texts (of task_counts' rows) that name one of `groups`, each once."""
+    return (sa.select(task_count_groups.c.candidate_groups).where(one_of(task_count_groups.c.group_name, groups))
+            .distinct())
 
 
 def require_task(user: User, action: str, task: dict, assignee_groups=lambda name: frozenset()) -> None:

@@ -107,6 +107,32 @@ def open_task_count_mismatches(engine):
                   for key in counted.keys() | actual.keys() if counted.get(key, 0) != actual.get(key, 0))
 
 
+def due_count_mismatches(engine):
+    """Rows where task_due_counts (kept by triggers) disagrees with a count of human_tasks by candidate
+    groups, assignee and UTC day of the due time, and task groups whose copy of their task's process, due
+    time or creation time differs from the task's: [] when right."""
+    postgresql = engine.db.dialect.name == "postgresql"
+    groups = "candidate_groups::text" if postgresql else "candidate_groups"
+    day = ("floor(extract(epoch FROM due_at) / 86400)::int" if postgresql
+           else "CAST(strftime('%s', due_at) AS INTEGER) / 86400")
+    with engine.db.connect() as conn:
+        counted = {(r[0], r[1], r[2]): r[3] for r in conn.exec_driver_sql(
+            "SELECT candidate_groups, assignee, due_day, open_tasks FROM task_due_counts")}
+        actual = {(r[0], r[1], r[2]): r[3] for r in conn.exec_driver_sql(
+            f"SELECT {groups}, coalesce(assignee, ''), {day}, count(*) FROM human_tasks WHERE due_at IS NOT NULL "
+            f"GROUP BY {groups}, coalesce(assignee, ''), {day}")}
+        copies = conn.exec_driver_sql(
+            "SELECT g.task_id, g.group_name FROM human_task_groups g JOIN human_tasks t ON t.id = g.task_id "
+            "WHERE g.process_key IS NOT t.process_key OR g.due_at IS NOT t.due_at OR g.created_at IS NOT t.created_at"
+            if not postgresql else
+            "SELECT g.task_id, g.group_name FROM human_task_groups g JOIN human_tasks t ON t.id = g.task_id "
+            "WHERE g.process_key IS DISTINCT FROM t.process_key OR g.due_at IS DISTINCT FROM t.due_at "
+            "OR g.created_at IS DISTINCT FROM t.created_at").all()
+    return sorted((key, counted.get(key, 0), actual.get(key, 0))
+                  for key in counted.keys() | actual.keys() if counted.get(key, 0) != actual.get(key, 0)) + [
+        ("human_task_groups", tuple(r)) for r in copies]
+
+
 def _backend_engine(request, backend):
     engine = request.getfixturevalue("_pg_engine" if backend == "postgresql" else "_sqlite_engine")
     clock.reset()
@@ -114,9 +140,11 @@ def _backend_engine(request, backend):
     clock.reset()
     # Every test that touched tasks also checks the counts behind inbox totals: (key, counted, actual).
     mismatches = open_task_count_mismatches(engine)
+    due_mismatches = due_count_mismatches(engine)
     _empty_tables(engine)
     engine.definitions.clear_caches()
     assert mismatches == [], "task_counts disagrees with human_tasks"
+    assert due_mismatches == [], "task_due_counts or human_task_groups disagrees with human_tasks"
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ import time
 from engine import clock
 from engine.background import outbox as outbox_store
 from engine.background.launchers import Launchers
-from engine.background.timers import claim_due, sweep
+from engine.background.timers import claim_due, purge_spent_due_counts, sweep
 from engine.background.firing import run_timers
 
 from workers.config import WorkerConfig
@@ -77,6 +77,7 @@ class Scheduler:
         if sweep_now or (sweep_now is None and time.monotonic() >= self._next_sweep):
             self._next_sweep = time.monotonic() + config.sweep_every
             self.dispatch.timers(sweep(db, clock.now(), config.timers, self.dispatch.live, config.claim_limit))
+            purge_spent_due_counts(db, clock.now())
             self.launchers.sync()
             self.launchers.launch_due()
             self.dispatch.migrations(self.engine.migrations.claim_queued())

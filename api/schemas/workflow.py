@@ -283,10 +283,11 @@ class TaskListArgs(PageArgs):
     overdue = fields.Boolean()
     due_before = _dt()
     with_total = fields.Boolean(data_key="total", load_default=True,
-                                metadata={"description": "false: skip the total (cheap for the inbox and a process "
-                                                         "filter, which are kept counted; a count of every task "
-                                                         "with other filters); `total` is then null unless the "
-                                                         "page tells it"})
+                                metadata={"description": "false: skip the total (exact and cheap with every filter "
+                                                         "but business_key and instance_id: kept counted by "
+                                                         "process, and by day of the due time for overdue and "
+                                                         "due_before; a count of those few tasks otherwise); "
+                                                         "`total` is then null unless the page tells it"})
 
 
 class CompleteArgs(Schema):

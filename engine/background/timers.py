@@ -18,7 +18,7 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 
-from engine.storage.schema import timers
+from engine.storage.schema import task_due_counts, timers
 
 
 @dataclass(frozen=True)
@@ -98,6 +98,16 @@ def sweep(db, now, policy: TimerPolicy, is_live, limit=1000) -> list[Batch]:
         batches = _batches(lost, policy.batch_size)
         _stamp(conn, batches, now, lease_until)
     return batches
+
+
+def purge_spent_due_counts(db, now) -> int:
+    """Delete the rows of task_due_counts left at zero whose day has passed (migration 0011: the trigger
+    leaves them, so that claims and releases update a row in place, HOT, instead of deleting and inserting
+    it each time). Run with each sweep."""
+    today = int(now.timestamp() // 86400)
+    with db.begin() as conn:
+        return conn.execute(task_due_counts.delete().where(task_due_counts.c.open_tasks == 0,
+                                                           task_due_counts.c.due_day < today)).rowcount
 
 
 def next_due(db):

@@ -4,18 +4,18 @@ Everything is filtered, ordered and paginated in SQL, and always narrowed by the
 `access`. The inbox's total comes from `task_counts` (kept by triggers) when the filters allow, in the
 page's own statement; else from a count, run only when the page is full.
 """
-from datetime import datetime
+import math
+from datetime import datetime, timedelta, timezone
 
 import sqlalchemy as sa
-from sqlalchemy.sql import operators
-from sqlalchemy.sql.elements import BooleanClauseList
 
 from engine import access, clock
 from engine.identity import User
 from engine.clock import utc
 from engine.instances.views import task_dict
 from engine.status import InstanceStatus
-from engine.storage.schema import definitions, human_tasks, instances, outbox, task_counts, timers
+from engine.storage.schema import (definitions, human_task_groups, human_tasks, instances, outbox, task_counts,
+                                   task_due_counts, timers)
 
 SCOPES = ("mine", "group", "unassigned", "all")
 def open_task(conn, task_id) -> dict | None:
@@ -40,10 +40,14 @@ def list_tasks(conn, user: User, scope="all", process_key=None, business_key=Non
     values = {"f_process_key": process_key, "f_business_key": business_key, "f_instance_id": instance_id,
               "f_due_before": due_before}
     shape = (scope, overdue, *(v is not None for v in values.values()))
-    query, query_with_total, count = _task_list_statements(user, shape)
+    members = None  # read for the whole inbox of a supervisor only, where reach walks their tasks too
+    people = access.reach_members_sql(user)
+    if people is not None and scope == "all" and business_key is None and instance_id is None:
+        members = tuple(sorted(set(conn.execute(people).scalars())))
+    query, query_with_total, count = _task_list_statements(user, members, shape)
     values = {k: v for k, v in values.items() if v is not None}
-    if overdue is not None:
-        values["f_now"] = now or clock.now()
+    if overdue is not None or due_before is not None:
+        values.update(_due_values(now or clock.now(), overdue, due_before))
     offset = (page - 1) * page_size
     if with_total and query_with_total is not None:
         query = query_with_total
@@ -58,14 +62,39 @@ def list_tasks(conn, user: User, scope="all", process_key=None, business_key=Non
     return items, conn.execute(count, values).scalar_one()
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+def _due_values(now, overdue, due_before):
+    """The bound values of the due-time filters: `f_now` and `f_due_before` for the page; for the total,
+    "due before" moments `hi` and `lo` (count = due before hi - due before lo; without hi, every task),
+    each with its UTC day (as task_due_counts counts) and the start of that day."""
+    values = {"f_now": now}
+    hi = lo = None
+    if overdue is True:
+        hi = min(now, due_before) if due_before is not None else now
+    elif overdue is False:
+        lo = now
+        hi = max(now, due_before) if due_before is not None else None
+    else:
+        hi = due_before
+    for name, moment in (("hi", hi), ("lo", lo)):
+        if moment is not None:
+            moment = moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)
+            day = math.floor((moment - _EPOCH).total_seconds() / 86400)
+            values.update({f"f_{name}": moment, f"f_{name}_day": day, f"f_{name}_day_start": _EPOCH + timedelta(days=day)})
+    return values
+
+
 _task_lists = {}
+_ORDER = ("due_at", "created_at", "id")
 
 
 def _scope_sql(user: User, scope, table=human_tasks):
     """Reach (`access.task_reach_sql`) and scope together, simplified where the scope decides reach:
     my own tasks and the tasks offered to my groups are always in reach, and an unassigned task is in
     reach only through its groups (or for an admin). Fewer alternatives make a plan PostgreSQL finds and
-    runs faster. `table`: human_tasks, or task_counts (where '' stands for no assignee)."""
+    runs faster. `table`: human_tasks, or a counts table (where '' stands for no assignee)."""
     offered = access.offered_to_sql(user.groups, table) if user.groups else sa.false()
     if scope == "mine":
         return [table.c.assignee == user.name]
@@ -77,12 +106,63 @@ def _scope_sql(user: User, scope, table=human_tasks):
     return [access.task_reach_sql(user, table)]
 
 
-def _task_list_statements(user: User, shape):
-    """The page statement (plain, and with the total as a column when that total is counted), and the
-    count statement, of one user's inbox of one shape (scope, overdue, which filters), built once:
-    building them cost more CPU than running them. Filter values, the time, the offset and the limit
-    are bound parameters."""
-    key = (user.name, user.role, user.groups, shape)
+def _scope_paths(user: User, members, scope):
+    """The paths of `access.task_reach_paths` the scope keeps (None: no paths, every task of the scope)."""
+    paths = access.task_reach_paths(user, members)
+    if paths is None and scope in ("all", "unassigned"):
+        return None
+    if scope == "mine":
+        return [("assignee", user.name)]
+    if scope in ("group", "unassigned"):
+        return [("group", g) for g in sorted(user.groups)]
+    return paths
+
+
+def _path_selects(user, path, scope, has_process, due_ranges):
+    """One path of reach narrowed by the scope and filters, as selects of (due_at, created_at, id) that one
+    index walks in inbox order: one per due range (`overdue=false` is two: due from now on, and none)."""
+    kind, value = path
+    if kind == "group":
+        table, id_column = human_task_groups, human_task_groups.c.task_id
+        conditions = [human_task_groups.c.group_name == value]
+        source = human_task_groups
+        if scope == "unassigned":
+            source = human_task_groups.join(human_tasks, human_tasks.c.id == human_task_groups.c.task_id)
+            conditions.append(human_tasks.c.assignee.is_(None))
+    else:
+        table, id_column, source = human_tasks, human_tasks.c.id, human_tasks
+        conditions = [human_tasks.c.assignee == value]
+    if has_process:
+        conditions.append(table.c.process_key == sa.bindparam("f_process_key"))
+    columns = (table.c.due_at.label("due_at"), table.c.created_at.label("created_at"), id_column.label("id"))
+    return [sa.select(*columns).select_from(source).where(*conditions, *due_range(table.c.due_at))
+            for due_range in due_ranges]
+
+
+def _in_order(select):
+    c = select.selected_columns
+    return select.order_by(c.due_at.asc().nulls_last(), c.created_at, c.id)
+
+
+def _page_filters(overdue, has_due_before):
+    """The due-time filters of the page as ranges of an ordered walk, each a function of a due column."""
+    now = lambda: sa.bindparam("f_now", type_=human_tasks.c.due_at.type)  # noqa: E731
+    before = ([lambda due: [due < sa.bindparam("f_due_before", type_=human_tasks.c.due_at.type)]]
+              if has_due_before else [lambda due: []])
+    if overdue is True:
+        return [lambda due, b=b: [due < now(), *b(due)] for b in before]
+    if overdue is False:  # due from now on, or no due time (last in the order): two walks, not an OR
+        return [lambda due, b=b: [due >= now(), *b(due)] for b in before] + (
+            [] if has_due_before else [lambda due: [due.is_(None)]])
+    return before
+
+
+def _task_list_statements(user: User, members, shape):
+    """The page statement (plain, and with the total as a column when the total is cheap), and the count
+    statement, of one user's inbox of one shape (scope, overdue, which filters), built once: building them
+    cost more CPU than running them. Filter values, the time, the offset and the limit are bound
+    parameters. `members`: see `access.task_reach_paths`."""
+    key = (user.name, user.role, user.groups, members, shape)
     found = _task_lists.get(key)
     if found is not None:
         return found
@@ -103,39 +183,112 @@ def _task_list_statements(user: User, shape):
         conditions.append(human_tasks.c.due_at < sa.bindparam("f_due_before", type_=human_tasks.c.due_at.type))
     order = (human_tasks.c.due_at.asc().nulls_last(), human_tasks.c.created_at, human_tasks.c.id)
     offset, limit = sa.bindparam("f_offset", type_=sa.Integer), sa.bindparam("f_limit", type_=sa.Integer)
-    counted = overdue is None and not (has_business or has_instance or has_due_before)
-    if counted:
-        count = _counted_total(user, scope, has_process)
-    else:
-        count = sa.select(sa.func.count()).select_from(human_tasks).where(*conditions)
-    reach, rest = conditions[0], conditions[1:]
-    if isinstance(reach, BooleanClauseList) and reach.operator is operators.or_:
-        # Reach is a disjunction with an EXISTS in it, which PostgreSQL evaluates by hashing every
-        # group row of the user's groups before the first task (1 ms at 4,200 tasks). Each alternative
-        # alone walks the inbox index and stops early; the first offset+limit rows of the whole are
-        # among the first offset+limit of some alternative, so the page is taken from their union.
-        firsts = [sa.select(human_tasks.c.id).where(alternative, *rest).order_by(*order)
-                  .limit(sa.bindparam("f_end", type_=sa.Integer)).subquery() for alternative in reach.clauses]
-        candidates = sa.union_all(*(sa.select(first.c.id) for first in firsts))
-        query = sa.select(human_tasks).where(human_tasks.c.id.in_(candidates))
-    else:
+    end = sa.bindparam("f_end", type_=sa.Integer)
+    selective = has_business or has_instance  # a customer's or an instance's few tasks: their index first
+    paths = None if selective else _scope_paths(user, members, scope)
+    if paths is None:
         query = sa.select(human_tasks).where(*conditions)
-    query = query.order_by(*order).offset(offset).limit(limit)
-    # A counted total is cheap: it rides on the page's statement (one round trip, one snapshot).
-    query_with_total = query.add_columns(count.scalar_subquery().label("followup_total")) if counted else None
+    else:
+        # Each path of reach walks its own index in inbox order and stops after offset+limit rows; the
+        # page is the first of their union (a task on two paths is one row of it), joined to its task.
+        walks = [sa.select(*(first.c[name] for name in _ORDER))
+                 for path in paths
+                 for select in _path_selects(user, path, scope, has_process, _page_filters(overdue, has_due_before))
+                 for first in [_in_order(select).limit(end).subquery()]]
+        if not walks:
+            query = sa.select(human_tasks).where(sa.false())
+        else:
+            union = sa.union(*walks).subquery() if len(walks) > 1 else walks[0].subquery()
+            firsts = (_in_order(sa.select(*(union.c[name] for name in _ORDER))).offset(offset).limit(limit)
+                      .subquery())
+            query = sa.select(human_tasks).join(firsts, firsts.c.id == human_tasks.c.id)
+    query = query.order_by(*order)
+    query = query.offset(offset).limit(limit) if paths is None else query
+    if selective:
+        count, cheap = sa.select(sa.func.count()).select_from(human_tasks).where(*conditions), False
+    else:
+        count, cheap = _total(user, members, scope, overdue, has_process, has_due_before), True
+    # A cheap total rides on the page's statement (one round trip, one snapshot).
+    query_with_total = query.add_columns(count.scalar_subquery().label("followup_total")) if cheap else None
     if len(_task_lists) > 2000:
         _task_lists.clear()
     _task_lists[key] = (query, query_with_total, count)
     return query, query_with_total, count
 
 
-def _counted_total(user: User, scope, has_process):
-    """The inbox's total from `task_counts` (kept by triggers): the same reach and scope conditions on
-    rows that count tasks by what those conditions look at, summed."""
-    conditions = _scope_sql(user, scope, task_counts)
+def _total(user: User, members, scope, overdue, has_process, has_due_before):
+    """The inbox's total without a count over every task: from `task_counts` (open tasks in reach and
+    scope), less or made of "due before" counts (`_due_before`) when a due-time filter is given."""
+    has_hi = overdue is True or has_due_before
+    has_lo = overdue is False
+    first = (_due_before(user, members, scope, has_process, "hi") if has_hi
+             else _counted_total(user, scope, has_process, members).scalar_subquery())
+    if has_lo:
+        return sa.select(first - _due_before(user, members, scope, has_process, "lo"))
+    return sa.select(first)
+
+
+def _due_before(user: User, members, scope, has_process, name):
+    """Open tasks in reach and scope due before the moment bound as f_<name>, exactly: the rows of
+    task_due_counts of the days before its day, plus a count of its day alone through the paths of reach
+    (with a process filter, which task_due_counts does not keep, a count of every day through the paths'
+    process indexes)."""
+    moment = sa.bindparam(f"f_{name}", type_=human_tasks.c.due_at.type)
+    day_start = sa.bindparam(f"f_{name}_day_start", type_=human_tasks.c.due_at.type)
     if has_process:
-        conditions.append(task_counts.c.process_key == sa.bindparam("f_process_key"))
-    return sa.select(sa.func.coalesce(sa.func.sum(task_counts.c.open_tasks), 0)).where(*conditions)
+        ranges = [lambda due: [due < moment]]
+    else:
+        ranges = [lambda due: [due >= day_start, due < moment]]
+    paths = _scope_paths(user, members, scope)
+    if paths is None:  # an admin's: every task of the scope
+        conditions = _scope_sql(user, scope) + [r(human_tasks.c.due_at) for r in ranges][0]
+        if has_process:
+            conditions.append(human_tasks.c.process_key == sa.bindparam("f_process_key"))
+        today = sa.select(sa.func.count()).select_from(human_tasks).where(*conditions).scalar_subquery()
+    else:
+        ids = [select.with_only_columns(select.selected_columns.id) for path in paths
+               for select in _path_selects(user, path, scope, has_process, ranges)]
+        if not ids:
+            return sa.literal(0)
+        union = sa.union(*ids).subquery() if len(ids) > 1 else ids[0].subquery()
+        today = sa.select(sa.func.count()).select_from(union).scalar_subquery()
+    if has_process:
+        return today
+    day = sa.bindparam(f"f_{name}_day", type_=sa.Integer)
+    return today + _sum_in_reach(user, task_due_counts, scope, members, [task_due_counts.c.due_day < day])
+
+
+def _counted_total(user: User, scope, has_process, members=None):
+    """The inbox's total from `task_counts` (kept by triggers): the open tasks of the rows in reach and
+    scope, summed."""
+    extra = [task_counts.c.process_key == sa.bindparam("f_process_key")] if has_process else []
+    return sa.select(_sum_in_reach(user, task_counts, scope, members, extra))
+
+
+def _sum_in_reach(user: User, table, scope, members, extra):
+    """sum(open_tasks) over the rows of a counts table in reach and scope that meet `extra`, over the parts
+    of reach (`access.task_reach_parts`): the rows offered to my groups read set by set through the
+    index that starts with candidate_groups, the ones held by people I reach through the assignee's."""
+    def summed(*conditions):
+        return (sa.select(sa.func.coalesce(sa.func.sum(table.c.open_tasks), 0)).where(*conditions, *extra)
+                .scalar_subquery())
+
+    if scope == "mine":
+        return summed(table.c.assignee == user.name)
+    parts = access.task_reach_parts(user, table, members)
+    if parts is None and scope in ("all", "unassigned"):  # an admin's
+        return summed(*([table.c.assignee == ""] if scope == "unassigned" else []))
+    offered, held = parts if parts is not None else (
+        access.offered_sets_sql(user.groups) if user.groups else None, None)
+    sums = []
+    if offered is not None:
+        sets = offered.subquery()
+        per_set = summed(table.c.candidate_groups == sets.c.candidate_groups,
+                         *([table.c.assignee == ""] if scope == "unassigned" else []))
+        sums.append(sa.select(sa.func.coalesce(sa.func.sum(per_set), 0)).select_from(sets).scalar_subquery())
+    if scope == "all" and held is not None:
+        sums.append(summed(held))
+    return sum(sums[1:], sums[0]) if sums else sa.literal(0)
 
 
 def list_instances(conn, user: User, processes_of_groups, process_key=None, status=None, business_key=None,

@@ -380,7 +380,8 @@ class InstanceStore:
             task = after.human_tasks[task_id]
             writes.inserts[human_tasks.name].append(task)
             writes.inserts[human_task_groups.name].extend(
-                {"task_id": task_id, "group_name": g} for g in sorted(set(task["candidate_groups"])))
+                {"task_id": task_id, "group_name": g, "process_key": task["process_key"], "due_at": task["due_at"],
+                 "created_at": task["created_at"]} for g in sorted(set(task["candidate_groups"])))
         instance_id = identity["id"]
         writes.deletes[timers.name].extend(before.timers.keys() - after.timers.keys())
         for timer_id in after.timers.keys() - before.timers.keys():
@@ -425,6 +426,7 @@ def _rewrite_kept_tasks(conn, before: Snapshot, after: Snapshot):
             groups = sorted(set(new["candidate_groups"]))
             if groups:
                 conn.execute(human_task_groups.insert(), [{"task_id": task_id, "group_name": g} for g in groups])
+                # process_key, due_at and created_at: filled from the task by a trigger (migration 0011)
 
 
 def _failed_task(err):

@@ -99,16 +99,26 @@ human_tasks = sa.Table(
     sa.Column("claimed_at", UtcDateTime),
     sa.Column("title", sa.String(300)),  # migration 0010: the instance's `title` variable when the task opened
     sa.Index("ix_human_tasks_instance", "instance_id"),
-    sa.Index("ix_human_tasks_assignee_due", "assignee", "due_at"),
-    sa.Index("ix_human_tasks_due", "due_at"),
     sa.Index("ix_human_tasks_inbox", "due_at", "created_at", "id"),  # migration 0002_api: the inbox order
+    # migration 0011: one person's tasks in inbox order (all of them; the held ones of one process)
+    sa.Index("ix_human_tasks_assignee_inbox", "assignee", "due_at", "created_at", "id"),
+    sa.Index("ix_human_tasks_held_process", "assignee", "process_key", "due_at", "created_at", "id",
+             postgresql_where=sa.text("assignee IS NOT NULL"), sqlite_where=sa.text("assignee IS NOT NULL")),
+    sa.Index("ix_human_tasks_business_key", "business_key"),
 )
 
+# A task's candidate groups, one row each, with the task's process, due time and creation time (migration
+# 0011; kept by triggers when a writer leaves them out or the task's due time changes), so that one group's
+# tasks are read in inbox order from one index, as reach walks them (access.task_reach_paths).
 human_task_groups = sa.Table(
     "human_task_groups", metadata,
     sa.Column("task_id", sa.String(36), sa.ForeignKey("human_tasks.id", ondelete="CASCADE"), primary_key=True),
     sa.Column("group_name", sa.String(100), primary_key=True),
-    sa.Index("ix_human_task_groups_group", "group_name"),
+    sa.Column("process_key", sa.String(255)),
+    sa.Column("due_at", UtcDateTime),
+    sa.Column("created_at", UtcDateTime),
+    sa.Index("ix_human_task_groups_inbox", "group_name", "due_at", "created_at", "task_id"),
+    sa.Index("ix_human_task_groups_process", "group_name", "process_key", "due_at", "created_at", "task_id"),
 )
 
 # Open tasks counted by (process, candidate groups, assignee; '' = unassigned), kept by triggers on
@@ -121,12 +131,26 @@ task_counts = sa.Table(
     sa.Column("candidate_groups", sa.Text, primary_key=True),
     sa.Column("assignee", sa.String(100), primary_key=True),
     sa.Column("open_tasks", sa.Integer, nullable=False),
+    sa.Index("ix_task_counts_groups", "candidate_groups", "assignee"),  # migration 0011
+    sa.Index("ix_task_counts_assignee", "assignee"),
 )
 
 task_count_groups = sa.Table(
     "task_count_groups", metadata,
     sa.Column("candidate_groups", sa.Text, primary_key=True),
     sa.Column("group_name", sa.String(100), primary_key=True),
+)
+
+# Open tasks with a due time counted by (candidate groups, assignee, UTC day of the due time: days since
+# 1970-01-01), kept by triggers on human_tasks (migration 0011; a row that reaches zero is deleted). The
+# tasks in reach due before a moment T: these rows of the days before T's day, plus a count of T's day.
+task_due_counts = sa.Table(
+    "task_due_counts", metadata,
+    sa.Column("candidate_groups", sa.Text, primary_key=True),
+    sa.Column("due_day", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("assignee", sa.String(100), primary_key=True),
+    sa.Column("open_tasks", sa.Integer, nullable=False),
+    sa.Index("ix_task_due_counts_assignee", "assignee", "due_day"),
 )
 
 timers = sa.Table(
