@@ -101,7 +101,7 @@ def sweep(db, now, policy: TimerPolicy, is_live, limit=1000) -> list[Batch]:
 
 
 def purge_spent_due_counts(db, now) -> int:
-    """Delete the rows of task_due_counts left at zero whose day has passed (migration 0011: the trigger
+    """Delete the rows of task_due_counts left at zero whose day has passed (migration 0013: the trigger
     leaves them, so that claims and releases update a row in place, HOT, instead of deleting and inserting
     it each time). Run with each sweep."""
     today = int(now.timestamp() // 86400)

@@ -426,7 +426,7 @@ def _rewrite_kept_tasks(conn, before: Snapshot, after: Snapshot):
             groups = sorted(set(new["candidate_groups"]))
             if groups:
                 conn.execute(human_task_groups.insert(), [{"task_id": task_id, "group_name": g} for g in groups])
-                # process_key, due_at and created_at: filled from the task by a trigger (migration 0011)
+                # process_key, due_at and created_at: filled from the task by a trigger (migration 0013)
 
 
 def _failed_task(err):

@@ -100,7 +100,7 @@ human_tasks = sa.Table(
     sa.Column("title", sa.String(300)),  # migration 0010: the instance's `title` variable when the task opened
     sa.Index("ix_human_tasks_instance", "instance_id"),
     sa.Index("ix_human_tasks_inbox", "due_at", "created_at", "id"),  # migration 0002_api: the inbox order
-    # migration 0011: one person's tasks in inbox order (all of them; the held ones of one process)
+    # migration 0013: one person's tasks in inbox order (all of them; the held ones of one process)
     sa.Index("ix_human_tasks_assignee_inbox", "assignee", "due_at", "created_at", "id"),
     sa.Index("ix_human_tasks_held_process", "assignee", "process_key", "due_at", "created_at", "id",
              postgresql_where=sa.text("assignee IS NOT NULL"), sqlite_where=sa.text("assignee IS NOT NULL")),
@@ -108,7 +108,7 @@ human_tasks = sa.Table(
 )
 
 # A task's candidate groups, one row each, with the task's process, due time and creation time (migration
-# 0011; kept by triggers when a writer leaves them out or the task's due time changes), so that one group's
+# 0013; kept by triggers when a writer leaves them out or the task's due time changes), so that one group's
 # tasks are read in inbox order from one index, as reach walks them (access.task_reach_paths).
 human_task_groups = sa.Table(
     "human_task_groups", metadata,
@@ -131,7 +131,7 @@ task_counts = sa.Table(
     sa.Column("candidate_groups", sa.Text, primary_key=True),
     sa.Column("assignee", sa.String(100), primary_key=True),
     sa.Column("open_tasks", sa.Integer, nullable=False),
-    sa.Index("ix_task_counts_groups", "candidate_groups", "assignee"),  # migration 0011
+    sa.Index("ix_task_counts_groups", "candidate_groups", "assignee"),  # migration 0013
     sa.Index("ix_task_counts_assignee", "assignee"),
 )
 
@@ -142,8 +142,8 @@ task_count_groups = sa.Table(
 )
 
 # Open tasks with a due time counted by (candidate groups, assignee, UTC day of the due time: days since
-# 1970-01-01), kept by triggers on human_tasks (migration 0011; a row that reaches zero is deleted). The
-# tasks in reach due before a moment T: these rows of the days before T's day, plus a count of T's day.
+# 1970-01-01), kept by triggers on human_tasks (migration 0013; rows left at zero are deleted by the
+# scheduler's sweep once their day has passed). The tasks in reach due before a moment T: these rows of the days before T's day, plus a count of T's day.
 task_due_counts = sa.Table(
     "task_due_counts", metadata,
     sa.Column("candidate_groups", sa.Text, primary_key=True),

@@ -19,15 +19,15 @@ with a due time counted by day, and counts tables that do not bloat
   indexed column changes) and are pruned there; autovacuum by a fixed number of dead rows, not a fifth of
   a table of a few thousand rows written thousands of times a minute.
 
-Revision ID: 0011_inbox_at_scale
-Revises: 0010_task_titles
+Revision ID: 0013_inbox_at_scale
+Revises: 0012_teams_of_customers
 Create Date: 2026-11-30
 """
 from alembic import op
 import sqlalchemy as sa
 
-revision = "0011_inbox_at_scale"
-down_revision = "0010_task_titles"
+revision = "0013_inbox_at_scale"
+down_revision = "0012_teams_of_customers"
 branch_labels = None
 depends_on = None
 
