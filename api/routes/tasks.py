@@ -1,5 +1,4 @@
 """The task inbox: list, read, claim, unclaim, assign, complete."""
-from engine import access
 
 from api.schemas import workflow as s
 from api.services import current_user, services
