@@ -1,5 +1,6 @@
 """Issue 11, runaway work: whatever a diagram does, one change finishes within a bounded budget or stops
 and becomes an incident naming the element; the instance is stored and others keep being served."""
+import random
 import threading
 import time
 
@@ -131,15 +132,17 @@ def test_the_watchdog_keeps_stopping_code_that_survives_its_first_stop():
     moves it to the second loop; the watchdog raises again until it is out."""
     outcome = {}
 
+    def endless_twice():
+        try:
+            while True:
+                pass
+        finally:
+            while True:
+                pass
+
     def stubborn():
         try:
-            with sandbox._watchdog.guard(0.2):
-                try:
-                    while True:
-                        pass
-                finally:
-                    while True:
-                        pass
+            sandbox._watchdog.run(0.2, endless_twice)
         except sandbox.ScriptTimeout as err:
             outcome["stopped"] = str(err)
 
@@ -160,3 +163,75 @@ def test_an_endless_script_stops_and_others_are_served_meanwhile(engine, monkeyp
     runner.join(30)
     assert quick["status"] == InstanceStatus.USER_INPUT and not runner.is_alive()
     _assert_incident(engine.instance(results["id"]), "run", "longer than 1 s")
+
+
+def test_no_stop_of_the_watchdog_lands_after_the_script_has_ended(monkeypatch):
+    """The watchdog's stop is an asynchronous exception: one that landed while the guard was closing used
+    to leave its entry behind, and stops kept landing in whatever the thread did next (seen as a `_Stop`
+    escaping into the test runner, and in a server it would hit the next request). The stress companion of
+    the deterministic test below: scripts that end right at their deadline, hundreds of times, with a fast
+    watchdog; no stop may reach the code after them."""
+    monkeypatch.setattr(sandbox._Watchdog, "TICK", 0.001)
+    monkeypatch.setattr(sandbox._Watchdog, "REPEAT", 0.001)
+    watchdog, strays, rng = sandbox._Watchdog(), [], random.Random(7)
+
+    def busy(seconds):
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            pass
+
+    def rounds():
+        for _ in range(600):
+            try:
+                try:
+                    watchdog.run(0.004, lambda: busy(rng.uniform(0.002, 0.008)))
+                except sandbox.ScriptTimeout:
+                    pass
+                busy(0.004)  # what the thread does next
+            except BaseException as err:  # noqa: BLE001 - what the test is looking for
+                strays.append(type(err).__name__)
+
+    worker = threading.Thread(target=rounds, daemon=True)
+    worker.start()
+    worker.join(120)
+    assert not worker.is_alive() and strays == []
+
+
+@pytest.mark.parametrize("stop_in_script, stops_on_closing", [(False, 0), (True, 0), (False, 1), (True, 1)])
+def test_a_stop_landing_while_the_guard_closes_never_reaches_the_code_after_it(stop_in_script, stops_on_closing):
+    """Where a late stop can land, deterministically: in the script's last instant, and as the guard's exit
+    begins. The script ends in a ScriptTimeout (or its result), no entry outlives it, and no stop follows
+    into the code after it, though the deadline passes while that code runs."""
+    watchdog, outcome = sandbox._Watchdog(), {}
+    real_close, left = watchdog._close, {"stops": stops_on_closing}
+
+    def close(token, entry):
+        if left["stops"]:
+            left["stops"] -= 1
+            raise sandbox._Stop()
+        return real_close(token, entry)
+    watchdog._close = close
+
+    def script():
+        if stop_in_script:
+            raise sandbox._Stop()
+        return "done"
+
+    def thread():
+        try:
+            outcome["run"] = watchdog.run(0.05, script)
+        except BaseException as err:  # noqa: BLE001 - which one is what the test checks
+            outcome["run"] = type(err).__name__
+        try:
+            end = time.monotonic() + 0.3  # past the deadline: a stray stop would land in here
+            while time.monotonic() < end:
+                pass
+            outcome["after"] = "clean"
+        except BaseException as err:  # noqa: BLE001
+            outcome["after"] = type(err).__name__
+
+    worker = threading.Thread(target=thread, daemon=True)
+    worker.start()
+    worker.join(10)
+    expected = "ScriptTimeout" if stop_in_script or stops_on_closing else "done"
+    assert outcome == {"run": expected, "after": "clean"} and watchdog._running == {}

@@ -25,7 +25,6 @@ import json
 import math
 import threading
 import time
-from contextlib import contextmanager
 from functools import lru_cache
 
 import re2
@@ -436,20 +435,29 @@ class _Watchdog:
     PyThreadState_SetAsyncExc), and raising it again every `REPEAT` seconds for as long as the script
     still runs: whatever the script does with the first one, the next one follows. A loop of Python code
     stops within a tenth of a second of the deadline; one long C-level operation runs on until it returns
-    (the size guards keep those short)."""
+    (the size guards keep those short).
+
+    An asynchronous exception can land between any two calls, the guard's own exit included; one that
+    lands after the guard would hit whatever the thread does next (a request's code, the test runner).
+    So `run` has no context manager (whose `__exit__` could be hit before it unregisters) and ends in
+    two steps: first the entry is marked closing, a single store that nothing can interrupt, after which
+    the watchdog raises no more; then, under the watchdog's lock, it is removed and the one exception that
+    may still be pending is withdrawn. Should that one land first, it is caught where it lands (in
+    `_close`, or, landing as `_close` is entered from the `finally`, in `run`'s handler, which closes
+    again): no `_Stop` ever leaves `run`, and no entry outlives it."""
 
     TICK = 0.05
     REPEAT = 0.02
+    _THREAD, _DEADLINE, _RAISED, _CLOSING = range(4)
 
     def __init__(self):
         self._lock = threading.Lock()
         self._running = {}
         self._thread = None
 
-    @contextmanager
-    def guard(self, limit):
-        thread_id = threading.get_ident()
-        entry = [thread_id, time.monotonic() + limit, 0]  # thread, deadline (then: next raise), times raised
+    def run(self, limit, call, what="script"):
+        """`call()` within `limit` seconds, else ScriptTimeout."""
+        entry = [threading.get_ident(), time.monotonic() + limit, 0, False]
         token = object()
         with self._lock:
             self._running[token] = entry
@@ -457,32 +465,42 @@ class _Watchdog:
                 self._thread = threading.Thread(target=self._watch, name="followup-script-watchdog", daemon=True)
                 self._thread.start()
         try:
-            yield
+            try:
+                result = call()
+            finally:
+                entry[3] = True  # _CLOSING; a literal index: a plain store, no call the exception could land in
+                self._close(token, entry)
         except _Stop:
-            pass
-        finally:
-            removed = False
-            while not removed:
-                try:  # a _Stop may still land while this runs: try again until the entry is gone
-                    with self._lock:
-                        self._running.pop(token, None)
-                        removed = True
-                        ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread_id), None)  # withdraw
-                except _Stop:
-                    continue
-        if entry[2]:
-            raise ScriptTimeout(f"the script ran longer than {limit:g} s and was stopped")
+            entry[3] = True
+            self._close(token, entry)
+            raise ScriptTimeout(f"the {what} ran longer than {limit:g} s and was stopped") from None
+        if entry[self._RAISED]:
+            raise ScriptTimeout(f"the {what} ran longer than {limit:g} s and was stopped")
+        return result
+
+    def _close(self, token, entry):
+        """Remove a closing entry and withdraw its pending stop. The one stop that may still be pending
+        (none can follow) lands in here at the latest, and is caught here."""
+        for _ in range(3):
+            try:
+                with self._lock:
+                    self._running.pop(token, None)
+                    ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(entry[self._THREAD]), None)
+                return
+            except _Stop:
+                pass
 
     def _watch(self):
         while True:
-            time.sleep(self.REPEAT if any(e[2] for e in list(self._running.values())) else self.TICK)
+            time.sleep(self.REPEAT if any(e[self._RAISED] for e in list(self._running.values())) else self.TICK)
             now = time.monotonic()
             with self._lock:
                 for entry in self._running.values():
-                    if now > entry[1]:
-                        entry[1] = now + self.REPEAT
-                        entry[2] += 1
-                        ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(entry[0]), ctypes.py_object(_Stop))
+                    if now > entry[self._DEADLINE] and not entry[self._CLOSING]:
+                        entry[self._DEADLINE] = now + self.REPEAT
+                        entry[self._RAISED] += 1
+                        ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(entry[self._THREAD]),
+                                                                   ctypes.py_object(_Stop))
 
 
 _watchdog = _Watchdog()
@@ -507,11 +525,7 @@ class SandboxEnvironment(TaskDataEnvironment):
             my_globals.update(external_context)
         my_globals.update(context)
         my_globals["__builtins__"] = self.globals["__builtins__"]
-        try:
-            with _watchdog.guard(self.time_limit):
-                return eval(code, my_globals)
-        except _Stop:  # delivered a hair late, while the guard was closing
-            raise ScriptTimeout(f"the expression ran longer than {self.time_limit:g} s and was stopped") from None
+        return _watchdog.run(self.time_limit, lambda: eval(code, my_globals), "expression")
 
     def execute(self, script, context, external_context=None):
         code = compile_checked(script, "exec")
@@ -520,10 +534,7 @@ class SandboxEnvironment(TaskDataEnvironment):
         if external_context:
             context.update(external_context)
         try:
-            with _watchdog.guard(self.time_limit):
-                exec(code, context)
-        except _Stop:  # delivered a hair late, while the guard was closing
-            raise ScriptTimeout(f"the script ran longer than {self.time_limit:g} s and was stopped") from None
+            _watchdog.run(self.time_limit, lambda: exec(code, context))
         finally:
             self._remove_globals_and_functions_from_context(context, external_context)
         return True
