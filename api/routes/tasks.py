@@ -1,15 +1,9 @@
 """The task inbox: list, read, claim, unclaim, assign, complete."""
-
 from api.schemas import workflow as s
 from api.services import current_user, services
 from api.routes.common import Blueprint, paged
 
 blp = Blueprint("tasks", __name__, url_prefix="/api/tasks", description="The task inbox of agents and supervisors")
-
-
-def _task_for(action, task_id):
-    """The open task, if the user reaches it and has the right for `action`."""
-    return services().engine.task_for(current_user(), action, task_id)
 
 
 @blp.route("", methods=["GET"])
