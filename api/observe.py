@@ -94,11 +94,13 @@ def finish_request(response, histogram: LatencyHistogram):
     if access_log.isEnabledFor(logging.INFO):
         user = getattr(g, "user", None)
         environ = req.environ
-        access_log.info(orjson.dumps({
+        # The record made directly: `info()` would first walk the stack for the caller's file and line,
+        # which a request line does not show, at a tenth of a small call's CPU.
+        access_log.handle(access_log.makeRecord(access_log.name, logging.INFO, __file__, 0, orjson.dumps({
             "ts": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
             "request_id": request_id, "method": req.method, "path": req.path, "route": route,
             "status": status, "duration_ms": round(elapsed * 1000, 2),
             "user": user.name if user is not None else None,
             "remote": environ.get("HTTP_X_FORWARDED_FOR") or environ.get("REMOTE_ADDR"),
-        }).decode())
+        }).decode(), None, None))
     return response

@@ -25,3 +25,16 @@ def test_migrating_twice_changes_nothing(engine_each):
     engine_each.migrate()
     with engine_each.db.connect() as conn:
         assert [d for d in compare_metadata(MigrationContext.configure(conn), metadata) if _relevant(d)] == []
+
+
+def test_instance_states_are_stored_with_lz4_on_postgresql(engine, deploy):
+    """Migration 0014: a state written after it is compressed with lz4 (faster than pglz at every save and
+    load); SQLite does not compress."""
+    if engine.db.dialect.name != "postgresql":
+        pytest.skip("SQLite does not compress")
+    deploy("first_contact.bpmn")
+    instance_id = engine.start("first_contact", "lz4-probe", {"owner": "li"})
+    with engine.db.connect() as conn:
+        method = conn.exec_driver_sql("SELECT pg_column_compression(state) FROM instances WHERE id = %(id)s",
+                                      {"id": instance_id}).scalar()
+    assert method == "lz4"

@@ -19,6 +19,7 @@ from flask import Flask
 from flask_wtf.csrf import CSRFProtect
 
 from api.pages import agent, auth, designer, i18n, supervisor, templating
+from api.pages.sessions import CookieSessions
 
 HERE = Path(__file__).parent
 csrf = CSRFProtect()
@@ -64,6 +65,7 @@ def register(app: Flask) -> None:
         WTF_CSRF_TIME_LIMIT=None,  # valid as long as the session
         WTF_CSRF_SSL_STRICT=False,  # the Origin/Referer check below works behind any proxy
     )
+    app.session_interface = CookieSessions()
     csrf.init_app(app)
     i18n.init_app(app, HERE / "translations")
     templating.register(app)
