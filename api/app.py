@@ -4,6 +4,7 @@ import os
 from flask import Flask
 from flask_smorest import Api
 
+from engine.config import env_number
 from engine.runtime import Engine
 
 from api import auth, bodies, errors, observe
@@ -40,7 +41,7 @@ def create_app(engine: Engine | None = None, settings=None) -> Flask:
             "security": [{"bearerAuth": []}],
             "components": {"securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}}},
         },
-        MAX_CONTENT_LENGTH=int(os.environ.get("FOLLOWUP_MAX_UPLOAD_BYTES", 10 * 1024 * 1024)),
+        MAX_CONTENT_LENGTH=env_number(os.environ, "FOLLOWUP_MAX_UPLOAD_BYTES", int, 10 * 1024 * 1024),
         FOLLOWUP_METRICS_PUBLIC=_flag("FOLLOWUP_METRICS_PUBLIC"),
         FOLLOWUP_MAX_JSON_BYTES=bodies.max_json_bytes(),
         JSON_SORT_KEYS=False,
@@ -48,7 +49,7 @@ def create_app(engine: Engine | None = None, settings=None) -> Flask:
     app.json = OrjsonProvider(app)
     engine = engine or Engine(settings)
     app.extensions["followup"] = Services(engine)
-    app.extensions["followup_tokens"] = auth.TokenCache(float(os.environ.get("FOLLOWUP_TOKEN_CACHE_SECONDS", "2")))
+    app.extensions["followup_tokens"] = auth.TokenCache(env_number(os.environ, "FOLLOWUP_TOKEN_CACHE_SECONDS", float, 2.0, zero_ok=True))
     app.extensions["followup_latency"] = observe.LatencyHistogram()
 
     api = FollowupApi(app)

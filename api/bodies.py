@@ -17,6 +17,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from api.errors import BadInput
 from engine import fastjson
+from engine.config import env_number
 from engine.errors import InvalidInput
 
 DEFAULT_MAX_JSON_BYTES = 1024 * 1024
@@ -24,7 +25,7 @@ _STRINGS = re.compile(rb'"(?:[^"\\]|\\.)*"', re.S)
 
 
 def max_json_bytes():
-    return int(os.environ.get("FOLLOWUP_MAX_JSON_BYTES") or DEFAULT_MAX_JSON_BYTES)
+    return env_number(os.environ, "FOLLOWUP_MAX_JSON_BYTES", int, DEFAULT_MAX_JSON_BYTES)
 
 
 def check_json_body():

@@ -5,6 +5,30 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 
+def env_number(env, name, kind, default, zero_ok=False):
+    """The number environment variable `name` holds (`kind`: int or float), or `default` when it is unset
+    or empty. Anything else stops the start with an error naming the variable: a setting typed wrong must
+    not become some other value silently."""
+    value = env.get(name)
+    if value is None or not str(value).strip():
+        return default
+    try:
+        parsed = kind(value)
+    except ValueError:
+        what = "a whole number" if kind is int else "a number"
+        raise ValueError(f"{name} must be {what}, not {value!r}") from None
+    if parsed < 0 or (parsed == 0 and not zero_ok):
+        raise ValueError(f"{name} must be greater than 0, not {value!r}")
+    return parsed
+
+
+def env_numbers(env, fields: dict) -> dict:
+    """Keyword arguments of a settings dataclass from the variables that are set:
+    {field: (variable, int or float)} -> {field: number}; the dataclass's defaults stand for the rest."""
+    return {field: env_number(env, name, kind, None) for field, (name, kind) in fields.items()
+            if env_number(env, name, kind, None) is not None}
+
+
 @dataclass(frozen=True)
 class Limits:
     """What one change (a start, a completion, a timer, a message) may cost, whatever the diagram does.
@@ -21,26 +45,12 @@ class Limits:
 
     @classmethod
     def from_environ(cls, env) -> "Limits":
-        def number(name, kind, default):
-            value = env.get(name)
-            if value in (None, ""):
-                return default
-            try:
-                parsed = kind(value)
-            except ValueError:
-                raise ValueError(f"{name} must be a number, not {value!r}") from None
-            if parsed <= 0:
-                raise ValueError(f"{name} must be greater than 0, not {value!r}")
-            return parsed
-
-        base = cls()
-        return cls(script_seconds=number("FOLLOWUP_SCRIPT_SECONDS", float, base.script_seconds),
-                   max_steps=number("FOLLOWUP_MAX_STEPS", int, base.max_steps),
-                   max_cardinality=number("FOLLOWUP_MAX_CARDINALITY", int, base.max_cardinality),
-                   min_timer_cycle_seconds=number("FOLLOWUP_MIN_TIMER_CYCLE_SECONDS", float,
-                                                  base.min_timer_cycle_seconds),
-                   import_background_rows=number("FOLLOWUP_IMPORT_BACKGROUND_ROWS", int,
-                                                 base.import_background_rows))
+        return cls(**env_numbers(env, {
+            "script_seconds": ("FOLLOWUP_SCRIPT_SECONDS", float),
+            "max_steps": ("FOLLOWUP_MAX_STEPS", int),
+            "max_cardinality": ("FOLLOWUP_MAX_CARDINALITY", int),
+            "min_timer_cycle_seconds": ("FOLLOWUP_MIN_TIMER_CYCLE_SECONDS", float),
+            "import_background_rows": ("FOLLOWUP_IMPORT_BACKGROUND_ROWS", int)}))
 
 
 @dataclass(frozen=True)

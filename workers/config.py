@@ -3,6 +3,7 @@ import os
 from dataclasses import dataclass, field
 
 from engine.background.outbox import OutboxPolicy
+from engine.config import env_numbers
 from engine.background.timers import TimerPolicy
 
 TIMER_QUEUE = "followup-timers"
@@ -21,11 +22,8 @@ class WorkerConfig:
     @classmethod
     def from_env(cls, environ=None):
         env = os.environ if environ is None else environ
-        kwargs = {"timers": TimerPolicy.from_env(env)}
-        for name, key, cast in (("tick", "FOLLOWUP_SCHEDULER_TICK", float),
-                                ("sweep_every", "FOLLOWUP_SWEEP_EVERY", float),
-                                ("claim_limit", "FOLLOWUP_CLAIM_LIMIT", int),
-                                ("heartbeat_ttl", "FOLLOWUP_JOB_HEARTBEAT", float)):
-            if env.get(key):
-                kwargs[name] = cast(env[key])
-        return cls(**kwargs)
+        return cls(timers=TimerPolicy.from_env(env), **env_numbers(env, {
+            "tick": ("FOLLOWUP_SCHEDULER_TICK", float),
+            "sweep_every": ("FOLLOWUP_SWEEP_EVERY", float),
+            "claim_limit": ("FOLLOWUP_CLAIM_LIMIT", int),
+            "heartbeat_ttl": ("FOLLOWUP_JOB_HEARTBEAT", float)}))

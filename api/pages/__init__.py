@@ -18,6 +18,8 @@ from pathlib import Path
 from flask import Flask
 from flask_wtf.csrf import CSRFProtect
 
+from engine.config import env_number
+
 from api.pages import agent, auth, designer, i18n, supervisor, templating
 from api.pages.sessions import CookieSessions
 
@@ -60,7 +62,7 @@ def register(app: Flask) -> None:
     app.config.update(
         SESSION_COOKIE_NAME="followup_session", SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=os.environ.get("FOLLOWUP_SECURE_COOKIES", "").lower() in ("1", "true", "yes"),
-        PERMANENT_SESSION_LIFETIME=int(os.environ.get("FOLLOWUP_SESSION_HOURS", "12")) * 3600,
+        PERMANENT_SESSION_LIFETIME=int(env_number(os.environ, "FOLLOWUP_SESSION_HOURS", float, 12.0) * 3600),
         WTF_CSRF_CHECK_DEFAULT=False,  # checked by the pages' blueprints only: the API has no cookie to forge
         WTF_CSRF_TIME_LIMIT=None,  # valid as long as the session
         WTF_CSRF_SSL_STRICT=False,  # the Origin/Referer check below works behind any proxy

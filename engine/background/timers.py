@@ -18,6 +18,7 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 
+from engine.config import env_number, env_numbers
 from engine.storage.schema import task_due_counts, timers
 
 
@@ -34,15 +35,12 @@ class TimerPolicy:
     @classmethod
     def from_env(cls, environ=None):
         env = os.environ if environ is None else environ
-        kwargs = {}
-        if env.get("FOLLOWUP_TIMER_LEASE"):
-            kwargs["lease"] = float(env["FOLLOWUP_TIMER_LEASE"])
-        if env.get("FOLLOWUP_TIMER_BATCH"):
-            kwargs["batch_size"] = int(env["FOLLOWUP_TIMER_BATCH"])
-        if env.get("FOLLOWUP_TIMER_ATTEMPTS"):
-            kwargs["max_attempts"] = int(env["FOLLOWUP_TIMER_ATTEMPTS"])
-        if env.get("FOLLOWUP_TIMER_BACKOFF"):
-            kwargs["backoff"] = tuple(float(x) for x in env["FOLLOWUP_TIMER_BACKOFF"].split(","))
+        kwargs = env_numbers(env, {"lease": ("FOLLOWUP_TIMER_LEASE", float),
+                                   "batch_size": ("FOLLOWUP_TIMER_BATCH", int),
+                                   "max_attempts": ("FOLLOWUP_TIMER_ATTEMPTS", int)})
+        if (env.get("FOLLOWUP_TIMER_BACKOFF") or "").strip():
+            kwargs["backoff"] = tuple(env_number({"FOLLOWUP_TIMER_BACKOFF": x}, "FOLLOWUP_TIMER_BACKOFF", float, None,
+                                                 zero_ok=True) for x in env["FOLLOWUP_TIMER_BACKOFF"].split(","))
         return cls(**kwargs)
 
 

@@ -34,6 +34,7 @@ from datetime import timedelta
 import sqlalchemy as sa
 
 from engine import clock
+from engine.config import env_numbers
 from engine.errors import Conflict, FollowupError, NotFound
 
 from engine.customers import importer
@@ -52,12 +53,8 @@ class ImportPolicy:
     @classmethod
     def from_env(cls, environ=None):
         env = os.environ if environ is None else environ
-        kwargs = {}
-        if env.get("FOLLOWUP_IMPORT_LEASE"):
-            kwargs["lease"] = float(env["FOLLOWUP_IMPORT_LEASE"])
-        if env.get("FOLLOWUP_IMPORT_ATTEMPTS"):
-            kwargs["max_attempts"] = int(env["FOLLOWUP_IMPORT_ATTEMPTS"])
-        return cls(**kwargs)
+        return cls(**env_numbers(env, {"lease": ("FOLLOWUP_IMPORT_LEASE", float),
+                                       "max_attempts": ("FOLLOWUP_IMPORT_ATTEMPTS", int)}))
 
 
 class Lost(Exception):

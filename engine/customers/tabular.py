@@ -14,9 +14,10 @@ import zipfile
 from datetime import datetime
 from pathlib import Path
 
+from engine.config import env_number
 from engine.errors import InvalidInput, TooLarge
 
-MAX_ROWS = int(os.environ.get("FOLLOWUP_IMPORT_MAX_ROWS") or 50_000)
+MAX_ROWS = env_number(os.environ, "FOLLOWUP_IMPORT_MAX_ROWS", int, 50_000)
 MAX_COLUMNS = 200
 MAX_UNPACKED_BYTES = 200 * 1024 * 1024
 EMPTY_RUN = 1_000
