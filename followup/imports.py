@@ -89,6 +89,18 @@ def revert_command(batch_id, actor):
     click.echo(f"import {batch_id} reverted: {result['deleted']} customers deleted, {result['restored']} restored")
 
 
+@import_group.command("cancel")
+@click.argument("batch_id", type=int)
+@click.option("--actor", default="cli", show_default=True)
+def cancel_command(batch_id, actor):
+    """Stop an import that is queued or running (the rows it wrote stay: revert it to undo them)."""
+    try:
+        batch = open_engine().imports.cancel(batch_id, actor)
+    except FollowupError as err:
+        fail(err)
+    click.echo(f"import {batch_id}: {batch['error']}")
+
+
 @import_group.command("status")
 @click.argument("batch_id", type=int)
 def status_command(batch_id):

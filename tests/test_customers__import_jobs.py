@@ -329,3 +329,60 @@ def test_a_background_import_lands_rows_in_a_team_of_the_importer_as_a_synchrono
     assert error["field"] == "team" and "sales-east, supervisors" in error["reason"] and "所属团队" in error["reason"]
     listed = {c["name"]: c for c in hub.boss.get("/api/customers").get_json()["items"]}
     assert listed["丙销售"]["team"] == "sales-east" and "丁无主" not in listed
+
+
+def test_a_queued_import_cancelled_never_runs(hub, engine):
+    answer = _post(hub.boss, _file(20), background="true")
+    batch_id = answer.get_json()["id"]
+    assert hub.chief.post(f"/api/imports/{batch_id}/cancel").status_code == 404   # another team's supervisor
+    assert hub.li.post(f"/api/imports/{batch_id}/cancel").status_code == 403      # an agent
+    cancelled = hub.boss.post(f"/api/imports/{batch_id}/cancel")
+    assert cancelled.status_code == 200, cancelled.get_json()
+    batch = cancelled.get_json()
+    assert batch["status"] == "cancelled" and batch["error"] == "cancelled by boss before it wrote anything"
+    assert _count(engine, import_files) == 0
+    run_due(engine)
+    assert hub.boss.get(f"/api/imports/{batch_id}").get_json()["status"] == "cancelled"
+    assert _count(engine, customers) == 0
+    again = hub.boss.post(f"/api/imports/{batch_id}/cancel")
+    assert again.status_code == 409 and "already ended (cancelled)" in again.get_json()["detail"]
+
+
+def test_a_running_import_cancelled_stops_before_its_next_chunk_and_reverts_as_one(hub, engine, monkeypatch):
+    answer = _post(hub.boss, _file(3_500, bad_every=700), background="true")
+    batch_id = answer.get_json()["id"]
+    [(_, job_id)] = engine.imports.claim_queued()
+    cancels = []
+
+    def cancel_after_the_first_chunk(batch, rows_done):
+        if not cancels:  # the supervisor presses cancel while the job writes
+            cancels.append(hub.boss.post(f"/api/imports/{batch}/cancel"))
+    monkeypatch.setattr(import_jobs, "after_chunk", cancel_after_the_first_chunk)
+    assert engine.run_import(batch_id, job_id) is None, "the job stops: the batch is no longer its own"
+    assert cancels[0].status_code == 200
+    batch = hub.boss.get(f"/api/imports/{batch_id}").get_json()
+    assert (batch["status"], batch["rows_done"], batch["total_rows"]) == ("cancelled", 1_000, 3_500)
+    assert batch["error"] == "cancelled by boss after 1,000 of 3,500 rows; revert it to undo them"
+    assert _count(engine, customers) == 999                    # the first chunk (one bad row), nothing after
+    reverted = hub.boss.post(f"/api/imports/{batch_id}/revert")
+    assert reverted.status_code == 200 and reverted.get_json()["deleted"] == 999
+    assert _count(engine, customers) == 0
+
+
+def test_an_import_that_has_ended_cannot_be_cancelled(hub, engine, monkeypatch):
+    from followup.cli import main
+
+    answer = _post(hub.boss, _file(5), background="true")
+    batch_id = answer.get_json()["id"]
+    run_due(engine)
+    refused = hub.boss.post(f"/api/imports/{batch_id}/cancel")
+    assert refused.status_code == 409
+    assert refused.get_json()["detail"] == (f"import {batch_id} has already ended (applied): there is nothing to "
+                                            "cancel; revert it to undo what it wrote")
+    monkeypatch.setenv("DATABASE_URL", engine.settings.database_url)
+    monkeypatch.setenv("FOLLOWUP_DATA_DIR", str(engine.settings.data_dir))
+    queued = _post(hub.boss, _file(5, prefix="另一"), background="true").get_json()["id"]
+    by_cli = CliRunner().invoke(main, ["import", "cancel", str(queued)])
+    assert by_cli.exit_code == 0 and "cancelled by cli before it wrote anything" in by_cli.output
+    ended = CliRunner().invoke(main, ["import", "cancel", str(batch_id)])
+    assert ended.exit_code == 1 and "already ended" in ended.output

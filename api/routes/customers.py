@@ -563,6 +563,15 @@ def import_errors(batch_id):
                     headers={"Content-Disposition": f"attachment; filename=import-{batch_id}-errors.csv"})
 
 
+@imports_blp.route("/<int:batch_id>/cancel", methods=["POST"])
+@imports_blp.response(200, s.ImportBatchSchema)
+@imports_blp.errors(401, 403, 404, 409)
+def cancel_import(batch_id):
+    """Stop an import that is queued or running: it ends `cancelled` before its next chunk; the rows it
+    wrote so far stay (revert it to undo them). 409 when it has already ended."""
+    return json_value(_engine().imports.cancel(batch_id, _importer().name, actors=_import_actors()))
+
+
 @imports_blp.route("/<int:batch_id>/revert", methods=["POST"])
 @imports_blp.response(200, s.RevertSchema)
 @imports_blp.errors(401, 403, 404, 409)

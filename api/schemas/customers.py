@@ -557,7 +557,7 @@ class ImportBatchSchema(Schema):
     mode = fields.String(required=True)
     key = _str()
     status = fields.String(required=True, metadata={
-        "description": "queued, running, applied, checked (a dry run), failed, reverted"})
+        "description": "queued, running, applied, checked (a dry run), failed, cancelled, reverted"})
     dry_run = fields.Boolean(required=True)
     total_rows = fields.Integer(required=True, allow_none=True,
                                 metadata={"description": "None until a background job has read the file"})
@@ -566,7 +566,7 @@ class ImportBatchSchema(Schema):
     percent = fields.Integer(required=True)
     summary = fields.Dict(required=True, metadata={
         "description": "total_rows, created, updated, unchanged, failed (so far, while it runs)"})
-    error = _str(metadata={"description": "why a failed import stopped"})
+    error = _str(metadata={"description": "why a failed or cancelled import stopped"})
     finished_at = _when(required=True, allow_none=True)
     reverted_at = _when(required=True, allow_none=True)
     reverted_by = _str()

@@ -91,6 +91,30 @@ class ImportJobs:
             raise NotFound(f"no import batch {batch_id}")
         return importer.batch_view(importer.get_batch(self, batch_id, actors), details=True)
 
+    def cancel(self, batch_id, actor, actors=None) -> dict:
+        """Stop a batch that has not ended (`actors`: whose batches the caller reaches, None for all). A
+        queued one never runs. A running one stops before its next chunk: the cancel waits for the chunk
+        being written (its row is locked meanwhile) and its job then finds the batch is no longer its own.
+        The rows written so far stay, named in the answer; revert the batch to take them back. Conflict for
+        a batch that has ended."""
+        if not 0 < batch_id < 2**31:
+            raise NotFound(f"no import batch {batch_id}")
+        with self.db.begin() as conn:
+            batch = conn.execute(sa.select(import_batches).where(import_batches.c.id == batch_id)
+                                 .with_for_update()).first()
+            if batch is None or (actors is not None and batch.actor not in actors):
+                raise NotFound(f"no import batch {batch_id}")
+            if batch.status not in importer.UNFINISHED:
+                raise Conflict(f"import {batch_id} has already ended ({batch.status}): there is nothing to cancel"
+                               + ("; revert it to undo what it wrote" if batch.status in ("applied", "failed") else ""),
+                               batch_id=batch_id, status=batch.status)
+            written = batch.rows_done if not batch.dry_run else 0
+            _end(conn, batch_id, "cancelled", error=(
+                f"cancelled by {actor}" + (f" after {written:,} of {batch.total_rows:,} rows; revert it to undo them"
+                                           if written and batch.total_rows else " before it wrote anything")))
+        log.info("import %s cancelled by %s", batch_id, actor)
+        return self.batch(batch_id)
+
     # ---- the scheduler ------------------------------------------------------------------------------
     def claim_queued(self, now=None) -> list[tuple[int, str]]:
         """Take the queued batches: (batch id, job id) for the dispatcher; locked rows are another's."""

@@ -452,7 +452,7 @@ def get_batch(engine, batch_id, actors=None) -> dict:
         return dict(row._mapping)
 
 
-UNFINISHED = ("queued", "running")
+UNFINISHED = ("queued", "running")  # then: applied, checked, failed, cancelled, reverted
 DONE = ("applied", "checked", "reverted")  # a dry run run in the background ends `checked`
 
 
@@ -516,7 +516,7 @@ def revert_import(engine, batch_id, actor=None, actors=None) -> dict:
             done = f"{batch.rows_done:,} of {batch.total_rows:,} rows written" if batch.total_rows else "not started"
             raise Conflict(f"import {batch_id} is still {batch.status} ({done}): revert it once it has ended",
                            batch_id=batch_id, status=batch.status)
-        if batch.status == "checked":
+        if batch.status == "checked" or batch.dry_run:
             raise Conflict(f"import {batch_id} was a dry run: it wrote nothing to revert")
         if batch.status == "reverted":
             raise Conflict(f"import {batch_id} was already reverted by {batch.reverted_by} at {batch.reverted_at}")
