@@ -386,3 +386,33 @@ def test_an_import_that_has_ended_cannot_be_cancelled(hub, engine, monkeypatch):
     assert by_cli.exit_code == 0 and "cancelled by cli before it wrote anything" in by_cli.output
     ended = CliRunner().invoke(main, ["import", "cancel", str(batch_id)])
     assert ended.exit_code == 1 and "already ended" in ended.output
+
+
+def test_in_the_embedded_mode_timers_fire_while_a_big_import_runs(hub, engine):
+    """The in-process runner gives imports a thread of their own: a timer due during a long import fires on
+    time instead of waiting for the import's end."""
+    from conftest import bpmn_file
+    from workers_support import fired_events
+
+    engine.deploy([bpmn_file("timer_at.bpmn")])
+    runner = start_background(engine, WorkerConfig(sweep_every=0.1, tick=0.05))
+    try:
+        ended = {}
+        answer = _post(hub.boss, _file(30_000), background="true")
+        location = answer.headers["Location"]
+        deadline = time.monotonic() + 60
+        while hub.boss.get(location).get_json()["status"] == "queued" and time.monotonic() < deadline:
+            time.sleep(0.02)
+        instance = engine.start("timer_at", "T-1", {"fire_at": (clock.now() + timedelta(seconds=0.3)).isoformat(),
+                                                    "hits": 0, "spin_n": 0})
+        while time.monotonic() < deadline and not ({"fired", "imported"} <= ended.keys()):
+            if "fired" not in ended and fired_events(engine):
+                ended["fired"] = time.monotonic()
+            if "imported" not in ended and hub.boss.get(location).get_json()["status"] not in ("queued", "running"):
+                ended["imported"] = time.monotonic()
+            time.sleep(0.02)
+    finally:
+        runner.stop(timeout=60)
+    assert hub.boss.get(location).get_json()["status"] == "applied"
+    assert [e.instance_id for e in fired_events(engine)] == [instance]
+    assert ended["fired"] < ended["imported"], "the timer waited for the import to end"

@@ -5,9 +5,10 @@ and it hands out committed outbox messages.
 
 Run as many as you like (`followup scheduler`, or `followup worker --with-scheduler`): claims skip rows
 another scheduler holds. The dispatcher is RQ (`workers.queues.RqDispatch`) or, in the embedded mode, this very
-thread (`InlineDispatch`, see workers.inprocess).
+thread (`InlineDispatch`, see workers.inprocess), with migrations and imports on a thread of their own (`LongJobs`).
 """
 import logging
+import queue
 import threading
 import time
 
@@ -22,12 +23,48 @@ from workers.config import WorkerConfig
 log = logging.getLogger(__name__)
 
 
-class InlineDispatch:
-    """Runs the work right here: the embedded mode's 'queue'."""
+class LongJobs:
+    """The embedded mode's thread for long jobs, migrations and customer imports, one after the other, so
+    that timers and messages keep going on the scheduler's thread while a 50,000-row import runs. A job's
+    id counts as live (its import keeps its lease) from its submission to its end. The thread is a daemon:
+    a job cut short by the process ending is resumed by the next start, as after any crash."""
 
-    def __init__(self, engine, config: WorkerConfig, send=None):
+    def __init__(self):
+        self.live = set()
+        self._jobs = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._work, name="followup-long-jobs", daemon=True)
+        self._thread.start()
+
+    def submit(self, job_id, call, *args):
+        self.live.add(job_id)
+        self._jobs.put((job_id, call, args))
+
+    def stop(self):
+        """End the thread after the job it runs (the ones still waiting are left to the next start)."""
+        self._jobs.put(None)
+
+    def join(self, timeout=None):
+        self._thread.join(timeout)
+
+    def _work(self):
+        while (job := self._jobs.get()) is not None:
+            job_id, call, args = job
+            try:
+                call(*args)
+            except Exception:  # noqa: BLE001 - the job records its own failure; the thread goes on
+                log.exception("long job %s failed", job_id)
+            finally:
+                self.live.discard(job_id)
+
+
+class InlineDispatch:
+    """Runs the work right here: the embedded mode's 'queue'. `long_jobs`: a `LongJobs` for migrations and
+    imports (the in-process runner); without it they run on this thread too (`run_due`: tests, the CLI)."""
+
+    def __init__(self, engine, config: WorkerConfig, send=None, long_jobs: LongJobs | None = None):
         self.engine, self.config = engine, config
         self._send = send
+        self.long_jobs = long_jobs
 
     def timers(self, batches):
         for batch in batches:
@@ -46,15 +83,22 @@ class InlineDispatch:
 
     def migrations(self, batch_ids):
         for batch_id in batch_ids:
-            self.engine.migrations.run(batch_id)
+            self._run_long(f"migration-{batch_id}", self.engine.migrations.run, batch_id)
 
     def imports(self, claims):
-        # Like a migration, on this thread: timers wait while a big import runs (use Redis for both at once).
         for batch_id, job_id in claims:
-            self.engine.run_import(batch_id, job_id)
+            self._run_long(job_id, self.engine.run_import, batch_id, job_id)
+
+    def _run_long(self, job_id, call, *args):
+        if self.long_jobs is None:
+            call(*args)
+        else:
+            self.long_jobs.submit(job_id, call, *args)
 
     def live(self, job_ids):
-        return set()  # inline work finishes within the tick; a lease that ran out means a crash
+        # Work on this thread finishes within the tick, so a lease that ran out means a crash; a long job
+        # lives until its thread ends it.
+        return set(job_ids) & self.long_jobs.live if self.long_jobs is not None else set()
 
 
 class Scheduler:
