@@ -416,3 +416,26 @@ def test_in_the_embedded_mode_timers_fire_while_a_big_import_runs(hub, engine):
     assert hub.boss.get(location).get_json()["status"] == "applied"
     assert [e.instance_id for e in fired_events(engine)] == [instance]
     assert ended["fired"] < ended["imported"], "the timer waited for the import to end"
+
+
+def test_a_chunk_the_database_aborts_to_break_a_deadlock_is_written_again_once(hub, engine, monkeypatch):
+    from engine.customers import importer
+
+    class Deadlock(Exception):
+        sqlstate = "40P01"  # what PostgreSQL says when it aborts one of two transactions waiting on each other
+
+    real, calls = importer.write_rows, []
+
+    def write_rows(conn, rows, *args):
+        calls.append(len(rows))
+        written = real(conn, rows, *args)  # written, then the transaction is aborted: nothing of it stays
+        if len(calls) == 2:
+            raise sa.exc.OperationalError("UPDATE customers ...", {}, Deadlock("deadlock detected"))
+        return written
+    monkeypatch.setattr(importer, "write_rows", write_rows)
+    answer = _post(hub.boss, _file(2_500), background="true")
+    run_due(engine)
+    batch = hub.boss.get(answer.headers["Location"]).get_json()
+    assert batch["status"] == "applied", batch["error"]
+    assert calls == [1_000, 1_000, 1_000, 500]                 # the second chunk twice, the others once
+    assert batch["summary"]["created"] == 2_500 and _count(engine, customers) == 2_500

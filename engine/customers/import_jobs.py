@@ -36,6 +36,7 @@ import sqlalchemy as sa
 from engine import clock
 from engine.config import env_numbers
 from engine.errors import Conflict, FollowupError, NotFound
+from engine.storage.database import retrying
 
 from engine.customers import importer
 from engine.customers.schema import import_batches, import_files
@@ -197,12 +198,16 @@ class ImportJobs:
             for start in range(batch.rows_done, total, importer.CHUNK):  # resumed after the last chunk written
                 beat()
                 window = prepared.rows[start:start + importer.CHUNK]
-                with self.db.begin() as conn:
-                    _fence(conn, batch_id, job_id, self.policy.lease)
-                    for name, count in importer.write_rows(conn, window, batch_id, batch.actor, clock.now()).items():
-                        counts[name] += count
-                    conn.execute(import_batches.update().where(import_batches.c.id == batch_id)
-                                 .values(rows_done=start + len(window), summary=counts))
+
+                def write_chunk():  # tried again when the database aborts it to break a deadlock
+                    with self.db.begin() as conn:
+                        _fence(conn, batch_id, job_id, self.policy.lease)
+                        written = importer.write_rows(conn, window, batch_id, batch.actor, clock.now())
+                        after = {k: counts[k] + written.get(k, 0) for k in counts}
+                        conn.execute(import_batches.update().where(import_batches.c.id == batch_id)
+                                     .values(rows_done=start + len(window), summary=after))
+                    return after
+                counts = retrying(write_chunk)
                 after_chunk(batch_id, start + len(window))
             return self._finish(batch_id, job_id, "applied", {**summary, **counts}, report["error_rows"], details,
                                 total)
