@@ -182,7 +182,15 @@ def test_a_job_that_dies_half_way_is_resumed_and_each_row_is_imported_once(hub, 
     [(again, second_job)] = engine.imports.sweep(lambda job_ids: set(), now=clock.now() + timedelta(minutes=5))
     assert again == batch_id and second_job != first_job
     assert engine.run_import(batch_id, first_job) is None, "the lost job may not write any more"
+    shown, advance = [], engine.imports._advance
+
+    def watched(batch, job, **values):  # what a poller sees while the new job checks the rows again
+        shown.append(values.get("rows_checked"))
+        return advance(batch, job, **values)
+    monkeypatch.setattr(engine.imports, "_advance", watched)
     done = engine.run_import(batch_id, second_job)
+    assert [n for n in shown if n is not None] and min(n for n in shown if n is not None) == 3_500, \
+        "the progress stepped back while the rows were checked again"
     assert done["status"] == "applied" and done["rows_done"] == 3_500
     assert done["summary"] == {"total_rows": 3_500, "created": 3_495, "updated": 0, "unchanged": 0, "failed": 5}
     with engine.db.connect() as conn:

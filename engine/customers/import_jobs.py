@@ -21,7 +21,8 @@ After a crash the import RESUMES after the last committed chunk, it does not res
 the file again, checks the rows again with this batch's own customers reading as absent (so each row
 is checked as it was the first time), skips the rows before `rows_done` and writes the rest. A chunk
 and its progress commit together, so every row is written exactly once. (While the rows are checked
-again, `rows_checked` counts up from 0 again.) The access checks
+again, `rows_checked` and the percentage stay where the lost job left them until the check passes them.)
+The access checks
 (`in_reach`, `holder_problem`, `landing`) are computed from the importing user, rebuilt from the identity store
 for every run (the caller hands in `reach(actor)`, engine/runtime.py).
 """
@@ -183,9 +184,12 @@ class ImportJobs:
             total = len(prepared.rows)
             self._advance(batch_id, job_id, total_rows=total)
 
+            checked_before = batch.rows_checked or 0  # a resumed job checks again from row 1: no step back
+
             def checking(done, _total):
                 beat()
-                self._advance(batch_id, job_id, rows_checked=done, **({"rows_done": done} if batch.dry_run else {}))
+                shown = max(done, checked_before)
+                self._advance(batch_id, job_id, rows_checked=shown, **({"rows_done": shown} if batch.dry_run else {}))
             importer.check(self, prepared, checking, own_batch=batch_id, **rules)
             report = importer.report_of(prepared, batch.dry_run)
             details = {"errors": report["errors"][:KEPT_DETAILS], "warnings": report["warnings"][:KEPT_DETAILS],
