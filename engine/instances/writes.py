@@ -45,12 +45,14 @@ def _refuse_completion(conn, task_id):
     raise Conflict(f"task '{task_id}' is claimed by {holder}; only they can complete it", assignee=holder)
 
 
-def _save_one_statement(backend, completing: bool, deleting=()):
+def _save_one_statement(backend, completing: bool, deleting=(), inserting=()):
     """One instance's save in ONE statement (PostgreSQL): the audit INSERT, the DELETEs of the rows that
-    are gone from the tables named in `deleting` (tasks, timers, message waits) and, for a completion, the
-    DELETE of the completed task (only if unclaimed or held by the completer) ride as CTEs on the
-    instance's UPDATE, which returns a row only when the revision still matches, with how many tasks the
-    completion's DELETE removed."""
+    are gone from the tables named in `deleting` (tasks, timers, message waits), the INSERTs of the new
+    rows `inserting` names ((table name, columns, row count): the tasks a completion opens, their groups,
+    its timers) and, for a completion, the DELETE of the completed task (only if unclaimed or held by the
+    completer) ride as CTEs on the instance's UPDATE, which returns a row only when the revision still
+    matches, with how many tasks the completion's DELETE removed. (The constraints and triggers of all of
+    them run at the statement's end, so a task group finds its task, inserted beside it.)"""
     audit = audit_events.insert().values(
         {c: sa.bindparam(f"a_{c}", type_=audit_events.c[c].type)
          for c in ("instance_id", "at", "actor", "action", "task_id", "element_id", "detail")}).cte("audit")
@@ -59,6 +61,10 @@ def _save_one_statement(backend, completing: bool, deleting=()):
          for c in ("state", "status", "revision", "updated_at", "incident", "ended_at")}).add_cte(audit)
     for name in deleting:
         update = update.add_cte(backend.delete_by_ids(_TABLES_WITH_GONE_ROWS[name], f"d_{name}").cte(f"gone_{name}"))
+    for name, columns, count in inserting:
+        table = _TABLES_WITH_NEW_ROWS[name]
+        rows = [{c: sa.bindparam(f"n_{name}_{i}_{c}", type_=table.c[c].type) for c in columns} for i in range(count)]
+        update = update.add_cte(table.insert().values(rows).cte(f"new_{name}"))
     if not completing:
         return update.returning(instances.c.id)
     done = (human_tasks.delete().where(human_tasks.c.id == sa.bindparam("c_id"),
@@ -70,14 +76,35 @@ def _save_one_statement(backend, completing: bool, deleting=()):
 
 
 _save_statements = {}
+_TABLES_WITH_NEW_ROWS = {t.name: t for t in (human_tasks, human_task_groups, timers)}
+_NEW_ROWS_IN_ONE = 4  # more new rows of a table than this: their own INSERT, as in a batch (statement shapes stay few)
 
 
-def _save_one(backend, completing: bool, deleting: tuple):
-    key = (completing, deleting)
+def _save_one(backend, completing: bool, deleting: tuple, inserting: tuple):
+    key = (completing, deleting, inserting)
     statement = _save_statements.get(key)
-    if statement is None:  # at most 2 x 16 shapes
-        statement = _save_statements[key] = _save_one_statement(backend, completing, deleting)
+    if statement is None:  # a bounded number of shapes: 2 x 16 x the few counts and column sets of new rows
+        statement = _save_statements[key] = _save_one_statement(backend, completing, deleting, inserting)
     return statement
+
+
+def _riding_inserts(inserts: dict, params: dict) -> tuple:
+    """Take the new rows that can ride on the one-statement save out of `inserts`, into `params`; returns
+    their shape ((table name, columns, row count), ...). Rows of one table must share their columns."""
+    shape = []
+    for name, table in _TABLES_WITH_NEW_ROWS.items():
+        rows = inserts[name]
+        if not rows or len(rows) > _NEW_ROWS_IN_ONE:
+            continue
+        columns = tuple(c for c in rows[0] if c in table.c)
+        if any(tuple(c for c in row if c in table.c) != columns for row in rows[1:]):
+            continue
+        for i, row in enumerate(rows):
+            for c in columns:
+                params[f"n_{name}_{i}_{c}"] = row[c]
+        shape.append((name, columns, len(rows)))
+        inserts[name] = []
+    return tuple(shape)
 
 
 def audit_row(instance_id, actor, step, now) -> dict:
@@ -114,7 +141,8 @@ class RowWrites:
             for name in deleting:
                 params[f"d_{name}"] = list(self.deletes[name])
                 self.deletes[name] = []
-            saved = conn.execute(_save_one(self.backend, self.completed is not None, deleting), params).first()
+            inserting = _riding_inserts(self.inserts, params)
+            saved = conn.execute(_save_one(self.backend, self.completed is not None, deleting, inserting), params).first()
             if saved is None:
                 raise _Stale()
             if self.completed is not None and saved.done != 1:
