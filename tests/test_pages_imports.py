@@ -64,7 +64,7 @@ def test_a_supervisor_checks_a_file_then_imports_it_and_downloads_the_bad_rows(p
     checked = _upload(people.boss, _csv(5, bad={3}), action="check")
     html = checked.get_data(as_text=True)
     assert checked.status_code == 200 and "The file is checked: nothing was written." in html
-    assert re.search(r"<b>4</b> new.*<b class=\"late-text\">1</b> bad rows", html, re.S)
+    assert re.search(r"<b>4</b> new.*<b class=\"late-text\">1</b> bad row<", html, re.S)
     assert re.search(r"<td>5</td><td>联系电话</td><td>[^<]+area code[^<]+</td>", html), "the sheet's row, its column, why"
     assert _customers(engine) == 0
 
@@ -132,7 +132,7 @@ def test_revert_undoes_an_import_unless_its_customers_changed_and_says_so(people
     reverted = people.boss.post(f"/imports/{first}/revert")
     assert reverted.status_code == 302
     html = people.boss.get(f"/imports/{first}").get_data(as_text=True)
-    assert "The import is reverted: 2 customers deleted, 0 restored." in html and 'i-reverted">reverted<' in html
+    assert "The import is reverted (customers deleted: 2, restored: 0)." in html and 'i-reverted">reverted<' in html
     assert "Revert the import" not in html and _customers(engine) == 0
 
     second = _queued(people.boss, _csv(2))

@@ -116,6 +116,6 @@ def act(batch_id, action):
         flash(messages.say(err.message), "error")
     else:
         flash(_("The import is cancelled.") if action == "cancel" else
-              _("The import is reverted: %(deleted)s customers deleted, %(restored)s restored.",
+              _("The import is reverted (customers deleted: %(deleted)s, restored: %(restored)s).",
                 deleted=done["deleted"], restored=done["restored"]), "ok")
     return redirect(url_for("import_pages.batch", batch_id=batch_id))
