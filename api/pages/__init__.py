@@ -10,6 +10,7 @@ its Bearer tokens and needs no CSRF token: it never reads the cookie.
     inbox, task, check-in        agent.py       locale, time zone, dates and "time left"              i18n.py
     cockpit, instances, reports  supervisor.py  the API route functions the pages call                calls.py
     definitions, deploy          designer.py    templates/, static/ (vendor/: htmx, bpmn-js), translations/
+    customer imports             imports.py
 """
 import os
 import secrets
@@ -20,12 +21,12 @@ from flask_wtf.csrf import CSRFProtect
 
 from engine.config import env_number
 
-from api.pages import agent, auth, designer, i18n, supervisor, templating
+from api.pages import agent, auth, designer, i18n, imports, supervisor, templating
 from api.pages.sessions import CookieSessions
 
 HERE = Path(__file__).parent
 csrf = CSRFProtect()
-BLUEPRINTS = (auth.blp, agent.blp, supervisor.blp, designer.blp)
+BLUEPRINTS = (auth.blp, agent.blp, supervisor.blp, designer.blp, imports.blp)
 
 for _blueprint in BLUEPRINTS:  # once, at import: the blueprints are registered on every app made
     _blueprint.before_request(auth.load_user)

@@ -46,6 +46,14 @@ RECORDS = {"customer": _l("customer"), "contact": _l("contact"), "lead": _l("lea
 CHANGES = {"created": _l("%(record)s created"), "updated": _l("%(record)s changed"),
            "reverted": _l("%(record)s import reverted")}
 
+# customer imports (engine/customers/importer.py): a batch's status, the modes, the keys rows are matched by
+IMPORT_STATUS = {"queued": _l("queued"), "running": _l("running"), "applied": _l("imported"),
+                 "checked": _l("checked"), "failed": _l("failed"), "cancelled": _l("cancelled"),
+                 "reverted": _l("reverted")}
+IMPORT_MODE = {"create": _l("create new customers only"), "upsert": _l("create or update"),
+               "update": _l("update existing customers only")}
+IMPORT_KEY = {"credit_code": _l("credit code"), "name": _l("company name"), "phone": _l("phone")}
+
 ROLE = {"agent": _l("agent"), "supervisor": _l("supervisor"), "designer": _l("designer"), "admin": _l("admin")}
 
 _NAME = r"'?(?P<{}>[^'\s;]+)'?"
@@ -108,11 +116,34 @@ PATTERNS = [
     (_p(r"the process instance was changed by someone else at the same moment; .*"),
      _l("someone else changed the instance at the same moment; load the page again and retry")),
     # rights
-    (_p(r"a (?P<role>\w+) may not .*"), _l("your role may not do this")),
+    (_p(r"an? (?P<role>\w+) may not .*"), _l("your role may not do this")),
     (_p(r".* may see reports of their own teams only .*"), _l("you may see the reports of your own teams only")),
     # customers and check-ins
     (_p(r"no customer with id (?P<id>\d+)"), _l("no customer here, or it is not yours to see")),
     (_p(r"no check-in template {id}( version \d+)?"), _l("this check-in form does not exist")),
+    # customer imports (engine/customers/importer.py, import_jobs.py, tabular.py)
+    (_p(r"no import batch {id}"), _l("no import here, or it is not yours to see")),
+    (_p(r"import {id} cannot be reverted: customers (?P<ids>.+) were changed or used since"),
+     _l("the import cannot be reverted: customers %(ids)s were changed or used since")),
+    (_p(r"import {id} has already ended \((?P<status>\w+)\): there is nothing to cancel.*"),
+     _l("the import has already ended: there is nothing to cancel")),
+    (_p(r"import {id} is still (?P<status>\w+) \(.*\): revert it once it has ended"),
+     _l("the import is still running: revert it once it has ended")),
+    (_p(r"import {id} was a dry run: it wrote nothing to revert"), _l("a check only wrote nothing to revert")),
+    (_p(r"import {id} was already reverted by {user} at .*"), _l("%(user)s has already reverted this import")),
+    (_p(r"import {id} is still \w+: its error file is ready when it has ended"),
+     _l("the error file is ready when the import has ended")),
+    (_p(r"cancelled by {user} before it wrote anything"), _l("cancelled by %(user)s before it wrote anything")),
+    (_p(r"cancelled by {user} after (?P<done>[\d,]+) of (?P<total>[\d,]+) rows; revert it to undo them"),
+     _l("cancelled by %(user)s after %(done)s of %(total)s rows; revert it to undo them")),
+    (_p(r"the columns cannot be mapped: name: .*"),
+     _l("the file has no column for the customer name (such as 客户名称 or name)")),
+    (_p(r"the file has no column for the key '?(?P<key>\w+)'?"), _l("the file has no column for the key %(key)s")),
+    (_p(r"old \.xls files cannot be read: .*"), _l("old .xls files cannot be read: save the sheet as .xlsx or .csv")),
+    (_p(r"the CSV file is neither UTF-8 nor GBK/GB18030 text"), _l("the CSV file is neither UTF-8 nor GBK text")),
+    (_p(r".* has no header row"), _l("the file has no header row")),
+    (_p(r".* is not a readable \.xlsx workbook.*|the file is not a readable \.xlsx workbook.*"),
+     _l("the file is not a readable .xlsx workbook: open it in Excel and save it again")),
     # definitions and deployments (engine/workflow/parsing.py, api/routes/definitions.py)
     (_p(r"no (\w+ )?process definition with key {id}"), _l("no process with this key")),
     (_p(r"file is larger than (?P<n>\d+) MB"), _l("the file is larger than %(n)s MB")),

@@ -83,6 +83,9 @@ def register(app):
         status_label=lambda code: messages.label(messages.STATUS, code),
         action_label=lambda code: messages.label(messages.ACTION, code),
         role_label=lambda code: messages.label(messages.ROLE, code),
+        import_status=lambda code: messages.label(messages.IMPORT_STATUS, code),
+        import_mode=lambda code: messages.label(messages.IMPORT_MODE, code),
+        import_key=lambda code: messages.label(messages.IMPORT_KEY, code),
         report_name=lambda code: messages.label(REPORT_NAMES, code),
         input_type=lambda kind: FIELD_TYPES_AS_INPUT.get((kind or "string").lower(), "text"),
         short_id=short_id, value_text=value_text)

@@ -169,6 +169,53 @@ def test_a_supervisor_suspends_instances_in_a_batch(visit, site):
         assert site.engine.instance(site.info["instances"][label])["status"] == "suspended"
 
 
+def test_a_supervisor_imports_customers_and_watches_a_background_import(visit, site, tmp_path):
+    from workers.inprocess import run_due
+
+    sheet = tmp_path / "新客户.csv"
+    sheet.write_text("客户名称,联系电话,负责人\n宁波海曙文具有限公司,13811112222,li\n苏州园区电子有限公司,12,li\n",
+                     encoding="utf-8")
+    page = visit("boss")
+    page.click("nav a:has-text('Imports')")
+    page.set_input_files("input[name=file]", str(sheet))
+    assert page.inner_text(".file-pick .chosen") == "新客户.csv"
+    page.click("button[value=check]")
+    assert "The file is checked: nothing was written." in page.inner_text("#report")
+    page.set_input_files("input[name=file]", str(sheet))
+    page.click("button[value=import]")
+    report = page.locator("#report")
+    assert "The file is imported." in report.inner_text()
+    assert re.search(r"1\s+new.*1\s+bad row\b", report.inner_text(), re.S)
+    assert report.locator("tbody tr").first.inner_text().startswith("3\t联系电话")
+    assert report.locator("a:has-text('Download the bad rows')").count() == 1
+    assert page.locator("table.imports tbody tr").count() == 1
+    screenshot(page, "imports")
+
+    # a background one: its page polls (htmx) until a worker has run it, then offers the revert
+    token = page.get_attribute("meta[name=csrf-token]", "content")
+    queued = page.request.post(site.url("/imports"), max_redirects=0, multipart={
+        "csrf_token": token, "action": "import", "mode": "create", "background": "true",
+        "file": {"name": "后台.csv", "mimeType": "text/csv",
+                 "buffer": "客户名称,负责人\n温州瓯海鞋业有限公司,li\n".encode()}})
+    assert queued.status == 302
+    page.goto(site.url(queued.headers["location"]))
+    assert page.inner_text(".status") == "queued" and page.locator("[role=progressbar]").count() == 1
+    screenshot(page, "import-queued")
+    run_due(site.engine)
+    page.wait_for_selector(".status.i-applied", timeout=10_000)
+    assert page.locator("[role=progressbar]").count() == 0 and "1 new" in page.inner_text(".kpis")
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.click("button:has-text('Revert the import')")
+    assert "The import is reverted (customers deleted: 1, restored: 0)." in page.inner_text(".flashes")
+    screenshot(page, "import-reverted")
+
+    phone = visit("boss", lang="zh", width=375, height=812)
+    phone.goto(site.url("/imports"))
+    assert phone.inner_text("h1") == "导入" and phone.evaluate("document.documentElement.scrollWidth") <= 375
+    assert "已撤销" in phone.inner_text("table.imports") and not english_left_in(visible_text(phone))
+    screenshot(phone, "zh-phone-imports")
+
+
 # ---- the designer ----------------------------------------------------------------------------
 BROKEN = b"""<?xml version="1.0" encoding="UTF-8"?>
 <bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
@@ -242,7 +289,7 @@ def test_the_pages_in_chinese_show_no_english(visit, site):
 
     boss = visit("boss", lang="zh")
     for path in ("/cockpit", "/instances", f"/instances/{site.info['instances']['incident']}", "/reports",
-                 "/reports?report=leaderboard", "/checkin", "/no-such-page"):
+                 "/reports?report=leaderboard", "/imports", "/checkin", "/no-such-page"):
         boss.goto(site.url(path))
         assert not english_left_in(visible_text(boss)), (path, english_left_in(visible_text(boss)))
         if path.startswith("/instances/"):

@@ -1,0 +1,121 @@
+"""The customer import page (supervisors and admins): upload a spreadsheet to check or import, the imports
+the reader reaches, and a batch's page with its progress (polled while it runs), errors, cancel and revert.
+
+Everything goes through the API's own import routes (`calls.py`): who may import, whose batches one
+reaches, what a revert or a cancel refuses are the API's. A small file is imported in the request and its
+report shown at once; a big one (or `background=true`) is queued and the reader lands on its batch page."""
+from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from marshmallow import ValidationError
+
+from engine.customers.importer import KEYS, UNFINISHED
+from engine.errors import Conflict, InvalidInput
+from api.pages import calls, messages
+from api.schemas.customers import ImportArgs
+
+blp = Blueprint("import_pages", __name__, template_folder="templates")
+
+MODES = ("create", "upsert", "update")
+PAGE_SIZE = 20
+POLL_SECONDS = 2
+
+
+def _listing(page):
+    result = calls.call("imports.list_imports", page=page, page_size=PAGE_SIZE)
+    total = result["total"] or 0
+    return dict(items=result["items"], total=total, page=page, pages=max(1, -(-total // PAGE_SIZE)),
+                modes=MODES, keys=KEYS)
+
+
+def _page_number():
+    page = request.args.get("page", 1, type=int)
+    return page if page and page >= 1 else 1
+
+
+@blp.route("/imports")
+def imports():
+    return render_template("imports.html", **_listing(_page_number()), chosen={})
+
+
+@blp.route("/imports", methods=["POST"])
+def upload():
+    """Check or import the uploaded file. The report of an import done here is shown on the list page (the
+    batch keeps only its summary; its first errors are in this answer and in the error file)."""
+    upload = request.files.get("file")
+    chosen = {"mode": request.form.get("mode"), "key": request.form.get("key") or None,
+              "dry_run": request.form.get("action") == "check"}
+    if upload is None or not upload.filename:
+        return _refused(_("Choose a file first."), None, chosen)
+    try:
+        form = ImportArgs().load({k: v for k, v in {**chosen, "background": request.form.get("background")}.items()
+                                  if v is not None})
+        answer = calls.call("imports.start_import", {"file": upload}, form)
+    except ValidationError:
+        return _refused(_("Choose a mode and a key from the lists."), None, chosen)
+    except InvalidInput as err:
+        return _refused(*messages.translate(err.message), chosen)
+    if isinstance(answer, Response):  # queued (202): its page shows the progress
+        batch_id = answer.get_json()["id"]
+        flash(_("The file is queued: it is imported in the background."), "ok")
+        return redirect(url_for("import_pages.batch", batch_id=batch_id))
+    report = answer[0] if isinstance(answer, tuple) else answer
+    report["errors"] = [{**e, "reason": reason(e["reason"])} for e in report["errors"]]
+    report["warnings"] = [{**w, "reason": reason(w["reason"])} for w in report["warnings"]]
+    return render_template("imports.html", **_listing(1), report=report, chosen=chosen)
+
+
+def _refused(text, original, chosen):
+    return render_template("imports.html", **_listing(1), problem={"message": text, "original": original},
+                           chosen=chosen), 422
+
+
+def reason(text):
+    """A bad cell's reason in the reader's language where the catalog knows it, else as the importer says it
+    (a general "could not be done" would hide which cell to fix)."""
+    said, original = messages.translate(text)
+    return original or said
+
+
+def _batch(batch_id):
+    found = calls.call("imports.get_import", batch_id)
+    for kind in ("errors", "warnings"):
+        found[kind] = [{**e, "reason": reason(e["reason"])} for e in found.get(kind) or []]
+    if found.get("error"):
+        found["error"], found["error_original"] = messages.translate(found["error"])
+    return found
+
+
+def _batch_context(batch):
+    return dict(batch=batch, running=batch["status"] in UNFINISHED, poll=POLL_SECONDS,
+                revertible=batch["status"] in ("applied", "failed", "cancelled") and not batch["dry_run"])
+
+
+@blp.route("/imports/<int:batch_id>")
+def batch(batch_id):
+    return render_template("import.html", **_batch_context(_batch(batch_id)))
+
+
+@blp.route("/imports/<int:batch_id>/progress")
+def progress(batch_id):
+    """The batch's card alone, for the page's polling (htmx swaps it in; once ended it polls no more)."""
+    return render_template("_import_batch.html", **_batch_context(_batch(batch_id)))
+
+
+@blp.route("/imports/<int:batch_id>/errors.csv")
+def errors_csv(batch_id):
+    return calls.call("imports.import_errors", batch_id)
+
+
+@blp.route("/imports/<int:batch_id>/<action>", methods=["POST"])
+def act(batch_id, action):
+    if action not in ("cancel", "revert"):
+        return redirect(url_for("import_pages.batch", batch_id=batch_id))
+    try:
+        done = calls.call(f"imports.{action}_import", batch_id)
+    except Conflict as err:  # ended already, still running, changed since: said on the page
+        flash(messages.say(err.message), "error")
+    else:
+        flash(_("The import is cancelled.") if action == "cancel" else
+              _("The import is reverted (customers deleted: %(deleted)s, restored: %(restored)s).",
+                deleted=done["deleted"], restored=done["restored"]), "ok")
+    return redirect(url_for("import_pages.batch", batch_id=batch_id))
