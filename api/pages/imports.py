@@ -4,11 +4,15 @@ the reader reaches, and a batch's page with its progress (polled while it runs),
 Everything goes through the API's own import routes (`calls.py`): who may import, whose batches one
 reaches, what a revert or a cancel refuses are the API's. A small file is imported in the request and its
 report shown at once; a big one (or `background=true`) is queued and the reader lands on its batch page."""
+import csv
+import io
+
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
-from flask_babel import gettext as _
+from flask_babel import get_locale, gettext as _
 from marshmallow import ValidationError
 
-from engine.customers.importer import KEYS, UNFINISHED
+from engine.customers.importer import HEADERS, KEYS, UNFINISHED
+from engine.customers.tabular import write_csv
 from engine.errors import Conflict, InvalidInput
 from api.pages import calls, messages
 from api.schemas.customers import ImportArgs
@@ -103,7 +107,27 @@ def progress(batch_id):
 
 @blp.route("/imports/<int:batch_id>/errors.csv")
 def errors_csv(batch_id):
-    return calls.call("imports.import_errors", batch_id)
+    """The API's error file; on a page in another language than English its reasons are in the reader's (the
+    API's own file stays English, for its clients)."""
+    answer = calls.call("imports.import_errors", batch_id)
+    if get_locale().language != "en":
+        headers, *rows = csv.reader(io.StringIO(answer.get_data().decode("utf-8-sig")))
+        columns = {*headers[1:-1], *HEADERS}
+        answer.set_data(write_csv(headers, [[*row[:-1], _reasons(row[-1], columns)] for row in rows]))
+    return answer
+
+
+def _reasons(cell, columns):
+    """'联系电话: why; 客户名称: why' (importer.report_of) with each why translated. A reason may hold '; '
+    itself: a new one starts where a column of the file (or a field's name) is followed by ': '."""
+    said = []
+    for part in cell.split("; "):
+        column, sep, why = part.partition(": ")
+        if sep and column in columns or not said:
+            said.append([column, why] if sep else ["", part])
+        else:
+            said[-1][1] += "; " + part
+    return "; ".join(f"{column}: {reason(why)}" if column else reason(why) for column, why in said)
 
 
 @blp.route("/imports/<int:batch_id>/<action>", methods=["POST"])

@@ -9,6 +9,7 @@ come from libxml2 in English).
 """
 import re
 
+from babel.lists import format_list
 from flask_babel import get_locale, gettext
 
 from engine.status import InstanceStatus
@@ -54,6 +55,15 @@ IMPORT_MODE = {"create": _l("create new customers only"), "upsert": _l("create o
                "update": _l("update existing customers only")}
 IMPORT_KEY = {"credit_code": _l("credit code"), "name": _l("company name"), "phone": _l("phone")}
 
+# what a bad row of an import names by its code: the field it compares, the list a value is not in, the
+# options of a choice (engine/customers/customers.py KINDS and STATUSES; each translation is a spelling the
+# importer accepts)
+IMPORT_FIELD = {**IMPORT_KEY, "credit code": IMPORT_KEY["credit_code"]}
+VOCABULARY = {"level": _l("customer level"), "source": _l("customer source"), "region": _l("region"),
+              "industry": _l("industry"), "tag": _l("tag")}
+CUSTOMER_CODE = {"company": _l("company"), "person": _l("person"), "lead": _l("lead"),
+                 "prospect": _l("prospect"), "customer": _l("customer"), "churned": _l("churned")}
+
 ROLE = {"agent": _l("agent"), "supervisor": _l("supervisor"), "designer": _l("designer"), "admin": _l("admin")}
 
 _NAME = r"'?(?P<{}>[^'\s;]+)'?"
@@ -64,8 +74,62 @@ def _p(pattern):
                       + "$", re.S)
 
 
-# (pattern, translation): a pattern's named groups fill the translation's placeholders.
+_CODES = "(?:{0})(?:, (?:{0}))*".format("|".join(CUSTOMER_CODE))
+
+# (pattern, translation[, {group: table}]): a pattern's named groups fill the translation's placeholders; a
+# group with a table is a code (or a list of them) said in words (`label`).
 PATTERNS = [
+    # the rows of a customer import (engine/customers/: fields.py, normalize.py, vocab.py, customers.py,
+    # importer.py; engine/access.py), first: a choice names its options here, a form's below does not
+    (_p(r"longer than (?P<n>\d+) characters"), _l("longer than %(n)s characters")),
+    (_p(rf"'(?P<value>.*)' is not one of (?P<options>{_CODES})"), _l("'%(value)s': write %(options)s"),
+     {"options": CUSTOMER_CODE}),
+    (_p(r"'(?P<value>.*)' is not an e-mail address"), _l("'%(value)s' is not an e-mail address")),
+    (_p(r"'(?P<value>.*)' is not a number"), _l("'%(value)s' is not a number")),
+    (_p(r"(?P<value>\S+) is outside (?P<low>-?[\d.]+?)\.\.(?P<high>-?[\d.]+)"),
+     _l("%(value)s is not between %(low)s and %(high)s")),
+    (_p(r"a unified social credit code has 18 characters, not (?P<n>\d+)"),
+     _l("a unified social credit code has 18 characters, not %(n)s")),
+    (_p(r"character\(s\) (?P<chars>.+) cannot appear in a unified social credit code"),
+     _l("%(chars)s cannot appear in a unified social credit code")),
+    (_p(r"characters 3 to 8 of a unified social credit code are the region code \(digits\)"),
+     _l("characters 3 to 8 of a unified social credit code are the region code (digits)")),
+    (_p(r"check digit is (?P<found>\S+) but should be (?P<expected>\S+): the code is mistyped"),
+     _l("the last character (the check digit) is %(found)s but should be %(expected)s: the code is mistyped")),
+    (_p(r"'(?P<value>.*)' is not a phone number"), _l("'%(value)s' is not a phone number")),
+    (_p(r"'(?P<value>.*)': a landline needs its area code \(e\.g\. 010-12345678\)"),
+     _l("'%(value)s': a landline needs its area code (e.g. 010-12345678)")),
+    (_p(r"'(?P<value>.*)' has the wrong number of digits for an international number"),
+     _l("'%(value)s' has the wrong number of digits for an international number")),
+    (_p(r"'(?P<value>.*)': a mainland mobile number has 11 digits starting 13-19"),
+     _l("'%(value)s': a mainland mobile number has 11 digits starting 13-19")),
+    (_p(r"'(?P<value>.*)': a 400/800 number has 10 digits"), _l("'%(value)s': a 400/800 number has 10 digits")),
+    (_p(r"'(?P<value>.*)': a landline in area (?P<area>0\d+) is the area code and 8 digits"),
+     _l("'%(value)s': a landline in area %(area)s is the area code and 8 digits")),
+    (_p(r"'(?P<value>.*)': a landline is a 3-digit area code and 7 or 8 digits"),
+     _l("'%(value)s': a landline is a 3-digit area code and 7 or 8 digits")),
+    (_p(r"'(?P<value>.*)' is not in the (?P<list>\w+) list \(an admin can add it\)"),
+     _l("'%(value)s' is not in the %(list)s list (an admin can add it)"), {"list": VOCABULARY}),
+    (_p(r"'(?P<user>.*)' is not an active user"), _l("there is no active user named %(user)s")),
+    (_p(r"the team '(?P<team>.*)' is not one of (?P<user>.+)'s teams"),
+     _l("the team '%(team)s' is not one of %(user)s's teams")),
+    (_p(r"'(?P<owner>.*)' is in none of (?P<user>.+)'s teams"), _l("'%(owner)s' is in none of %(user)s's teams")),
+    (_p(r"(?P<user>\S+) is in several teams: name the team, one of (?P<teams>.+) in the column (?P<column>.+)"),
+     _l("%(user)s is in several teams: name the team (one of %(teams)s) in the column %(column)s")),
+    (_p(r"same (?P<field>credit code|\w+) as row (?P<row>\d+) in this file"),
+     _l("same %(field)s as row %(row)s in this file"), {"field": IMPORT_FIELD}),
+    (_p(r"the credit code is held by a customer out of your reach; ask an admin"),
+     _l("the credit code is held by a customer out of your reach; ask an admin")),
+    (_p(r"ambiguous: customers (?P<ids>[\d, ]+) share this (?P<key>\w+)"),
+     _l("ambiguous: customers %(ids)s share this %(key)s"), {"key": IMPORT_FIELD}),
+    (_p(r"exists already as customer (?P<id>\d+) '(?P<name>.*)'"),
+     _l("exists already as customer %(id)s '%(name)s'")),
+    (_p(r"no customer has this (?P<key>\w+)"), _l("no customer has this %(key)s"), {"key": IMPORT_FIELD}),
+    (_p(r"the (?P<key>\w+) is empty"), _l("the %(key)s is empty"), {"key": IMPORT_FIELD}),
+    (_p(r"customer (?P<id>\d+) '(?P<name>.*)' already has this credit code"),
+     _l("customer %(id)s '%(name)s' already has this credit code")),
+    (_p(r"a customer with the same (?P<field>\w+) exists"), _l("a customer with the same %(field)s exists"),
+     {"field": IMPORT_FIELD}),
     # form fields (engine/workflow/forms.py) and check-in fields (engine/customers/checkins.py)
     (_p(r"is required|required"), _l("required")),
     (_p(r"must be a whole number"), _l("must be a whole number")),
@@ -173,13 +237,20 @@ GENERAL = _l("this could not be done")
 def translate(message: str) -> tuple[str, str | None]:
     """(the message in the reader's language, the original when it had to be left aside, else None)."""
     message = (message or "").strip()
-    for pattern, translation in PATTERNS:
+    for pattern, translation, *tables in PATTERNS:
         found = pattern.match(message)
         if found:
-            return gettext(translation, **{k: v for k, v in found.groupdict().items() if v}), None
+            tables = tables[0] if tables else {}
+            values = {k: _said(tables[k], v) if k in tables else v for k, v in found.groupdict().items() if v}
+            return gettext(translation, **values), None
     if get_locale().language == "en":
         return message, None
     return gettext(GENERAL), message
+
+
+def _said(table, codes):
+    """'company, person' as 'company or person' ('企业或个人'), each code in words."""
+    return format_list([label(table, code) for code in codes.split(", ")], style="or", locale=get_locale())
 
 
 def say(message: str) -> str:
