@@ -77,7 +77,7 @@ def _p(pattern):
 _CODES = "(?:{0})(?:, (?:{0}))*".format("|".join(CUSTOMER_CODE))
 
 # (pattern, translation[, {group: table}]): a pattern's named groups fill the translation's placeholders; a
-# group with a table is a code (or a list of them) said in words (`label`).
+# group with a table is a code (or a list of them) said in words (`label`), with None a list of names.
 PATTERNS = [
     # the rows of a customer import (engine/customers/: fields.py, normalize.py, vocab.py, customers.py,
     # importer.py; engine/access.py), first: a choice names its options here, a form's below does not
@@ -115,7 +115,7 @@ PATTERNS = [
      _l("the team '%(team)s' is not one of %(user)s's teams")),
     (_p(r"'(?P<owner>.*)' is in none of (?P<user>.+)'s teams"), _l("'%(owner)s' is in none of %(user)s's teams")),
     (_p(r"(?P<user>\S+) is in several teams: name the team, one of (?P<teams>.+) in the column (?P<column>.+)"),
-     _l("%(user)s is in several teams: name the team (one of %(teams)s) in the column %(column)s")),
+     _l("%(user)s is in several teams: write %(teams)s in the column %(column)s"), {"teams": None}),
     (_p(r"same (?P<field>credit code|\w+) as row (?P<row>\d+) in this file"),
      _l("same %(field)s as row %(row)s in this file"), {"field": IMPORT_FIELD}),
     (_p(r"the credit code is held by a customer out of your reach; ask an admin"),
@@ -249,8 +249,9 @@ def translate(message: str) -> tuple[str, str | None]:
 
 
 def _said(table, codes):
-    """'company, person' as 'company or person' ('企业或个人'), each code in words."""
-    return format_list([label(table, code) for code in codes.split(", ")], style="or", locale=get_locale())
+    """'company, person' as 'company or person' ('企业或个人'), each code in words (a name as it is)."""
+    return format_list([label(table, code) if table else code for code in codes.split(", ")], style="or",
+                       locale=get_locale())
 
 
 def say(message: str) -> str:
