@@ -2,6 +2,13 @@
 import re
 
 CSRF = re.compile(r'name="csrf-token" content="([^"]+)"')
+ENGLISH = re.compile(r"[A-Za-z]{3,}")
+
+
+def english(text):
+    """The English words left in a text meant to read in Chinese (shorter runs: codes, units, 'I' of a credit
+    code)."""
+    return ENGLISH.findall(text)
 
 
 class Browser:
