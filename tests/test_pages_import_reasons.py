@@ -15,6 +15,7 @@ from engine.customers.customers import create_customer
 from engine.customers.normalize import credit_check_char
 from engine.customers.vocab import seed_defaults
 from pages_support import Browser, english, signed_in
+from workers.inprocess import run_due
 
 HEADER = ["客户名称", "客户类型", "统一社会信用代码", "联系电话", "电子邮箱", "客户级别", "客户来源", "所在地区",
           "所属行业", "标签", "纬度", "经度", "客户状态", "负责人", "所属团队"]
@@ -161,6 +162,16 @@ def test_every_reason_a_row_can_have_reads_in_chinese_on_the_page_and_in_its_csv
     assert unmet == [] and unknown == [], "a reason this test does not produce, or one it does not know"
 
 
+def test_a_background_imports_page_says_its_reasons_in_chinese(boss, engine):
+    queued = boss.post("/imports", {"file": (io.BytesIO(sheet(*CREATE_ROWS)), "客户.csv"), "action": "import",
+                                    "mode": "create", "background": "true"}, content_type="multipart/form-data")
+    assert queued.status_code == 302
+    run_due(engine)
+    page = boss.get(queued.headers["Location"]).get_data(as_text=True)
+    shown = SHOWN.findall(page)
+    assert len(shown) == 34 and all(not _left(html.unescape(why)) for _n, _column, why in shown), shown
+
+
 def test_the_reasons_read_as_the_importer_says_them_on_an_english_page(app, boss, api):
     reader = Browser(app)
     reader.sign_in("boss", "secret-boss")
@@ -184,9 +195,10 @@ def test_a_reason_no_pattern_knows_is_shown_as_the_importer_says_it(app, boss, m
 
 
 def test_a_reason_holding_a_semicolon_is_translated_whole_in_the_csv(app):
-    from api.pages import imports
+    from api.pages import imports, messages
 
     with app.test_request_context("/", headers={"Accept-Language": "zh-CN"}):
+        assert messages.say("the file is empty") == "文件是空的", "not a field's"
         said = imports._reasons("统一社会信用代码: the credit code is held by a customer out of your reach; ask an "
                                 "admin; 联系电话: '12': a landline needs its area code (e.g. 010-12345678)",
                                 {"统一社会信用代码", "联系电话"})

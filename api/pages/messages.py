@@ -75,6 +75,7 @@ def _p(pattern):
 
 
 _CODES = "(?:{0})(?:, (?:{0}))*".format("|".join(CUSTOMER_CODE))
+_FIELD = "|".join(map(re.escape, IMPORT_FIELD))  # so that 'the file is empty' is not a field's
 
 # (pattern, translation[, {group: table}]): a pattern's named groups fill the translation's placeholders; a
 # group with a table is a code (or a list of them) said in words (`label`), with None a list of names.
@@ -116,19 +117,19 @@ PATTERNS = [
     (_p(r"'(?P<owner>.*)' is in none of (?P<user>.+)'s teams"), _l("'%(owner)s' is in none of %(user)s's teams")),
     (_p(r"(?P<user>\S+) is in several teams: name the team, one of (?P<teams>.+) in the column (?P<column>.+)"),
      _l("%(user)s is in several teams: write %(teams)s in the column %(column)s"), {"teams": None}),
-    (_p(r"same (?P<field>credit code|\w+) as row (?P<row>\d+) in this file"),
+    (_p(rf"same (?P<field>{_FIELD}) as row (?P<row>\d+) in this file"),
      _l("same %(field)s as row %(row)s in this file"), {"field": IMPORT_FIELD}),
     (_p(r"the credit code is held by a customer out of your reach; ask an admin"),
      _l("the credit code is held by a customer out of your reach; ask an admin")),
-    (_p(r"ambiguous: customers (?P<ids>[\d, ]+) share this (?P<key>\w+)"),
+    (_p(rf"ambiguous: customers (?P<ids>[\d, ]+) share this (?P<key>{_FIELD})"),
      _l("ambiguous: customers %(ids)s share this %(key)s"), {"key": IMPORT_FIELD}),
     (_p(r"exists already as customer (?P<id>\d+) '(?P<name>.*)'"),
      _l("exists already as customer %(id)s '%(name)s'")),
-    (_p(r"no customer has this (?P<key>\w+)"), _l("no customer has this %(key)s"), {"key": IMPORT_FIELD}),
-    (_p(r"the (?P<key>\w+) is empty"), _l("the %(key)s is empty"), {"key": IMPORT_FIELD}),
+    (_p(rf"no customer has this (?P<key>{_FIELD})"), _l("no customer has this %(key)s"), {"key": IMPORT_FIELD}),
+    (_p(rf"the (?P<key>{_FIELD}) is empty"), _l("the %(key)s is empty"), {"key": IMPORT_FIELD}),
     (_p(r"customer (?P<id>\d+) '(?P<name>.*)' already has this credit code"),
      _l("customer %(id)s '%(name)s' already has this credit code")),
-    (_p(r"a customer with the same (?P<field>\w+) exists"), _l("a customer with the same %(field)s exists"),
+    (_p(rf"a customer with the same (?P<field>{_FIELD}) exists"), _l("a customer with the same %(field)s exists"),
      {"field": IMPORT_FIELD}),
     # form fields (engine/workflow/forms.py) and check-in fields (engine/customers/checkins.py)
     (_p(r"is required|required"), _l("required")),
