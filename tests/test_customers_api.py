@@ -133,3 +133,16 @@ def test_the_pool_reads_the_same_in_the_list_a_read_and_a_claim(engine, team):
     assert other["total"] == 0
     assert team.sam.get(f"/api/customers/{customer['id']}").status_code == 404
     assert team.sam.post(f"/api/pool/{customer['id']}/claim").status_code in (403, 404)
+
+
+@pytest.mark.parametrize("value", ["nan", "NaN", "inf", "-Infinity"])
+def test_a_coordinate_that_is_not_a_finite_number_is_refused(engine, team, value):
+    """float() reads 'nan' and 'inf' (a spreadsheet cell), and no range check refuses NaN: it would be stored
+    as the customer's place, and every distance from it would be NaN (a check-in never flagged as far)."""
+    import io
+    seed_defaults(engine)
+    sheet = f"客户名称,纬度,经度\n甲公司,{value},121.47\n".encode()
+    report = team.boss.post("/api/imports", data={"file": (io.BytesIO(sheet), "客户.csv"), "dry_run": "true"},
+                            content_type="multipart/form-data").json
+    assert report["failed"] == 1
+    assert report["errors"][0]["column"] == "纬度" and report["errors"][0]["reason"] == f"'{value}' is not a number"

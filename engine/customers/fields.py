@@ -1,5 +1,6 @@
 """Field converters: each takes the raw input and returns the stored value or raises ValueError
 with a reason a user can act on."""
+import math
 import re
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
@@ -61,6 +62,8 @@ def number(low=None, high=None):
             out = float(str(value).strip())
         except ValueError:
             raise ValueError(f"'{value}' is not a number") from None
+        if not math.isfinite(out):  # 'nan' and 'inf' parse, and no range check ever refuses NaN
+            raise ValueError(f"'{value}' is not a number")
         if (low is not None and out < low) or (high is not None and out > high):
             raise ValueError(f"{out} is outside {low}..{high}")
         return out
