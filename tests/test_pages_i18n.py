@@ -4,10 +4,10 @@ import re
 from pathlib import Path
 
 import pytest
-from babel.messages.extract import extract_from_dir
 from babel.messages.mofile import read_mo, write_mo
 from babel.messages.pofile import read_po
 
+from api.pages import catalog as catalog_tool
 from api_fixtures import *  # noqa: F401,F403
 from conftest import bpmn_file
 from engine.errors import Conflict, InvalidInput, NotFound
@@ -26,14 +26,8 @@ def _catalog():
 
 
 def _extracted():
-    method_map = [("**.py", "python"), ("**/templates/**.html", "jinja2")]
-    options = {"**/templates/**.html": {"extensions": "jinja2.ext.do"}}
-    keywords = {"_": None, "gettext": None, "ngettext": (1, 2), "_l": None}
-    found = set()
-    for _file, _line, message, _comments, _context in extract_from_dir(
-            str(PAGES), method_map, options_map=options, keywords=keywords):
-        found.add(message if isinstance(message, str) else message[0])
-    return found
+    """The texts of the pages, as the catalog tool extracts them (api/pages/catalog.py)."""
+    return {m.id if isinstance(m.id, str) else m.id[0] for m in catalog_tool.extracted() if m.id}
 
 
 def test_every_text_of_the_pages_is_translated_with_the_same_placeholders():
@@ -48,7 +42,7 @@ def test_every_text_of_the_pages_is_translated_with_the_same_placeholders():
             missing.append(msgid)
         elif set(PLACEHOLDER.findall(msgid)) != set(PLACEHOLDER.findall(translated)):
             wrong.append((msgid, translated))
-    assert missing == [], "run pybabel extract/update and translate these"
+    assert missing == [], "run `.venv/bin/python -m api.pages.catalog` and translate these"
     assert wrong == []
 
 
