@@ -69,7 +69,7 @@ def main(argv=None) -> int:
         catalog.obsolete.clear()
         catalog = _sorted(catalog, like=committed)
         lagging += [f"{locale}: {_msgid(m)!r}" for m in catalog
-                    if m.id and not (m.string if isinstance(m.string, str) else all(m.string))]
+                    if m.id and (not m.string or (isinstance(m.string, tuple) and not all(m.string)))]
         if not args.check:
             with po_path.open("wb") as f:
                 write_po(f, catalog, width=120, omit_header=False, no_location=True)
