@@ -192,3 +192,20 @@ def test_rows_left_at_zero_stay_until_their_day_has_passed_and_the_sweep_deletes
     with engine.db.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(task_due_counts)).scalar_one() == 1
     assert engine.list_tasks(li, overdue=False, page_size=1)[1] == 1
+
+
+def test_a_member_s_task_offered_elsewhere_counts_for_the_supervisor_by_its_pair(engine_each, people):
+    """The held part of a due-time total is read through the (candidate groups, assignee) pairs of
+    task_counts: a task boss reaches only because wang (of sales-east) holds it, offered to sales-west
+    alone, counts in boss's overdue, not-overdue and due-soon totals, before and after it moves."""
+    engine = engine_each
+    calls, now = _busy(engine, people)
+    task_id = engine.instance(calls[1])["tasks"][0]["id"]
+    _offer(engine, task_id, ["sales-west"])
+    engine.assign_as(people.user("ada"), task_id, "wang")
+    for due in (now - timedelta(days=2), now - timedelta(minutes=5), now + timedelta(minutes=5),
+                now + timedelta(days=1)):
+        _set_due(engine, task_id, due)
+        _counts_agree(engine)
+        check_every_listing(engine, people, now, who=("boss", "chief"), processes=(None,))
+

@@ -287,8 +287,23 @@ def _sum_in_reach(user: User, table, scope, members, extra):
                          *([table.c.assignee == ""] if scope == "unassigned" else []))
         sums.append(sa.select(sa.func.coalesce(sa.func.sum(per_set), 0)).select_from(sets).scalar_subquery())
     if scope == "all" and held is not None:
-        sums.append(summed(held))
+        sums.append(summed(held) if table is task_counts else _held_by_pairs(user, table, members, summed))
     return sum(sums[1:], sums[0]) if sums else sa.literal(0)
+
+
+def _held_by_pairs(user: User, table, members, summed):
+    """The held part of reach (`access.task_reach_parts`) on task_due_counts, read pair by pair: the
+    (candidate groups, assignee) pairs held and not offered are taken from task_counts, a few rows per
+    person (none, mostly: a member's tasks are offered to their groups), and only their rows of
+    task_due_counts are summed. Read directly, the part walked every day of every person I reach (1,200
+    rows for a supervisor of 5 groups at 1,000,000 open tasks) to keep none. Exact: an open task with a
+    due time is counted in task_counts too, under the same pair, by the same triggers, in the same
+    snapshot; a pair at zero there only adds nothing."""
+    _, held_pairs = access.task_reach_parts(user, task_counts, members)
+    pairs = (sa.select(task_counts.c.candidate_groups, task_counts.c.assignee).where(held_pairs).distinct()
+             .subquery())
+    per_pair = summed(table.c.candidate_groups == pairs.c.candidate_groups, table.c.assignee == pairs.c.assignee)
+    return sa.select(sa.func.coalesce(sa.func.sum(per_pair), 0)).select_from(pairs).scalar_subquery()
 
 
 def list_instances(conn, user: User, processes_of_groups, process_key=None, status=None, business_key=None,
