@@ -209,3 +209,28 @@ def test_a_member_s_task_offered_elsewhere_counts_for_the_supervisor_by_its_pair
         _counts_agree(engine)
         check_every_listing(engine, people, now, who=("boss", "chief"), processes=(None,))
 
+
+def test_inbox_reads_reuse_one_generic_plan_and_leave_the_connection_as_found(engine_each, people):
+    """`Backend.planned_once`: on PostgreSQL, the listing's statements, once psycopg has prepared them
+    (their fifth run on a connection), run on one generic plan, and list and count what they did before;
+    the connection goes back to the pool with the settings it had."""
+    from engine.instances import queries
+    from engine.storage.backend import backend_for
+
+    engine = engine_each
+    _, now = _busy(engine, people)
+    boss = people.user("boss")
+    filters = [{"overdue": False}, {"overdue": True}, {"due_before": now + timedelta(days=1)}, {}]
+    settings = "SELECT current_setting('plan_cache_mode'), current_setting('max_parallel_workers_per_gather')"
+    with engine.db.connect() as conn:
+        expected = [queries.list_tasks(conn, boss, page_size=3, now=now, **f) for f in filters]
+        backend = backend_for(conn)
+        found = conn.exec_driver_sql(settings).one() if backend.postgresql else None
+        for _ in range(8):
+            with backend.planned_once(conn):
+                assert [queries.list_tasks(conn, boss, page_size=3, now=now, **f) for f in filters] == expected
+        if backend.postgresql:
+            assert conn.exec_driver_sql(settings).one() == found
+            plans = conn.exec_driver_sql("SELECT sum(generic_plans), sum(custom_plans) FROM pg_prepared_statements "
+                                         "WHERE strpos(statement, 'followup_total') > 0").one()
+            assert plans[0] > 0 and plans[1] == 0, plans
