@@ -53,10 +53,11 @@ class Backend:
         own choice ("auto") keeps custom plans for the inbox's statements, whose generic cost it guesses
         higher (a due-time bound it cannot see), and planning them took 2-3 ms of a supervisor's 6-9 ms
         at 1,000,000 open tasks (bench/inbox.py). Their only parameters are times, filter values, offset
-        and limit; reach is written into the statement, so one plan fits every run. Without a value for
-        the limit a generic plan expects a tenth of a group's tasks and gathered them with parallel
-        workers (5 ms to start them, for 50 rows): no parallel workers within it either. One round trip
-        each way (~0.1 ms together on an autocommit reader); nothing on SQLite."""
+        and limit; reach is written into the statement, so one plan fits every run (PostgreSQL makes it
+        again once ANALYZE has changed what it knows of a table). Without a value for the limit, a generic
+        plan expects a tenth of a group's tasks and gathered them with parallel workers (5 ms to start
+        them, for 50 rows): no parallel workers within it either. One round trip each way (~0.1 ms
+        together on an autocommit reader); nothing on SQLite."""
         if not self.postgresql:
             yield conn
             return
