@@ -8,7 +8,7 @@ completion, deletion of an instance and the migration that builds the new tables
 (conftest checks at every teardown that task_counts and task_due_counts equal a plain count, and that
 human_task_groups' copies of process, due and creation time equal their task's.)
 """
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -209,6 +209,24 @@ def test_a_member_s_task_offered_elsewhere_counts_for_the_supervisor_by_its_pair
         _counts_agree(engine)
         check_every_listing(engine, people, now, who=("boss", "chief"), processes=(None,))
 
+
+
+def test_totals_are_exact_whichever_end_of_its_day_the_moment_is_nearer(engine_each, people):
+    """A due-time total counts exactly only the part of the moment's UTC day that task_due_counts cannot:
+    up to the moment before noon, from the moment to midnight (taken from the whole day's rows) after.
+    Tasks due on the boundaries (midnight, noon, a second either side) and moments on them, both ways."""
+    engine = engine_each
+    calls, now = _busy(engine, people)
+    midnight = datetime(now.year, now.month, now.day, tzinfo=now.tzinfo)
+    noon, second = midnight + timedelta(hours=12), timedelta(seconds=1)
+    dues = [midnight - second, midnight, midnight + second, noon - second, noon, noon + second,
+            midnight + timedelta(days=1) - second, midnight + timedelta(days=1)]
+    for n, due in enumerate(dues):
+        _set_due(engine, engine.instance(calls[n % len(calls)])["tasks"][0]["id"], due)
+    _counts_agree(engine)
+    for moment in (midnight, midnight + second, noon - second, noon, noon + second,
+                   midnight + timedelta(days=1) - timedelta(microseconds=1)):
+        check_every_listing(engine, people, moment, who=("li", "boss", "chief", "ada"), processes=(None,))
 
 def test_inbox_reads_reuse_one_generic_plan_and_leave_the_connection_as_found(engine_each, people):
     """`Backend.planned_once`: on PostgreSQL, the listing's statements, once psycopg has prepared them

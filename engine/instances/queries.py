@@ -65,10 +65,15 @@ def list_tasks(conn, user: User, scope="all", process_key=None, business_key=Non
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
+_HALF_DAY = 43200
+
+
 def _due_values(now, overdue, due_before):
     """The bound values of the due-time filters: `f_now` and `f_due_before` for the page; for the total,
     "due before" moments `hi` and `lo` (count = due before hi - due before lo; without hi, every task),
-    each with its UTC day (as task_due_counts counts) and the start of that day."""
+    each as `_due_before` reads it: the days of task_due_counts summed (those before `_days`), and the
+    exact count of the rest of the moment's UTC day, from its nearer end (`_from` to `_to`), added
+    (`_sign` 1: the day's start to the moment) or taken away (-1: the moment to the next day)."""
     values = {"f_now": now}
     hi = lo = None
     if overdue is True:
@@ -81,8 +86,13 @@ def _due_values(now, overdue, due_before):
     for name, moment in (("hi", hi), ("lo", lo)):
         if moment is not None:
             moment = moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)
-            day = math.floor((moment - _EPOCH).total_seconds() / 86400)
-            values.update({f"f_{name}": moment, f"f_{name}_day": day, f"f_{name}_day_start": _EPOCH + timedelta(days=day)})
+            seconds = (moment - _EPOCH).total_seconds()
+            day = math.floor(seconds / 86400)
+            start, end = _EPOCH + timedelta(days=day), _EPOCH + timedelta(days=day + 1)
+            days, start, end, sign = ((day, start, moment, 1) if seconds - day * 86400 < _HALF_DAY
+                                      else (day + 1, moment, end, -1))
+            values.update({f"f_{name}": moment, f"f_{name}_days": days, f"f_{name}_from": start,
+                           f"f_{name}_to": end, f"f_{name}_sign": sign})
     return values
 
 
@@ -230,15 +240,17 @@ def _total(user: User, members, scope, overdue, has_process, has_due_before):
 
 def _due_before(user: User, members, scope, has_process, name):
     """Open tasks in reach and scope due before the moment bound as f_<name>, exactly: the rows of
-    task_due_counts of the days before its day, plus a count of its day alone through the paths of reach
-    (with a process filter, which task_due_counts does not keep, a count of every day through the paths'
-    process indexes)."""
-    moment = sa.bindparam(f"f_{name}", type_=human_tasks.c.due_at.type)
-    day_start = sa.bindparam(f"f_{name}_day_start", type_=human_tasks.c.due_at.type)
+    task_due_counts of the days before its UTC day, plus a count of that day up to the moment through the
+    paths of reach; past noon, the rows through its day less a count from the moment to midnight, so the
+    exact count never spans more than half a day (`_due_values` binds which). With a process filter,
+    which task_due_counts does not keep, a count of every day through the paths' process indexes."""
+    due_type = human_tasks.c.due_at.type
+    moment = sa.bindparam(f"f_{name}", type_=due_type)
+    start, end = sa.bindparam(f"f_{name}_from", type_=due_type), sa.bindparam(f"f_{name}_to", type_=due_type)
     if has_process:
         ranges = [lambda due: [due < moment]]
     else:
-        ranges = [lambda due: [due >= day_start, due < moment]]
+        ranges = [lambda due: [due >= start, due < end]]
     paths = _scope_paths(user, members, scope)
     if paths is None:  # an admin's: every task of the scope
         conditions = _scope_sql(user, scope) + [r(human_tasks.c.due_at) for r in ranges][0]
@@ -254,8 +266,8 @@ def _due_before(user: User, members, scope, has_process, name):
         today = sa.select(sa.func.count()).select_from(union).scalar_subquery()
     if has_process:
         return today
-    day = sa.bindparam(f"f_{name}_day", type_=sa.Integer)
-    return today + _sum_in_reach(user, task_due_counts, scope, members, [task_due_counts.c.due_day < day])
+    days, sign = sa.bindparam(f"f_{name}_days", type_=sa.Integer), sa.bindparam(f"f_{name}_sign", type_=sa.Integer)
+    return sign * today + _sum_in_reach(user, task_due_counts, scope, members, [task_due_counts.c.due_day < days])
 
 
 def _counted_total(user: User, scope, has_process, members=None):
