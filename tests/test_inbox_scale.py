@@ -163,10 +163,11 @@ def test_the_migration_builds_the_counts_and_copies_for_existing_tasks(engine_ea
         config.attributes["connection"] = connection
         command.downgrade(config, "0010_task_titles")
     with engine.db.connect() as conn:
-        assert "task_due_counts" not in sa.inspect(conn).get_table_names()
+        assert not {"task_due_counts", "task_due_set_counts"} & set(sa.inspect(conn).get_table_names())
     engine.migrate()
     with engine.db.connect() as conn:
         assert conn.exec_driver_sql("SELECT count(*) FROM task_due_counts").scalar_one() > 0
+        assert conn.exec_driver_sql("SELECT count(*) FROM task_due_set_counts").scalar_one() > 0
     _counts_agree(engine)
     check_every_listing(engine, people, now, who=("li", "sam", "boss", "ada"))
 
@@ -193,6 +194,36 @@ def test_rows_left_at_zero_stay_until_their_day_has_passed_and_the_sweep_deletes
         assert conn.execute(sa.select(sa.func.count()).select_from(task_due_counts)).scalar_one() == 1
     assert engine.list_tasks(li, overdue=False, page_size=1)[1] == 1
 
+
+
+def test_the_sweep_deletes_rows_by_set_left_at_zero_once_their_day_has_passed(engine_each, people):
+    """task_due_set_counts (migration 0014) keeps a row at zero when its last task moves to another day,
+    and the sweep deletes it with task_due_counts' once that day has passed; a claim does not touch it."""
+    from engine.background.timers import purge_spent_due_counts
+    from engine.storage.schema import task_due_set_counts
+
+    engine = engine_each
+    engine.deploy([bpmn_file("first_contact.bpmn")])
+    engine.start("first_contact", "C-1", {"owner": "li"}, actor="system")
+    li, now = people.user("li"), clock.now()
+    task_id = engine.list_tasks(li, scope="group")[0][0]["id"]
+    day = lambda moment: int(moment.timestamp() // 86400)  # noqa: E731
+
+    def rows():
+        with engine.db.connect() as conn:
+            return {tuple(r) for r in conn.execute(sa.select(task_due_set_counts.c.due_day,
+                                                             task_due_set_counts.c.open_tasks))}
+
+    _set_due(engine, task_id, now)
+    engine.claim_as(li, task_id)
+    assert (day(now), 1) in rows()
+    _set_due(engine, task_id, now + timedelta(days=3))
+    assert {(day(now), 0), (day(now) + 3, 1)} <= rows() and sum(n for _, n in rows()) == 1
+    assert purge_spent_due_counts(engine.db, now) == 0
+    assert purge_spent_due_counts(engine.db, now + timedelta(days=2)) >= 2  # both tables' rows of that day
+    assert all(n > 0 or d >= day(now) + 2 for d, n in rows()) and (day(now), 0) not in rows()
+    assert engine.list_tasks(li, overdue=False, page_size=1)[1] == 1
+    assert engine.list_tasks(li, due_before=now + timedelta(days=4), page_size=1)[1] == 1
 
 def test_a_member_s_task_offered_elsewhere_counts_for_the_supervisor_by_its_pair(engine_each, people):
     """The held part of a due-time total is read through the (candidate groups, assignee) pairs of

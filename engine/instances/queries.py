@@ -15,7 +15,7 @@ from engine.clock import utc
 from engine.instances.views import task_dict
 from engine.status import InstanceStatus
 from engine.storage.schema import (definitions, human_task_groups, human_tasks, instances, outbox, task_counts,
-                                   task_due_counts, timers)
+                                   task_due_counts, task_due_set_counts, timers)
 
 SCOPES = ("mine", "group", "unassigned", "all")
 def open_task(conn, task_id) -> dict | None:
@@ -267,7 +267,9 @@ def _due_before(user: User, members, scope, has_process, name):
     if has_process:
         return today
     days, sign = sa.bindparam(f"f_{name}_days", type_=sa.Integer), sa.bindparam(f"f_{name}_sign", type_=sa.Integer)
-    return sign * today + _sum_in_reach(user, task_due_counts, scope, members, [task_due_counts.c.due_day < days])
+    by_set = (task_due_set_counts, [task_due_set_counts.c.due_day < days])
+    return sign * today + _sum_in_reach(user, task_due_counts, scope, members, [task_due_counts.c.due_day < days],
+                                        by_set)
 
 
 def _counted_total(user: User, scope, has_process, members=None):
@@ -277,26 +279,33 @@ def _counted_total(user: User, scope, has_process, members=None):
     return sa.select(_sum_in_reach(user, task_counts, scope, members, extra))
 
 
-def _sum_in_reach(user: User, table, scope, members, extra):
+def _sum_in_reach(user: User, table, scope, members, extra, by_set=None):
     """sum(open_tasks) over the rows of a counts table in reach and scope that meet `extra`, over the parts
     of reach (`access.task_reach_parts`): the rows offered to my groups read set by set through the
-    index that starts with candidate_groups, the ones held by people I reach through the assignee's."""
-    def summed(*conditions):
-        return (sa.select(sa.func.coalesce(sa.func.sum(table.c.open_tasks), 0)).where(*conditions, *extra)
+    index that starts with candidate_groups, the ones held by people I reach through the assignee's.
+    `by_set`: (the same counts without the assignee, its `extra`), read instead where every holder
+    counts (the offered part of the `all` and `group` scopes, an admin's `all`): fewer rows."""
+    def summed(*conditions, source=table, where=extra):
+        return (sa.select(sa.func.coalesce(sa.func.sum(source.c.open_tasks), 0)).where(*conditions, *where)
                 .scalar_subquery())
 
+    every_holder = by_set is not None and scope in ("all", "group")
+    offered_table, offered_extra = by_set if every_holder else (table, extra)
     if scope == "mine":
         return summed(table.c.assignee == user.name)
     parts = access.task_reach_parts(user, table, members)
     if parts is None and scope in ("all", "unassigned"):  # an admin's
+        if every_holder:
+            return summed(source=offered_table, where=offered_extra)
         return summed(*([table.c.assignee == ""] if scope == "unassigned" else []))
     offered, held = parts if parts is not None else (
         access.offered_sets_sql(user.groups) if user.groups else None, None)
     sums = []
     if offered is not None:
         sets = offered.subquery()
-        per_set = summed(table.c.candidate_groups == sets.c.candidate_groups,
-                         *([table.c.assignee == ""] if scope == "unassigned" else []))
+        per_set = summed(offered_table.c.candidate_groups == sets.c.candidate_groups,
+                         *([table.c.assignee == ""] if scope == "unassigned" else []),
+                         source=offered_table, where=offered_extra)
         sums.append(sa.select(sa.func.coalesce(sa.func.sum(per_set), 0)).select_from(sets).scalar_subquery())
     if scope == "all" and held is not None:
         sums.append(summed(held) if table is task_counts else _held_by_pairs(user, table, members, summed))

@@ -154,6 +154,16 @@ task_due_counts = sa.Table(
     sa.Index("ix_task_due_counts_assignee", "assignee", "due_day"),
 )
 
+# task_due_counts without the assignee: open tasks with a due time by (candidate groups, UTC day), whoever
+# holds them (migration 0014; its trigger skips claims and releases). The `all` and `group` scopes' "due
+# before" totals sum these, one row per set and day.
+task_due_set_counts = sa.Table(
+    "task_due_set_counts", metadata,
+    sa.Column("candidate_groups", sa.Text, primary_key=True),
+    sa.Column("due_day", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("open_tasks", sa.Integer, nullable=False),
+)
+
 timers = sa.Table(
     "timers", metadata,
     sa.Column("id", sa.String(36), primary_key=True),  # the waiting SpiffWorkflow task
