@@ -144,7 +144,8 @@ task_count_groups = sa.Table(
 # Open tasks with a due time counted by (candidate groups, assignee, UTC day of the due time: days since
 # 1970-01-01), kept by triggers on human_tasks (migration 0013; rows left at zero are deleted by the
 # scheduler's sweep once their day has passed). The tasks in reach due before a moment T: these rows of
-# the days before T's day, plus a count of T's day.
+# the days before T's day plus a count of T's day up to T; past noon, the rows through T's day less a
+# count from T to midnight (instances/queries._due_before).
 task_due_counts = sa.Table(
     "task_due_counts", metadata,
     sa.Column("candidate_groups", sa.Text, primary_key=True),
