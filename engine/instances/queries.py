@@ -319,10 +319,11 @@ def _held_by_pairs(user: User, table, members, summed):
     task_due_counts are summed. Read directly, the part walked every day of every person I reach (1,200
     rows for a supervisor of 5 groups at 1,000,000 open tasks) to keep none. Exact: an open task with a
     due time is counted in task_counts too, under the same pair, by the same triggers, in the same
-    snapshot; a pair at zero there only adds nothing."""
+    snapshot. Rows at zero there (task_counts keeps them: a claim and its release leave one) are left
+    out: each would be a probe for nothing."""
     _, held_pairs = access.task_reach_parts(user, task_counts, members)
-    pairs = (sa.select(task_counts.c.candidate_groups, task_counts.c.assignee).where(held_pairs).distinct()
-             .subquery())
+    pairs = (sa.select(task_counts.c.candidate_groups, task_counts.c.assignee)
+             .where(held_pairs, task_counts.c.open_tasks > 0).distinct().subquery())
     per_pair = summed(table.c.candidate_groups == pairs.c.candidate_groups, table.c.assignee == pairs.c.assignee)
     return sa.select(sa.func.coalesce(sa.func.sum(per_pair), 0)).select_from(pairs).scalar_subquery()
 
