@@ -45,7 +45,7 @@ SUPERVISORS = {f"boss{s}": GROUPS[5 * s:5 * s + 5] for s in range(10)}
 PROCESSES = [f"sop_{p:02d}" for p in range(10)]
 CUSTOMERS = 200_000
 CHUNK = 50_000
-COUNTED_TABLES = ("task_counts", "task_due_counts")
+COUNTED_TABLES = ("task_counts", "task_due_counts", "task_due_set_counts")
 
 
 def _copy_text(rows):
@@ -153,6 +153,14 @@ def check_counts(engine):
                 "|| floor(extract(epoch FROM due_at) / 86400)::int, count(*) "
                 "FROM human_tasks WHERE due_at IS NOT NULL GROUP BY 1").all())
             assert counted == actual, "task_due_counts disagrees with human_tasks"
+        if "task_due_set_counts" in tables:
+            counted = dict(conn.exec_driver_sql(
+                "SELECT candidate_groups || '|' || due_day, open_tasks FROM task_due_set_counts "
+                "WHERE open_tasks <> 0").all())
+            actual = dict(conn.exec_driver_sql(
+                "SELECT candidate_groups::text || '|' || floor(extract(epoch FROM due_at) / 86400)::int, count(*) "
+                "FROM human_tasks WHERE due_at IS NOT NULL GROUP BY 1").all())
+            assert counted == actual, "task_due_set_counts disagrees with human_tasks"
         return conn.exec_driver_sql("SELECT count(*) FROM human_tasks").scalar_one()
 
 

@@ -422,7 +422,7 @@ class Engine:
 
     def list_tasks(self, user: User, page=1, page_size=50, **filters):
         """(tasks, total) of the tasks `user` reaches (see `queries.list_tasks` for the filters)."""
-        with reader(self.db).connect() as conn:
+        with reader(self.db).connect() as conn, backend_for(conn).planned_once(conn):
             items, total = queries.list_tasks(conn, user, page=page, page_size=page_size, **filters)
             return with_subjects(conn, items), total
 

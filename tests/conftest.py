@@ -109,8 +109,9 @@ def open_task_count_mismatches(engine):
 
 def due_count_mismatches(engine):
     """Rows where task_due_counts (kept by triggers) disagrees with a count of human_tasks by candidate
-    groups, assignee and UTC day of the due time, and task groups whose copy of their task's process, due
-    time or creation time differs from the task's: [] when right."""
+    groups, assignee and UTC day of the due time (task_due_set_counts, by candidate groups and day, as
+    assignee '*'), and task groups whose copy of their task's process, due time or creation time differs
+    from the task's: [] when right."""
     postgresql = engine.db.dialect.name == "postgresql"
     groups = "candidate_groups::text" if postgresql else "candidate_groups"
     day = ("floor(extract(epoch FROM due_at) / 86400)::int" if postgresql
@@ -121,6 +122,12 @@ def due_count_mismatches(engine):
         actual = {(r[0], r[1], r[2]): r[3] for r in conn.exec_driver_sql(
             f"SELECT {groups}, coalesce(assignee, ''), {day}, count(*) FROM human_tasks WHERE due_at IS NOT NULL "
             f"GROUP BY {groups}, coalesce(assignee, ''), {day}")}
+        if "task_due_set_counts" in sa.inspect(conn).get_table_names():  # migration 0014, by set: assignee '*'
+            counted.update({(r[0], "*", r[1]): r[2] for r in conn.exec_driver_sql(
+                "SELECT candidate_groups, due_day, open_tasks FROM task_due_set_counts")})
+            actual.update({(r[0], "*", r[1]): r[2] for r in conn.exec_driver_sql(
+                f"SELECT {groups}, {day}, count(*) FROM human_tasks WHERE due_at IS NOT NULL "
+                f"GROUP BY {groups}, {day}")})
         copies = conn.exec_driver_sql(
             "SELECT g.task_id, g.group_name FROM human_task_groups g JOIN human_tasks t ON t.id = g.task_id "
             "WHERE g.process_key IS NOT t.process_key OR g.due_at IS NOT t.due_at OR g.created_at IS NOT t.created_at"

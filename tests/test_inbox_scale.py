@@ -8,7 +8,7 @@ completion, deletion of an instance and the migration that builds the new tables
 (conftest checks at every teardown that task_counts and task_due_counts equal a plain count, and that
 human_task_groups' copies of process, due and creation time equal their task's.)
 """
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -163,10 +163,11 @@ def test_the_migration_builds_the_counts_and_copies_for_existing_tasks(engine_ea
         config.attributes["connection"] = connection
         command.downgrade(config, "0010_task_titles")
     with engine.db.connect() as conn:
-        assert "task_due_counts" not in sa.inspect(conn).get_table_names()
+        assert not {"task_due_counts", "task_due_set_counts"} & set(sa.inspect(conn).get_table_names())
     engine.migrate()
     with engine.db.connect() as conn:
         assert conn.exec_driver_sql("SELECT count(*) FROM task_due_counts").scalar_one() > 0
+        assert conn.exec_driver_sql("SELECT count(*) FROM task_due_set_counts").scalar_one() > 0
     _counts_agree(engine)
     check_every_listing(engine, people, now, who=("li", "sam", "boss", "ada"))
 
@@ -192,3 +193,93 @@ def test_rows_left_at_zero_stay_until_their_day_has_passed_and_the_sweep_deletes
     with engine.db.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(task_due_counts)).scalar_one() == 1
     assert engine.list_tasks(li, overdue=False, page_size=1)[1] == 1
+
+
+
+def test_the_sweep_deletes_rows_by_set_left_at_zero_once_their_day_has_passed(engine_each, people):
+    """task_due_set_counts (migration 0014) keeps a row at zero when its last task moves to another day,
+    and the sweep deletes it with task_due_counts' once that day has passed; a claim does not touch it."""
+    from engine.background.timers import purge_spent_due_counts
+    from engine.storage.schema import task_due_set_counts
+
+    engine = engine_each
+    engine.deploy([bpmn_file("first_contact.bpmn")])
+    engine.start("first_contact", "C-1", {"owner": "li"}, actor="system")
+    li, now = people.user("li"), clock.now()
+    task_id = engine.list_tasks(li, scope="group")[0][0]["id"]
+    day = lambda moment: int(moment.timestamp() // 86400)  # noqa: E731
+
+    def rows():
+        with engine.db.connect() as conn:
+            return {tuple(r) for r in conn.execute(sa.select(task_due_set_counts.c.due_day,
+                                                             task_due_set_counts.c.open_tasks))}
+
+    _set_due(engine, task_id, now)
+    engine.claim_as(li, task_id)
+    assert (day(now), 1) in rows()
+    _set_due(engine, task_id, now + timedelta(days=3))
+    assert {(day(now), 0), (day(now) + 3, 1)} <= rows() and sum(n for _, n in rows()) == 1
+    assert purge_spent_due_counts(engine.db, now) == 0
+    assert purge_spent_due_counts(engine.db, now + timedelta(days=2)) >= 2  # both tables' rows of that day
+    assert all(n > 0 or d >= day(now) + 2 for d, n in rows()) and (day(now), 0) not in rows()
+    assert engine.list_tasks(li, overdue=False, page_size=1)[1] == 1
+    assert engine.list_tasks(li, due_before=now + timedelta(days=4), page_size=1)[1] == 1
+
+def test_a_member_s_task_offered_elsewhere_counts_for_the_supervisor_by_its_pair(engine_each, people):
+    """The held part of a due-time total is read through the (candidate groups, assignee) pairs of
+    task_counts: a task boss reaches only because wang (of sales-east) holds it, offered to sales-west
+    alone, counts in boss's overdue, not-overdue and due-soon totals, before and after it moves."""
+    engine = engine_each
+    calls, now = _busy(engine, people)
+    task_id = engine.instance(calls[1])["tasks"][0]["id"]
+    _offer(engine, task_id, ["sales-west"])
+    engine.assign_as(people.user("ada"), task_id, "wang")
+    for due in (now - timedelta(days=2), now - timedelta(minutes=5), now + timedelta(minutes=5),
+                now + timedelta(days=1)):
+        _set_due(engine, task_id, due)
+        _counts_agree(engine)
+        check_every_listing(engine, people, now, who=("boss", "chief"), processes=(None,))
+
+
+
+def test_totals_are_exact_whichever_end_of_its_day_the_moment_is_nearer(engine_each, people):
+    """A due-time total counts exactly only the part of the moment's UTC day that task_due_counts cannot:
+    up to the moment before noon, from the moment to midnight (taken from the whole day's rows) after.
+    Tasks due on the boundaries (midnight, noon, a second either side) and moments on them, both ways."""
+    engine = engine_each
+    calls, now = _busy(engine, people)
+    midnight = datetime(now.year, now.month, now.day, tzinfo=now.tzinfo)
+    noon, second = midnight + timedelta(hours=12), timedelta(seconds=1)
+    dues = [midnight - second, midnight, midnight + second, noon - second, noon, noon + second,
+            midnight + timedelta(days=1) - second, midnight + timedelta(days=1)]
+    for n, due in enumerate(dues):
+        _set_due(engine, engine.instance(calls[n % len(calls)])["tasks"][0]["id"], due)
+    _counts_agree(engine)
+    for moment in (midnight, midnight + second, noon - second, noon, noon + second,
+                   midnight + timedelta(days=1) - timedelta(microseconds=1)):
+        check_every_listing(engine, people, moment, who=("li", "boss", "chief", "ada"), processes=(None,))
+
+def test_inbox_reads_reuse_one_generic_plan_and_leave_the_connection_as_found(engine_each, people):
+    """`Backend.planned_once`: on PostgreSQL, the listing's statements, once psycopg has prepared them
+    (their fifth run on a connection), run on one generic plan, and list and count what they did before;
+    the connection goes back to the pool with the settings it had."""
+    from engine.instances import queries
+    from engine.storage.backend import backend_for
+
+    engine = engine_each
+    _, now = _busy(engine, people)
+    boss = people.user("boss")
+    filters = [{"overdue": False}, {"overdue": True}, {"due_before": now + timedelta(days=1)}, {}]
+    settings = "SELECT current_setting('plan_cache_mode'), current_setting('max_parallel_workers_per_gather')"
+    with engine.db.connect() as conn:
+        expected = [queries.list_tasks(conn, boss, page_size=3, now=now, **f) for f in filters]
+        backend = backend_for(conn)
+        found = conn.exec_driver_sql(settings).one() if backend.postgresql else None
+        for _ in range(8):
+            with backend.planned_once(conn):
+                assert [queries.list_tasks(conn, boss, page_size=3, now=now, **f) for f in filters] == expected
+        if backend.postgresql:
+            assert conn.exec_driver_sql(settings).one() == found
+            plans = conn.exec_driver_sql("SELECT sum(generic_plans), sum(custom_plans) FROM pg_prepared_statements "
+                                         "WHERE strpos(statement, 'followup_total') > 0").one()
+            assert plans[0] > 0 and plans[1] == 0, plans

@@ -28,7 +28,7 @@ def test_migrating_twice_changes_nothing(engine_each):
 
 
 def test_instance_states_are_stored_with_lz4_on_postgresql(engine, deploy):
-    """Migration 0014: a state written after it is compressed with lz4 (faster than pglz at every save and
+    """Migration 0015: a state written after it is compressed with lz4 (faster than pglz at every save and
     load); SQLite does not compress."""
     if engine.db.dialect.name != "postgresql":
         pytest.skip("SQLite does not compress")

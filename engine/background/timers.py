@@ -19,7 +19,7 @@ from datetime import timedelta
 import sqlalchemy as sa
 
 from engine.config import env_number, env_numbers
-from engine.storage.schema import task_due_counts, timers
+from engine.storage.schema import task_due_counts, task_due_set_counts, timers
 
 
 @dataclass(frozen=True)
@@ -99,13 +99,13 @@ def sweep(db, now, policy: TimerPolicy, is_live, limit=1000) -> list[Batch]:
 
 
 def purge_spent_due_counts(db, now) -> int:
-    """Delete the rows of task_due_counts left at zero whose day has passed (migration 0013: the trigger
-    leaves them, so that claims and releases update a row in place, HOT, instead of deleting and inserting
-    it each time). Run with each sweep."""
+    """Delete the rows of task_due_counts and task_due_set_counts left at zero whose day has passed
+    (migrations 0013, 0014: the triggers leave them, so that a row is updated in place, HOT, instead of
+    deleted and inserted each time it goes to zero and back). Run with each sweep; returns the rows deleted."""
     today = int(now.timestamp() // 86400)
     with db.begin() as conn:
-        return conn.execute(task_due_counts.delete().where(task_due_counts.c.open_tasks == 0,
-                                                           task_due_counts.c.due_day < today)).rowcount
+        return sum(conn.execute(table.delete().where(table.c.open_tasks == 0, table.c.due_day < today)).rowcount
+                   for table in (task_due_counts, task_due_set_counts))
 
 
 def next_due(db):

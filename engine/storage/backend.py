@@ -10,8 +10,10 @@ death penalty once, and viewflow's flow picks its lock): everyone else asks the 
   expanding IN elsewhere), bound as `ids`;
 - `insert_ignore(table)`: INSERT ... ON CONFLICT DO NOTHING in the database's own dialect;
 - `reader_options`: execution options of read-only connections (autocommit on PostgreSQL; a DEFERRED
-  read transaction on SQLite, see database.py).
+  read transaction on SQLite, see database.py);
+- `planned_once(conn)`: statements run within it reuse one plan per prepared statement (PostgreSQL).
 """
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -43,6 +45,30 @@ class Backend:
     @property
     def reader_options(self) -> dict:
         return {"isolation_level": "AUTOCOMMIT"} if self.postgresql else {"followup_read_only": True}
+
+    @contextmanager
+    def planned_once(self, conn):
+        """Within it, a statement psycopg has prepared (the fifth run of one text on a connection) runs on
+        the generic plan PostgreSQL made once, not on a custom plan made again at every run. PostgreSQL's
+        own choice ("auto") keeps custom plans for the inbox's statements, whose generic cost it guesses
+        higher (a due-time bound it cannot see), and planning them took 2-3 ms of a supervisor's 6-9 ms
+        at 1,000,000 open tasks (bench/inbox.py). Their only parameters are times, filter values, offset
+        and limit; reach is written into the statement, so one plan fits every run (PostgreSQL makes it
+        again once ANALYZE has changed what it knows of a table). Without a value for the limit, a generic
+        plan expects a tenth of a group's tasks and gathered them with parallel workers (5 ms to start
+        them, for 50 rows): no parallel workers within it either. One round trip each way (~0.1 ms
+        together on an autocommit reader); nothing on SQLite."""
+        if not self.postgresql:
+            yield conn
+            return
+        conn.exec_driver_sql("SELECT set_config('plan_cache_mode', 'force_generic_plan', false), "
+                             "set_config('max_parallel_workers_per_gather', '0', false)")
+        try:
+            yield conn
+        finally:
+            # Two statements without parameters: psycopg sends them as one simple query (pg_settings'
+            # reset_val costs 0.5 ms, a view over every setting).
+            conn.exec_driver_sql("RESET plan_cache_mode; RESET max_parallel_workers_per_gather")
 
     def delete_by_ids(self, table, param="ids"):
         if self.postgresql:  # one statement text whatever the number of ids (an expanding IN is re-rendered)

@@ -144,7 +144,8 @@ task_count_groups = sa.Table(
 # Open tasks with a due time counted by (candidate groups, assignee, UTC day of the due time: days since
 # 1970-01-01), kept by triggers on human_tasks (migration 0013; rows left at zero are deleted by the
 # scheduler's sweep once their day has passed). The tasks in reach due before a moment T: these rows of
-# the days before T's day, plus a count of T's day.
+# the days before T's day plus a count of T's day up to T; past noon, the rows through T's day less a
+# count from T to midnight (instances/queries._due_before).
 task_due_counts = sa.Table(
     "task_due_counts", metadata,
     sa.Column("candidate_groups", sa.Text, primary_key=True),
@@ -152,6 +153,16 @@ task_due_counts = sa.Table(
     sa.Column("assignee", sa.String(100), primary_key=True),
     sa.Column("open_tasks", sa.Integer, nullable=False),
     sa.Index("ix_task_due_counts_assignee", "assignee", "due_day"),
+)
+
+# task_due_counts without the assignee: open tasks with a due time by (candidate groups, UTC day), whoever
+# holds them (migration 0014; its trigger skips claims and releases). The `all` and `group` scopes' "due
+# before" totals sum these, one row per set and day.
+task_due_set_counts = sa.Table(
+    "task_due_set_counts", metadata,
+    sa.Column("candidate_groups", sa.Text, primary_key=True),
+    sa.Column("due_day", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("open_tasks", sa.Integer, nullable=False),
 )
 
 timers = sa.Table(

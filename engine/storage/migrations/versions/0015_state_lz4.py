@@ -5,14 +5,14 @@ the server's CPU per save and load where pglz took 143-158 µs (bench: 4,000 upd
 a first-contact state; compressed size 1,544 bytes against 1,427). Rows keep their compression until
 they are written again. A server without lz4 keeps pglz; SQLite does not compress.
 
-Revision ID: 0014_state_lz4
-Revises: 0013_inbox_at_scale
+Revision ID: 0015_state_lz4
+Revises: 0014_due_counts_by_set
 Create Date: 2026-11-30
 """
 from alembic import op
 
-revision = "0014_state_lz4"
-down_revision = "0013_inbox_at_scale"
+revision = "0015_state_lz4"
+down_revision = "0014_due_counts_by_set"
 branch_labels = None
 depends_on = None
 
