@@ -7,6 +7,7 @@ hub (the task-completed hook, handed to the instance store) into the generic run
 Methods that take a `user` apply the access rule (engine/access.py) as well: routes parse, call one of
 them and answer.
 """
+from contextlib import nullcontext
 from datetime import timedelta
 from functools import partial
 from types import SimpleNamespace
@@ -422,8 +423,10 @@ class Engine:
 
     def list_tasks(self, user: User, page=1, page_size=50, **filters):
         """(tasks, total) of the tasks `user` reaches (see `queries.list_tasks` for the filters)."""
-        with reader(self.db).connect() as conn, backend_for(conn).planned_once(conn):
-            items, total = queries.list_tasks(conn, user, page=page, page_size=page_size, **filters)
+        with reader(self.db).connect() as conn:
+            planned = backend_for(conn).planned_once if queries.plans_weigh(user, **filters) else nullcontext
+            with planned(conn):
+                items, total = queries.list_tasks(conn, user, page=page, page_size=page_size, **filters)
             return with_subjects(conn, items), total
 
     def list_instances(self, user: User, page=1, page_size=50, **filters):

@@ -283,3 +283,17 @@ def test_inbox_reads_reuse_one_generic_plan_and_leave_the_connection_as_found(en
             plans = conn.exec_driver_sql("SELECT sum(generic_plans), sum(custom_plans) FROM pg_prepared_statements "
                                          "WHERE strpos(statement, 'followup_total') > 0").one()
             assert plans[0] > 0 and plans[1] == 0, plans
+
+
+def test_only_listings_whose_plans_weigh_switch_to_generic_plans():
+    """`queries.plans_weigh`: the two round trips of `planned_once` are paid where planning costs more
+    (a supervisor's reach, several groups, due-time totals), not by an agent's plain listing of one group,
+    the call an agent polling for work makes most."""
+    from engine.identity import User
+    from engine.instances.queries import plans_weigh
+
+    agent = User(1, "li", "agent", frozenset({"sales"}))
+    assert not plans_weigh(agent, scope="unassigned", process_key="lead_assignment")
+    assert plans_weigh(agent, overdue=True) and plans_weigh(agent, due_before=clock.now())
+    assert plans_weigh(User(1, "li", "agent", frozenset({"sales", "service"})))
+    assert plans_weigh(User(2, "boss", "supervisor", frozenset({"sales"})))

@@ -33,6 +33,17 @@ def _page(conn, query, count_query, page, page_size):
     return rows, conn.execute(count_query).scalar_one()
 
 
+def plans_weigh(user: User, overdue=None, due_before=None, **_filters) -> bool:
+    """Whether planning this listing's statements costs more than the two round trips of
+    `Backend.planned_once` (which has PostgreSQL plan each of them once): a reach of several paths (a
+    supervisor's groups and their members' tasks, an agent of several groups) or a due-time total, whose
+    plans took 2.4-3.1 ms at every request at 1,000,000 open tasks. An agent's plain listing of one group
+    plans in a fraction of that, and the switch made the 4-client agent loop of bench/api.py ~10% slower
+    (7 -> 9 statements per loop)."""
+    return (access.reach_members_sql(user) is not None or len(user.groups) > 1
+            or overdue is not None or due_before is not None)
+
+
 def list_tasks(conn, user: User, scope="all", process_key=None, business_key=None, instance_id=None,
                overdue=None, due_before: datetime | None = None, page=1, page_size=50, now=None, with_total=True):
     """The user's inbox: tasks in reach, by due time (none last), then oldest first. The total is None
