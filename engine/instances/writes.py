@@ -63,8 +63,9 @@ def _save_one_statement(backend, completing: bool, deleting=(), inserting=()):
         update = update.add_cte(backend.delete_by_ids(_TABLES_WITH_GONE_ROWS[name], f"d_{name}").cte(f"gone_{name}"))
     for name, columns, count in inserting:
         table = _TABLES_WITH_NEW_ROWS[name]
-        rows = [{c: sa.bindparam(f"n_{name}_{i}_{c}", type_=table.c[c].type) for c in columns} for i in range(count)]
-        update = update.add_cte(table.insert().values(rows).cte(f"new_{name}"))
+        for i in range(count):  # one CTE a row: a multi-row VALUES makes SQLAlchemy compile the statement every time
+            row = {c: sa.bindparam(f"n_{name}_{i}_{c}", type_=table.c[c].type) for c in columns}
+            update = update.add_cte(table.insert().values(row).cte(f"new_{name}_{i}"))
     if not completing:
         return update.returning(instances.c.id)
     done = (human_tasks.delete().where(human_tasks.c.id == sa.bindparam("c_id"),
