@@ -1,5 +1,6 @@
 """The customer hub over HTTP: reach, duplicate refusal, amount hiding, pool race answers, imports."""
 import io
+import pytest
 
 from api_fixtures import *  # noqa: F401,F403
 from engine.customers.vocab import seed_defaults
