@@ -5,13 +5,9 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 
-def env_number(env, name, kind, default, zero_ok=False):
-    """The number environment variable `name` holds (`kind`: int or float), or `default` when it is unset
-    or empty. Anything else stops the start with an error naming the variable: a setting typed wrong must
-    not become some other value silently."""
-    value = env.get(name)
-    if value is None or not str(value).strip():
-        return default
+def parse_number(name, value, kind, zero_ok=False):
+    """`value` (text) as the number setting `name` takes (`kind`: int or float); anything else stops the
+    start with an error naming the setting: a setting typed wrong must not become some other value."""
     try:
         parsed = kind(value)
     except ValueError:
@@ -22,11 +18,19 @@ def env_number(env, name, kind, default, zero_ok=False):
     return parsed
 
 
+def env_number(env, name, kind, default, zero_ok=False):
+    """The number environment variable `name` holds, or `default` when it is unset or empty."""
+    value = env.get(name)
+    if value is None or not str(value).strip():
+        return default
+    return parse_number(name, value, kind, zero_ok)
+
+
 def env_numbers(env, fields: dict) -> dict:
     """Keyword arguments of a settings dataclass from the variables that are set:
     {field: (variable, int or float)} -> {field: number}; the dataclass's defaults stand for the rest."""
-    return {field: env_number(env, name, kind, None) for field, (name, kind) in fields.items()
-            if env_number(env, name, kind, None) is not None}
+    found = {field: env_number(env, name, kind, None) for field, (name, kind) in fields.items()}
+    return {field: value for field, value in found.items() if value is not None}
 
 
 @dataclass(frozen=True)

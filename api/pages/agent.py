@@ -10,6 +10,7 @@ from engine.instances import overview
 from api.pages import calls, messages
 from api.pages.auth import local_target
 from api.pages.i18n import is_overdue
+from api.pages.templating import page_count
 from api.schemas.workflow import TaskListArgs
 
 blp = Blueprint("agent", __name__, template_folder="templates")
@@ -68,7 +69,7 @@ def inbox():
     total = result["total"] or 0
     return render_template("inbox.html", rows=rows, total=total, counts=counts, scope=scope, process=process,
                            customer=customer_text, customer_name=customer_name, no_customer=not found,
-                           processes=process_names(), page=page, pages=max(1, -(-total // PAGE_SIZE)), now=now)
+                           processes=process_names(), page=page, pages=page_count(total, PAGE_SIZE), now=now)
 
 
 def _back(default=None):

@@ -15,6 +15,7 @@ from engine.customers.importer import HEADERS, KEYS, UNFINISHED
 from engine.customers.tabular import write_csv
 from engine.errors import Conflict, InvalidInput
 from api.pages import calls, messages
+from api.pages.templating import page_count
 from api.schemas.customers import ImportArgs
 
 blp = Blueprint("import_pages", __name__, template_folder="templates")
@@ -27,7 +28,7 @@ POLL_SECONDS = 2
 def _listing(page):
     result = calls.call("imports.list_imports", page=page, page_size=PAGE_SIZE)
     total = result["total"] or 0
-    return dict(items=result["items"], total=total, page=page, pages=max(1, -(-total // PAGE_SIZE)),
+    return dict(items=result["items"], total=total, page=page, pages=page_count(total, PAGE_SIZE),
                 modes=MODES, keys=KEYS)
 
 

@@ -16,7 +16,7 @@ from api.pages import calls, messages
 from api.pages.agent import customer_filter, process_names
 from api.pages.auth import local_target, requires
 from api.pages.i18n import is_overdue, zone
-from api.pages.templating import column_label
+from api.pages.templating import column_label, page_count
 from api.schemas.workflow import STATUSES, InstanceListArgs
 
 blp = Blueprint("supervisor", __name__, template_folder="templates")
@@ -56,7 +56,7 @@ def instances():
     user = g.user
     batch = [name for name in ("suspend", "resume", "cancel") if access.allowed(user, ACTIONS[name])]
     return render_template("instances.html", items=result["items"], total=total, page=page,
-                           pages=max(1, -(-total // PAGE_SIZE)), process=raw["process_key"], status=raw["status"],
+                           pages=page_count(total, PAGE_SIZE), process=raw["process_key"], status=raw["status"],
                            customer=customer_text, customer_name=customer_name, no_customer=not found,
                            names=process_names(), statuses=STATUSES, batch=batch)
 

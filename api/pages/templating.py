@@ -62,6 +62,12 @@ def url_with(**changes):
     return request.path + ("?" + query if query else "")
 
 
+def page_count(total, page_size):
+    """How many pages a listing of `total` items takes (at least one: an empty listing is one page); what
+    the pager (_pager.html) counts to."""
+    return max(1, -(-(total or 0) // page_size))
+
+
 def short_id(value):
     return str(value or "")[:8]
 

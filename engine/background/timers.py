@@ -18,7 +18,7 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 
-from engine.config import env_number, env_numbers
+from engine.config import env_numbers, parse_number
 from engine.storage.schema import task_due_counts, task_due_set_counts, timers
 
 
@@ -39,8 +39,8 @@ class TimerPolicy:
                                    "batch_size": ("FOLLOWUP_TIMER_BATCH", int),
                                    "max_attempts": ("FOLLOWUP_TIMER_ATTEMPTS", int)})
         if (env.get("FOLLOWUP_TIMER_BACKOFF") or "").strip():
-            kwargs["backoff"] = tuple(env_number({"FOLLOWUP_TIMER_BACKOFF": x}, "FOLLOWUP_TIMER_BACKOFF", float, None,
-                                                 zero_ok=True) for x in env["FOLLOWUP_TIMER_BACKOFF"].split(","))
+            kwargs["backoff"] = tuple(parse_number("FOLLOWUP_TIMER_BACKOFF", x, float, zero_ok=True)
+                                      for x in env["FOLLOWUP_TIMER_BACKOFF"].split(","))
         return cls(**kwargs)
 
 
