@@ -5,6 +5,10 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 
+class SettingError(ValueError):
+    """A setting in the environment that cannot be used; its message names the variable."""
+
+
 def parse_number(name, value, kind, zero_ok=False):
     """`value` (text) as the number setting `name` takes (`kind`: int or float); anything else stops the
     start with an error naming the setting: a setting typed wrong must not become some other value."""
@@ -12,9 +16,9 @@ def parse_number(name, value, kind, zero_ok=False):
         parsed = kind(value)
     except ValueError:
         what = "a whole number" if kind is int else "a number"
-        raise ValueError(f"{name} must be {what}, not {value!r}") from None
+        raise SettingError(f"{name} must be {what}, not {value!r}") from None
     if parsed < 0 or (parsed == 0 and not zero_ok):
-        raise ValueError(f"{name} must be greater than 0, not {value!r}")
+        raise SettingError(f"{name} must be greater than 0, not {value!r}")
     return parsed
 
 

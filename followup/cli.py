@@ -11,12 +11,23 @@ from pathlib import Path
 
 import click
 
+from engine.config import SettingError
 from engine.errors import FollowupError
 from followup import imports, instances, users, work
 from followup.helpers import apply_memory_limit, fail, open_engine
 
 
-@click.group()
+class _Commands(click.Group):
+    """A setting typed wrong (FOLLOWUP_CLAIM_LIMIT=2.5) ends any command with its one-line reason."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except SettingError as err:
+            fail(err)
+
+
+@click.group(cls=_Commands)
 def main():
     """Followup: customer follow-up SOPs as BPMN, executed."""
 

@@ -34,3 +34,15 @@ def test_a_number_typed_wrong_is_refused_naming_its_variable(reader, name, value
     with pytest.raises(ValueError) as refused:
         reader({name: value})
     assert words in str(refused.value)
+
+
+def test_the_command_line_says_which_setting_is_wrong_in_one_line(monkeypatch, tmp_path):
+    from click.testing import CliRunner
+
+    from followup.cli import main
+
+    monkeypatch.setenv("FOLLOWUP_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("FOLLOWUP_CLAIM_LIMIT", "2.5")
+    result = CliRunner().invoke(main, ["timers", "run"])
+    assert result.exit_code == 1
+    assert result.stderr == "error: FOLLOWUP_CLAIM_LIMIT must be a whole number, not '2.5'\n"
