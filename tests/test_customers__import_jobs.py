@@ -15,6 +15,7 @@ from engine import clock
 from engine.customers import import_jobs
 from engine.customers.schema import customers, import_files, record_changes
 from engine.customers.vocab import seed_defaults
+from engine.storage.schema import audit_events, instances
 from workers.config import WorkerConfig
 from workers.inprocess import run_due, start_background
 
@@ -419,11 +420,27 @@ def test_in_the_embedded_mode_timers_fire_while_a_big_import_runs(hub, engine):
             if "imported" not in ended and hub.boss.get(location).get_json()["status"] not in ("queued", "running"):
                 ended["imported"] = time.monotonic()
             time.sleep(0.02)
+        alive, claimed = runner.running, runner.scheduler.claimed
     finally:
         runner.stop(timeout=60)
     assert hub.boss.get(location).get_json()["status"] == "applied"
-    assert [e.instance_id for e in fired_events(engine)] == [instance]
+    assert [e.instance_id for e in fired_events(engine)] == [instance], _why_not_fired(engine, instance, alive, claimed)
     assert ended["fired"] < ended["imported"], "the timer waited for the import to end"
+
+
+def _why_not_fired(engine, instance_id, alive, claimed):
+    """What a supervisor would look at when a timer did not fire: its row, the instance, the scheduler."""
+    from workers_support import pending_timers
+
+    with engine.db.connect() as conn:
+        row = conn.execute(sa.select(instances.c.status, instances.c.incident)
+                           .where(instances.c.id == instance_id)).first()
+        events = conn.execute(sa.select(audit_events.c.action, audit_events.c.actor, audit_events.c.detail)
+                              .where(audit_events.c.instance_id == instance_id)).all()
+    timers = [{k: v for k, v in t._mapping.items() if k in ("due_at", "enqueued_at", "lease_until", "attempts",
+                                                             "last_error", "job_id")} for t in pending_timers(engine)]
+    return (f"scheduler thread alive: {alive}, timers claimed: {claimed}, now {clock.now().isoformat()}; "
+            f"timers {timers}; instance {row}; events {events}")
 
 
 def test_a_chunk_the_database_aborts_to_break_a_deadlock_is_written_again_once(hub, engine, monkeypatch):
