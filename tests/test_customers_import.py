@@ -7,7 +7,7 @@ from openpyxl import Workbook
 
 from engine.customers import create_customer, get_customer, import_customers, revert_import, update_customer
 from engine.customers.common import history
-from engine.customers.importer import error_file, import_error_file, list_batches
+from engine.customers.importer import batch_view, error_file, get_batch, import_error_file, list_batches
 from engine.customers.schema import customers, record_changes
 from engine.errors import Conflict, InvalidInput, NotFound
 
@@ -75,6 +75,9 @@ def test_create_only_writes_good_rows_and_keeps_an_error_file(hub):
     assert [r[0] for r in rows[1:]] == ["4", "5"]
     assert rows[1][1:8] == CHINESE[3] and "check digit" in rows[1][-1]
     assert error_file(report) == import_error_file(hub, report["batch_id"])
+    kept = batch_view(get_batch(hub, report["batch_id"]), details=True)
+    assert [(e["row"], e["reason"]) for e in kept["errors"]] == [(e["row"], e["reason"]) for e in report["errors"]], \
+        "the batch keeps the report's bad rows for its page, as a background import's does"
 
 
 def _all(engine):

@@ -124,9 +124,11 @@ def _left(text, *values):
 def _import(browser, rows, form):
     answer = browser.post("/imports", {"file": (io.BytesIO(sheet(*rows)), "客户.csv"), "action": "import", **form},
                           content_type="multipart/form-data")
-    page = answer.get_data(as_text=True)
-    assert answer.status_code == 200, page
-    return int(re.search(r'href="/imports/(\d+)/errors.csv"', page).group(1)), page
+    assert answer.status_code == 303, answer.get_data(as_text=True)
+    batch_id = int(re.fullmatch(r"/imports/(\d+)", answer.headers["Location"]).group(1))
+    page = browser.get(answer.headers["Location"]).get_data(as_text=True)
+    assert f'href="/imports/{batch_id}/errors.csv"' in page, page
+    return batch_id, page
 
 
 def test_every_reason_a_row_can_have_reads_in_chinese_on_the_page_and_in_its_csv(boss, api):

@@ -69,10 +69,15 @@ def test_a_supervisor_checks_a_file_then_imports_it_and_downloads_the_bad_rows(p
     assert _customers(engine) == 0
 
     imported = _upload(people.boss, _csv(5, bad={3}), action="import")
-    html = imported.get_data(as_text=True)
-    assert imported.status_code == 200 and "The file is imported." in html
-    batch_id = int(re.search(r'href="/imports/(\d+)"', html).group(1))
-    assert f'href="/imports/{batch_id}/errors.csv"' in html
+    assert imported.status_code == 303, "the import's answer sends the browser on: a reload sends no file again"
+    batch_id = int(BATCH.match(imported.headers["Location"]).group(1))
+    html = people.boss.get(f"/imports/{batch_id}").get_data(as_text=True)
+    assert "The file is imported." in html, "said once, on the batch's page"
+    assert re.search(r"<b>4</b> new.*<b class=\"late-text\">1</b> bad row<", html, re.S)
+    assert re.search(r"<td>5</td><td>联系电话</td><td>[^<]+area code[^<]+</td>", html), "its bad row, kept on the batch"
+    assert f'href="/imports/{batch_id}/errors.csv"' in html and "Revert the import" in html
+    again = people.boss.get(f"/imports/{batch_id}").get_data(as_text=True)
+    assert "The file is imported." not in again and "<td>5</td><td>联系电话</td>" in again
     assert _customers(engine) == 4
     errors = people.boss.get(f"/imports/{batch_id}/errors.csv")
     assert errors.status_code == 200 and errors.mimetype == "text/csv"

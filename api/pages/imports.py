@@ -44,8 +44,9 @@ def imports():
 
 @blp.route("/imports", methods=["POST"])
 def upload():
-    """Check or import the uploaded file. The report of an import done here is shown on the list page (the
-    batch keeps only its summary; its first errors are in this answer and in the error file)."""
+    """Check or import the uploaded file. A check's report is this answer (it wrote nothing, no batch keeps
+    it); an import goes to its batch's page (303), which shows the same report, so that reloading the page
+    does not send the file again."""
     upload = request.files.get("file")
     chosen = {"mode": request.form.get("mode"), "key": request.form.get("key") or None,
               "dry_run": request.form.get("action") == "check"}
@@ -64,6 +65,9 @@ def upload():
         flash(_("The file is queued: it is imported in the background."), "ok")
         return redirect(url_for("import_pages.batch", batch_id=batch_id))
     report = answer[0] if isinstance(answer, tuple) else answer
+    if report.get("batch_id"):  # written: its page shows the report, and reloading it imports nothing again
+        flash(_("The file is imported."), "ok")
+        return redirect(url_for("import_pages.batch", batch_id=report["batch_id"]), 303)
     report["errors"] = [{**e, "reason": reason(e["reason"])} for e in report["errors"]]
     report["warnings"] = [{**w, "reason": reason(w["reason"])} for w in report["warnings"]]
     return render_template("imports.html", **_listing(1), report=report, chosen=chosen)

@@ -44,7 +44,6 @@ from engine.customers.schema import import_batches, import_files
 from engine.customers.tabular import read_headers
 
 log = logging.getLogger(__name__)
-KEPT_DETAILS = 200  # errors and warnings kept on the batch (all of the bad rows are in its error file)
 
 
 @dataclass(frozen=True)
@@ -192,8 +191,7 @@ class ImportJobs:
                 self._advance(batch_id, job_id, rows_checked=shown, **({"rows_done": shown} if batch.dry_run else {}))
             importer.check(self, prepared, checking, own_batch=batch_id, **rules)
             report = importer.report_of(prepared, batch.dry_run)
-            details = {"errors": report["errors"][:KEPT_DETAILS], "warnings": report["warnings"][:KEPT_DETAILS],
-                       "ignored_columns": report["ignored_columns"]}
+            details = importer.kept_details(report)
             summary = {k: report[k] for k in importer.SUMMARY}
             if batch.dry_run:
                 return self._finish(batch_id, job_id, "checked", summary, report["error_rows"], details, total)

@@ -183,6 +183,13 @@ def report_of(prepared, dry_run) -> dict:
 
 
 SUMMARY = ("total_rows", "created", "updated", "unchanged", "failed")
+KEPT_DETAILS = 200  # errors and warnings kept on the batch (all of the bad rows are in its error file)
+
+
+def kept_details(report) -> dict:
+    """What a batch keeps of its report for its page: the first errors and warnings, the ignored columns."""
+    return {"errors": report["errors"][:KEPT_DETAILS], "warnings": report["warnings"][:KEPT_DETAILS],
+            "ignored_columns": report["ignored_columns"]}
 
 
 def _cell(value):
@@ -343,7 +350,8 @@ def _write(engine, rows, report, actor, progress, total):
         with engine.db.begin() as conn:
             batch_id = conn.execute(import_batches.insert().values(
                 at=now, actor=actor, file_name=report["file_name"], mode=report["mode"], key=report["key"],
-                status="applied", summary=summary, error_rows=report["error_rows"], total_rows=total,
+                status="applied", summary=summary, error_rows=report["error_rows"], details=kept_details(report),
+                total_rows=total,
                 rows_checked=total, rows_done=total, finished_at=now).returning(import_batches.c.id)
             ).scalar_one()
             creates = [r for r in good if r.action == "create"]

@@ -6,6 +6,8 @@ Each test takes screenshots into tests/browser/screenshots/ (gitignored); look a
 import base64
 import re
 
+import sqlalchemy as sa
+
 from browser_fixtures import *  # noqa: F401,F403
 from browser_fixtures import english_ui_strings, screenshot, sign_in
 
@@ -183,11 +185,20 @@ def test_a_supervisor_imports_customers_and_watches_a_background_import(visit, s
     assert "The file is checked: nothing was written." in page.inner_text("#report")
     page.set_input_files("input[name=file]", str(sheet))
     page.click("button[value=import]")
-    report = page.locator("#report")
-    assert "The file is imported." in report.inner_text()
+    assert re.search(r"/imports/\d+$", page.url), "the import's own page, which a reload does not post again"
+    assert "The file is imported." in page.inner_text(".flashes")
+    report = page.locator("#batch")
     assert re.search(r"1\s+new.*1\s+bad row\b", report.inner_text(), re.S)
     assert report.locator("tbody tr").first.inner_text().startswith("3\t联系电话")
     assert report.locator("a:has-text('Download the bad rows')").count() == 1
+    screenshot(page, "import-applied")
+    def customer_count():
+        with site.engine.db.connect() as conn:
+            return conn.execute(sa.text("select count(*) from customers")).scalar()
+    before = customer_count()
+    page.reload()
+    assert page.locator("#batch").count() == 1 and customer_count() == before, "the reload imported nothing"
+    page.click("nav a:has-text('Imports')")
     assert page.locator("table.imports tbody tr").count() == 1
     screenshot(page, "imports")
 
