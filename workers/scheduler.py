@@ -110,6 +110,7 @@ class Scheduler:
         self.launchers = Launchers(engine)
         self._next_sweep = 0.0
         self.claimed = 0
+        self.round_started = None  # time.monotonic() when the round now running began; None between rounds
 
     def tick(self, sweep_now=None) -> int:
         """One round; returns how many timers it claimed."""
@@ -131,14 +132,23 @@ class Scheduler:
         self.dispatch.messages(outbox_store.claim(db, clock.now(), config.outbox))
         return claimed
 
+    def stuck_for(self) -> float:
+        """Seconds the round now running has taken (0 between rounds): a round that never ends (a database
+        call or a webhook that hangs) stops every deadline of this scheduler; /api/health reports it."""
+        started = self.round_started
+        return 0.0 if started is None else time.monotonic() - started
+
     def run(self, stop: threading.Event):
         """Tick until `stop` is set; a failing tick (database or Redis down) is logged and retried."""
         while not stop.is_set():
+            self.round_started = time.monotonic()
             try:
                 busy = self.tick() >= self.config.claim_limit
             except Exception:  # noqa: BLE001 - the loop must outlive an outage
                 log.exception("scheduler tick failed; retrying in a second")
                 stop.wait(1.0)
                 continue
+            finally:
+                self.round_started = None
             if not busy:
                 stop.wait(self.config.tick)

@@ -11,6 +11,9 @@ from api.routes.common import Blueprint
 blp = Blueprint("system", __name__, description="Health, metrics and documentation")
 
 
+STUCK_AFTER = 120.0  # seconds one round of the in-process runner may take (2,000 timers fire in ~10 s on SQLite)
+
+
 def _check_timers():
     """Who keeps the deadlines: RQ workers (Redis), or the in-process runner of the serving command."""
     if not services().engine.settings.embedded:
@@ -23,6 +26,10 @@ def _check_timers():
         return {"ok": True, "detail": "turned off in this process (--no-timers or FOLLOWUP_TIMERS=off)"}
     if not handle.running:
         return {"ok": False, "detail": "the in-process runner has stopped"}
+    stuck = handle.scheduler.stuck_for()
+    if stuck > STUCK_AFTER:
+        return {"ok": False, "detail": f"the in-process runner has been in one round for {stuck:.0f} s: a database "
+                                       "call or a webhook that does not answer? No timer fires until it ends"}
     return {"ok": True, "detail": "run in this process"}
 
 
