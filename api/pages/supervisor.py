@@ -1,7 +1,5 @@
 """The supervisor's pages: the cockpit, the instance list (filters, batch actions), an instance (diagram,
 variables, tasks, timers, audit trail, actions) and the reports with their CSV export."""
-import csv
-import io
 from datetime import timedelta
 
 from flask import Blueprint, Response, flash, g, redirect, render_template, request, url_for
@@ -9,6 +7,7 @@ from flask_babel import gettext as _
 from marshmallow import ValidationError
 
 from engine import access, clock
+from engine.customers.tabular import write_csv
 from engine.errors import FollowupError, Forbidden
 from engine.instances import overview
 from engine.status import FINAL, InstanceStatus
@@ -178,13 +177,9 @@ def report_table(name, data):
 def report_csv():
     name, team, _teams, days = _report_args()
     columns, rows = report_table(name, _run_report(name, team, days))
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow([column_label(c) for c in columns])
-    for row in rows:
-        writer.writerow(["" if row.get(c) is None else row.get(c) for c in columns])
-    # UTF-8 with a byte order mark: Excel then opens the Chinese headers and names as they are.
-    body = "\ufeff" + out.getvalue()
+    # UTF-8 with a byte order mark (Excel opens the Chinese as it is); a title like =HYPERLINK(...) as text
+    body = write_csv([column_label(c) for c in columns],
+                     [["" if row.get(c) is None else row.get(c) for c in columns] for row in rows])
     filename = f"{name}-{team or 'all'}-{days}d.csv"
     return Response(body, mimetype="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="{filename}"'})
