@@ -42,6 +42,16 @@ def test_an_instance_runs_from_start_to_end_with_its_variables(engine_each):
     assert done["variables"] == {"owner": "li", "outcome": "reached", "note": "约了周三拜访", "budget": 5000, "tier": "A"}
 
 
+def test_a_required_text_of_blanks_only_is_refused_as_empty(engine):
+    """Three spaces (or a full-width one) typed into a required 跟进结果 say nothing: refused, not recorded."""
+    instance, call = start_first_contact(engine)
+    with pytest.raises(InvalidInput) as caught:
+        engine.complete_task(call["id"], {"outcome": " \u3000 "}, actor="wang")
+    assert caught.value.errors == {"outcome": ["is required"]}
+    engine.complete_task(call["id"], {"outcome": "reached", "note": "  "}, actor="wang")
+    assert engine.instance(instance["id"])["variables"]["note"] is None, "an optional field of blanks is left empty"
+
+
 def test_bad_form_values_are_refused_listing_every_field_and_change_nothing(engine):
     instance, call = start_first_contact(engine)
     before = state_of(engine, instance["id"])
@@ -60,7 +70,7 @@ def test_number_fields_check_type_and_bounds(engine):
     engine.complete_task(call["id"], {"outcome": "reached"}, actor="wang")
     qualify = engine.instance(instance["id"])["tasks"][0]
     for bad, reason in [("lots", "must be a whole number"), (-1, "must be at least 0"), (True, "must be a whole number"),
-                        (None, "is required")]:
+                        (None, "is required"), ("   ", "is required"), ("\u3000\t", "is required")]:
         with pytest.raises(InvalidInput) as caught:
             engine.complete_task(qualify["id"], {"budget": bad}, actor="li")
         assert caught.value.errors == {"budget": [reason]}

@@ -103,7 +103,7 @@ def validate(fields: list[dict], values: dict, others_allowed=False, reserved=fr
         if field.get("readonly") and name in values:
             errors.setdefault(name, []).append("is read-only")
             continue
-        if value is None or value == "":
+        if value is None or (isinstance(value, str) and not value.strip()):  # "   " or "\u3000" says nothing
             if field.get("required"):
                 errors.setdefault(name, []).append("is required")
             elif not field.get("readonly"):
