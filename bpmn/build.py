@@ -13,7 +13,11 @@ SURVEY = form(("csat", "满意度 CSAT (1-5)", "long", {"required": True, "min":
 
 def followup_task():
     d = Diagram("followup_task", "跟进任务 Follow-up task", lanes=[("Lane_sales", "sales"), ("Lane_supervisors", "supervisors")])
-    d.add("startEvent", "start", "需要跟进", 0)
+    d.add("startEvent", "start", "需要跟进", 0, body=form(
+        ("title", "标题 Title", "string"), ("note", "说明 Note", "string"),
+        ("assignee", "负责人 Assignee", "string", {"user": True}), ("customer_id", "客户编号 Customer id", "long"),
+        ("kind", "类型 Kind", "string", {"default": "follow_up"}),
+        ("due", "期限 Due (ISO duration)", "string", {"default": "P1D"})))
     d.add("userTask", "do_task", "跟进任务", 1, body=form(("result", "跟进结果", "string", {"required": True}),),
           **{"camunda:assignee": "${assignee}", "camunda:candidateGroups": "sales"})
     d.boundary("task_overdue", "do_task", "逾期", timer("timeDuration", "due"))

@@ -266,7 +266,7 @@ def spiff_operator(name, params, result):
 
 def form(*fields):
     """camunda:formData; each field: (id, label, type[, options]) with options a dict: required, min, max,
-    values [(id, name)]."""
+    values [(id, name)], default."""
     parts = []
     for f in fields:
         fid, label, kind = f[:3]
@@ -281,6 +281,7 @@ def form(*fields):
                 constraints += f'<camunda:constraint name="{key}" config="{opts[key]}" />'
         inner = f"<camunda:validation>{constraints}</camunda:validation>" if constraints else ""
         inner += "".join(f"<camunda:value id={quoteattr(v)} name={quoteattr(n)} />" for v, n in opts.get("values", []))
-        parts.append(f"<camunda:formField id={quoteattr(fid)} label={quoteattr(label)} type={quoteattr(kind)}>"
+        default = f" defaultValue={quoteattr(str(opts['default']))}" if "default" in opts else ""
+        parts.append(f"<camunda:formField id={quoteattr(fid)} label={quoteattr(label)} type={quoteattr(kind)}{default}>"
                      f"{inner}</camunda:formField>")
     return f"<bpmn:extensionElements><camunda:formData>{''.join(parts)}</camunda:formData></bpmn:extensionElements>"

@@ -47,6 +47,23 @@ def test_the_whole_library_deploys(engine):
             "checkin_watch", "churn_watch", "followup_task"} <= deployed
 
 
+def test_a_followup_task_started_by_hand_without_a_due_waits_a_day_as_its_page_says(engine):
+    """docs/sops/followup_task.md: `due` defaults to P1D. Started with nothing, it waited for nobody: the
+    overdue timer's `due` was undefined, an incident at the start."""
+    from datetime import timedelta
+
+    from engine import clock
+
+    deploy_library(engine)
+    started = engine.instance(engine.start("followup_task", variables={}))
+    assert started["status"] == "user_input" and started["incident"] is None, started["incident"]
+    [timer] = started["timers"]
+    assert abs(timer["due_at"] - (clock.now() + timedelta(days=1))) < timedelta(minutes=1)
+    assert (started["variables"]["due"], started["variables"]["kind"]) == ("P1D", "follow_up")
+    two_hours = engine.instance(engine.start("followup_task", variables={"title": "回访", "due": "PT2H"}))
+    assert abs(two_hours["timers"][0]["due_at"] - (clock.now() + timedelta(hours=2))) < timedelta(minutes=1)
+
+
 def _service_task(extension):
     return f"""<?xml version="1.0" encoding="UTF-8"?>
 <bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" xmlns:camunda="http://camunda.org/schema/1.0/bpmn"
