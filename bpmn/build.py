@@ -15,7 +15,7 @@ def followup_task():
     d = Diagram("followup_task", "跟进任务 Follow-up task", lanes=[("Lane_sales", "sales"), ("Lane_supervisors", "supervisors")])
     d.add("startEvent", "start", "需要跟进", 0, body=form(
         ("title", "标题 Title", "string"), ("note", "说明 Note", "string"),
-        ("assignee", "负责人 Assignee", "string", {"user": True}), ("customer_id", "客户编号 Customer id", "long"),
+        ("assignee", "负责人 Assignee", "string"), ("customer_id", "客户编号 Customer id", "long"),
         ("kind", "类型 Kind", "string", {"default": "follow_up"}),
         ("due", "期限 Due (ISO duration)", "string", {"default": "P1D"})))
     d.add("userTask", "do_task", "跟进任务", 1, body=form(("result", "跟进结果", "string", {"required": True}),),
