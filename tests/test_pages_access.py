@@ -26,6 +26,24 @@ def _start(engine, business_key="C-1", actor="li"):
     return instance_id, task["id"]
 
 
+def test_the_inbox_and_the_task_page_say_what_each_follow_up_task_is_about(app, engine, identity):
+    """Three follow-up tasks read as three things to do, not three rows of 跟进任务: the title first, the
+    element's name beside it, and the task page shows the note the task was created with."""
+    from sop_support import library_files
+
+    engine.deploy(library_files("followup_task.bpmn"))
+    li = signed_in(app, identity, "li", "agent", ["sales"])
+    for n in (1, 2, 3):
+        engine.start("followup_task", variables={"title": f"回访客户 {n}", "note": f"问一下第 {n} 批样品", "assignee": "li"})
+    inbox = li.get("/inbox?scope=mine").get_data(as_text=True)
+    titles = re.findall(r'class="task-title" href="/tasks/([0-9a-f-]{36})">([^<]+)</a>', inbox)
+    assert sorted(t for _, t in titles) == ["回访客户 1", "回访客户 2", "回访客户 3"], inbox
+    assert inbox.count("<span>跟进任务</span>") == 3
+    task_id = next(i for i, t in titles if t == "回访客户 2")
+    page = li.get(f"/tasks/{task_id}").get_data(as_text=True)
+    assert "<h1>回访客户 2</h1>" in page and '<p class="task-note">问一下第 2 批样品</p>' in page
+
+
 def _token(identity, name):
     return identity.issue_token(name)[1]
 

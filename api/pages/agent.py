@@ -173,7 +173,7 @@ def complete(task_id):
     except InvalidInput as err:
         return render_task(task, submitted, messages.field_errors(err.errors), 422,
                            _("some values do not fit the form; see the fields below"))
-    flash(_("Task completed: %(name)s", name=task["name"]), "ok")
+    flash(_("Task completed: %(name)s", name=task["title"]), "ok")
     mine = [t for t in done["next_tasks"] if t["assignee"] == g.user.name]
     if mine:
         return redirect(url_for("agent.task", task_id=mine[0]["id"]))
