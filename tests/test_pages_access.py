@@ -251,6 +251,24 @@ def test_errors_read_in_the_readers_language(app, engine, identity):
 
 
 # ---- reports ----------------------------------------------------------------------------------
+def test_the_cockpit_dates_an_incident_when_it_happened_not_when_the_instance_last_changed(app, engine, identity):
+    from api.pages.i18n import when
+
+    engine.deploy([bpmn_file("script_failure.bpmn")])
+    instance = engine.instance(engine.start("script_failure"))
+    engine.complete_task(instance["tasks"][0]["id"], {"total": 10, "people": 0}, actor="li")
+    happened = engine.instance(instance["id"])["incident"]["at"]
+    clock.advance(timedelta(hours=3))
+    engine.suspend(instance["id"], actor="ada")
+    engine.resume(instance["id"], actor="ada")
+    ada = signed_in(app, identity, "ada", "admin", [])
+    page = ada.get("/cockpit", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    with app.test_request_context(headers={"Accept-Language": "en"}):
+        at, later = when(happened), when(clock.now())
+    incidents = page[page.index("Open incidents"):page.index("Overdue tasks per team")]
+    assert at in incidents and later not in incidents, incidents
+
+
 def test_a_report_exports_as_csv_with_headers_in_the_readers_language(app, engine, identity):
     _instance_id, task_id = _start(engine)
     engine.claim(task_id, "li")
