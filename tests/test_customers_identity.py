@@ -149,3 +149,17 @@ def test_owner_must_be_an_active_user(engine):
     seeded(engine)
     with pytest.raises(InvalidInput, match="owner"):
         create_customer(engine, {"name": "甲公司", "owner": "nobody"})
+
+
+def test_a_search_takes_percent_and_underscore_as_typed(engine):
+    """'%' or '_' in the search box is a character of a name, not a wildcard that matches every customer."""
+    from engine.customers.customers import list_customers
+
+    seeded(engine)
+    create_customer(engine, {"name": "甲公司"})
+    plain, _ = create_customer(engine, {"name": "乙_贸易 100%有限公司"})
+
+    def found(text):
+        return [c["name"] for c in list_customers(engine, query=text)[0]]
+    assert found("%") == found("_") == found("100%") == ["乙_贸易 100%有限公司"]
+    assert found("甲") == ["甲公司"] and found("/") == [] and found("丙%") == []

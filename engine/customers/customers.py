@@ -218,14 +218,19 @@ def list_customers(engine, page=1, page_size=50, owner=None, owners=None, teams=
     if in_pool is not None:
         base = base.where(customers.c.in_pool == in_pool)
     if query:
-        key = normalize_name(query) or ""
-        like = f"%{key}%"
-        base = base.where(sa.or_(customers.c.name_key.like(like), customers.c.name.like(f"%{query.strip()}%"),
+        key = normalize_name(query)  # "" for punctuation only, which would match every name
+        base = base.where(sa.or_(*([customers.c.name_key.like(_containing(key), escape="/")] if key else []),
+                                 customers.c.name.like(_containing(query.strip()), escape="/"),
                                  customers.c.credit_code == query.strip().upper()))
     with engine.db.connect() as conn:
         total = conn.execute(sa.select(sa.func.count()).select_from(base.subquery())).scalar_one()
         rows = conn.execute(base.order_by(customers.c.id.desc()).offset((page - 1) * page_size).limit(page_size))
         return [row_dict(r) for r in rows], total
+
+
+def _containing(text) -> str:
+    """A LIKE pattern for names containing `text` as typed: its % and _ are characters, not wildcards."""
+    return "%" + text.replace("/", "//").replace("%", "/%").replace("_", "/_") + "%"
 
 
 def names(engine, ids) -> dict:
