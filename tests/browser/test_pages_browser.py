@@ -157,6 +157,8 @@ def test_a_supervisor_sees_where_an_instance_waits_and_where_it_failed(visit, si
     page.wait_for_selector("#diagram[data-state=ready]")
     assert page.locator("#diagram g.djs-element.fu-incident[data-element-id=record]").count() == 1
     assert "A step failed at record" in page.inner_text(".incident-card")
+    names = page.locator("table.vars th code").all_inner_texts()  # as rendered: a designer copies them into scripts
+    assert names and all(n[0].islower() for n in names if n[0].isalpha()), names
     page.click("text=Retry")  # still fails: the cause is in the variables
     assert page.locator(".status.s-error").count() == 1
 
