@@ -125,3 +125,17 @@ def test_an_unknown_message_is_kept_aside_in_chinese_and_shown_as_is_in_english(
         assert messages.translate("the moon is made of cheese") == ("操作未能完成", "the moon is made of cheese")
     with app.test_request_context("/", headers={"Accept-Language": "en"}):
         assert messages.translate("the moon is made of cheese") == ("the moon is made of cheese", None)
+
+
+def test_a_script_with_a_syntax_error_is_said_as_one_with_its_line_not_as_a_sandbox_refusal(engine, chinese):
+    """A designer who typed `x = x +` must read "syntax error, line 3", not "uses something the sandbox forbids"."""
+    from api.pages import messages
+    from engine.errors import DeploymentError
+
+    broken = bpmn_file("script_failure.bpmn")[1].replace(b"</bpmn:script>", b"\nx = x +</bpmn:script>", 1)
+    with pytest.raises(DeploymentError) as refused:
+        engine.deploy([("broken.bpmn", broken)])
+    reason = refused.value.reason  # what the designer page says (file, line and element beside it)
+    text, original = messages.translate(reason)
+    line = re.search(r"line (\d+)", reason).group(1)
+    assert original is None and text == f"脚本第 {line} 行有语法错误", (reason, text)

@@ -216,6 +216,8 @@ PATTERNS = [
      _l("a DOCTYPE (DTD or entity declaration) is not allowed in BPMN or DMN files")),
     (_p(r"the XML is broken: .*"), _l("the XML is broken")),
     (_p(r"the timer has no expression"), _l("the timer has no expression")),
+    (_p(r"(?:script|parameter expression) refused: syntax error on line (?P<n>\d+): .*"),
+     _l("syntax error on line %(n)s of the script")),
     (_p(r"script refused: .*|parameter expression refused: .*"),
      _l("the script uses something the sandbox does not allow")),
     (_p(r"syntax error on line (?P<n>\d+): .*"), _l("syntax error on line %(n)s of the script")),
