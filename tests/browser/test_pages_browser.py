@@ -263,6 +263,20 @@ def test_a_designer_sees_why_a_file_cannot_be_deployed_then_deploys_a_new_versio
     assert page.locator("#diagram g.djs-element.fu-problem[data-element-id=bad_script]").count() == 1
     screenshot(page, "deploy-error")
 
+    # written by hand: no diagram interchange, and a script with a syntax error
+    bare = tmp_path / "bare.bpmn"
+    bare.write_bytes(BROKEN.split(b"<bpmndi:BPMNDiagram")[0].replace(b"import os", b"x = 1\nx = x +")
+                     + b"</bpmn:definitions>")
+    page.set_input_files("input[name=files]", str(bare))
+    page.click("button[value=deploy]")
+    assert "syntax error on line 2 of the script" in page.inner_text(".problem")
+    page.wait_for_selector("#diagram[data-state=failed]")
+    note, legend = page.locator("#diagram .empty"), page.locator(".diagram-legend")
+    assert note.inner_text() == "The diagram could not be drawn." and not legend.is_visible()
+    box, drawn = page.locator("#diagram").bounding_box(), note.bounding_box()
+    assert box["y"] <= drawn["y"] and drawn["y"] + drawn["height"] <= box["y"] + box["height"], "the note sits in its box"
+    screenshot(page, "deploy-error-no-diagram")
+
     changed = tmp_path / "revisit.bpmn"
     changed.write_bytes(site.engine.definition_xml("revisit").replace("2 小时".encode(), "3 小时".encode()))
     page.set_input_files("input[name=files]", str(changed))

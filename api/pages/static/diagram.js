@@ -5,7 +5,12 @@
   var box = document.getElementById("diagram");
   if (!box) return;
 
+  var viewer = null;
+
   function failed() {
+    // e.g. a file without diagram interchange (BPMNDI): say so in a box its own size, not over the legend
+    if (viewer) viewer.destroy();
+    box.textContent = "";
     var note = document.createElement("p");
     note.className = "empty";
     note.textContent = box.getAttribute("data-failed");
@@ -14,7 +19,7 @@
   }
   if (!window.BpmnJS) { failed(); return; }
 
-  var viewer = new window.BpmnJS({ container: box });
+  viewer = new window.BpmnJS({ container: box });
 
   function mark(ids, marker) {
     var registry = viewer.get("elementRegistry");
