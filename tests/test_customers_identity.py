@@ -163,3 +163,18 @@ def test_a_search_takes_percent_and_underscore_as_typed(engine):
         return [c["name"] for c in list_customers(engine, query=text)[0]]
     assert found("%") == found("_") == found("100%") == ["乙_贸易 100%有限公司"]
     assert found("甲") == ["甲公司"] and found("/") == [] and found("丙%") == []
+
+
+def test_names_lose_what_cannot_be_seen_and_keep_to_one_line(engine):
+    """A name pasted with a line break, a right-to-left override or a zero-width space reads garbled in every
+    list and drop-down: it is stored as it shows; a note keeps its lines; an emoji's joiner stays."""
+    seeded(engine)
+    broken, _ = create_customer(engine, {"name": "Line\nbreak\tCo", "note": "第一行\n第二行"})
+    assert (broken["name"], broken["note"]) == ("Line break Co", "第一行\n第二行")
+    hidden, _ = create_customer(engine, {"name": "\u202e😀oc 客户\u200b\ufeff"})
+    assert hidden["name"] == "😀oc 客户"
+    family, _ = create_customer(engine, {"name": "👨\u200d👩\u200d👧 家庭农场"})
+    assert family["name"] == "👨\u200d👩\u200d👧 家庭农场"
+    with pytest.raises(InvalidInput) as refused:
+        create_customer(engine, {"name": "\u200b\u202e"})
+    assert refused.value.errors == {"name": ["required"]}

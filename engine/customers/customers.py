@@ -54,7 +54,7 @@ def spec(vocab: Vocabularies) -> dict:
         "latitude": fields.number(-90, 90),
         "longitude": fields.number(-180, 180),
         "status": fields.choice(STATUSES, default="lead"),
-        "note": fields.text(5000),
+        "note": fields.text(5000, lines=True),
         "owner": fields.text(100),
         "team": fields.text(100),
     }

@@ -16,13 +16,26 @@ def present(value) -> bool:
     return not empty(value)
 
 
-def text(max_len, required=False):
+# Invisible characters that only mislead: controls, zero-width space, direction marks and overrides (a name
+# "\u202eoc" reads backwards), the BOM. The joiners of emoji and of some scripts (U+200C, U+200D) stay.
+_INVISIBLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
+_LINE_BREAKS = re.compile("[\t\r\n\x85\u2028\u2029]+")
+
+
+def text(max_len, required=False, lines=False):
+    """Text of at most `max_len` characters, its invisible characters dropped; a one-line field (a name, a
+    title; `lines=False`) has its line breaks and tabs made spaces, as a cell of a sheet would show them."""
     def convert(value):
         if empty(value):
             if required:
                 raise ValueError("required")
             return None
-        out = str(value).strip()
+        out = _INVISIBLE.sub("", str(value))
+        out = (out if lines else _LINE_BREAKS.sub(" ", out)).strip()
+        if not out:
+            if required:
+                raise ValueError("required")
+            return None
         if isinstance(value, float) and value.is_integer():
             out = str(int(value))
         if len(out) > max_len:
