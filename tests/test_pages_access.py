@@ -44,6 +44,20 @@ def test_the_inbox_and_the_task_page_say_what_each_follow_up_task_is_about(app, 
     assert "<h1>回访客户 2</h1>" in page and '<p class="task-note">问一下第 2 批样品</p>' in page
 
 
+def test_a_deploy_says_what_bpmnlint_found_beside_its_version(app, engine, identity):
+    """A file deployed without diagram layout deploys, and the designer is told what bpmnlint found (the
+    API answers it as warnings; the page said only "Deployed ... as version 1")."""
+    dora = signed_in(app, identity, "dora", "designer")
+    name, xml = bpmn_file("first_contact.bpmn")
+    answer = dora.post("/designer", {"files": (io.BytesIO(xml), name), "action": "deploy"},
+                       content_type="multipart/form-data")
+    assert answer.status_code == 302
+    page = dora.get(answer.headers["Location"]).get_data(as_text=True)
+    assert "Deployed" in page and "as version 1." in page
+    said = re.search(r'<p class="flash warn"[^>]*>(.*?)</p>', page, re.S)
+    assert said and "Worth a look (bpmnlint):" in said.group(1) and "BPMNDI" in said.group(1).upper(), page
+
+
 def _token(identity, name):
     return identity.issue_token(name)[1]
 

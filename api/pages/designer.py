@@ -38,9 +38,11 @@ def deploy():
             checked = calls.call("deployments.validate", None)
             flash(_("The files are valid: %(processes)s",
                     processes=", ".join(f"{p['name']} ({p['key']})" for p in checked["processes"])), "ok")
+            _flash_lint(checked.get("warnings"))
             return definitions()
         else:
-            deployed = calls.call("deployments.deploy", None)["processes"]
+            answer = calls.call("deployments.deploy", None)
+            deployed = answer["processes"]
     except (DeploymentError, ScriptRefused) as err:
         file = getattr(err, "file", None)
         reason = getattr(err, "reason", err.message)
@@ -58,7 +60,27 @@ def deploy():
         else:
             flash(_("%(name)s is unchanged: it stays version %(version)s.", name=process["name"],
                     version=process["version"]), "ok")
+    _flash_lint(answer.get("warnings"))
     return redirect(url_for("designer.definitions"))
+
+
+LINT_SHOWN = 8
+
+
+def _flash_lint(warnings):
+    """What bpmnlint found that does not stop a deploy (a diagram without layout, a task without a name),
+    said beside the deploy's result: the designer reads it in Camunda Modeler's words, element by element."""
+    if not warnings:
+        return
+    by_message = {}
+    for w in warnings:
+        by_message.setdefault(w.get("message") or w.get("rule"), []).append(w.get("element") or w.get("file"))
+    found = []
+    for message, elements in by_message.items():
+        shown = ", ".join(str(e) for e in elements[:LINT_SHOWN])
+        more = len(elements) - LINT_SHOWN
+        found.append(f"{message} ({shown}" + (" " + _("and %(n)s more", n=more) if more > 0 else "") + ")")
+    flash(_("Worth a look (bpmnlint): %(found)s", found="; ".join(found)), "warn")
 
 
 @blp.route("/designer/<key>")
