@@ -8,6 +8,8 @@ import subprocess
 import sys
 from datetime import timedelta
 
+import pytest
+
 from api_fixtures import *  # noqa: F401,F403
 from api_fixtures import Caller
 from conftest import bpmn_file
@@ -56,6 +58,31 @@ def test_a_deploy_says_what_bpmnlint_found_beside_its_version(app, engine, ident
     assert "Deployed" in page and "as version 1." in page
     said = re.search(r'<p class="flash warn"[^>]*>(.*?)</p>', page, re.S)
     assert said and "Worth a look (bpmnlint):" in said.group(1) and "BPMNDI" in said.group(1).upper(), page
+
+
+def test_a_check_in_sent_empty_names_every_missing_field_at_once(app, engine, identity):
+    """Pressing 打卡 with nothing chosen marks the customer and each required field, not the customer alone
+    (the next try found 客户反馈 missing too); a required note of blanks is missing as well."""
+    from engine.customers.checkins import define_template
+
+    define_template(engine, "visit", "上门拜访", [
+        {"name": "feedback", "label": "客户反馈", "type": "single", "options": ["满意", "不满意"], "required": True},
+        {"name": "where", "label": "位置", "type": "location", "required": True},
+        {"name": "photos", "label": "现场照片", "type": "photo", "max": 3},
+        {"name": "note", "label": "备注", "type": "text", "required": True}], actor="ada")
+    li = signed_in(app, identity, "li", "agent", ["sales-east"])
+    answer = li.post("/checkin", {"scenario": "visit", "field.note": "   "})
+    page = answer.get_data(as_text=True)
+    assert answer.status_code == 422
+    marked = re.findall(r'<p class="field-error" role="alert">([^<]+)</p>', page)
+    assert len(marked) == 4 and marked[0] == "choose a customer" and marked.count("required") == 3, marked
+    from engine.customers.checkins import get_template, validate_values
+    from engine.errors import InvalidInput
+
+    with pytest.raises(InvalidInput) as refused:  # the API's own check: blanks say nothing either
+        validate_values(get_template(engine, "visit")["fields"], {"feedback": "满意", "note": " \u3000 ",
+                                                                   "where": {"latitude": 30, "longitude": 120}})
+    assert refused.value.errors == {"note": ["required"]}
 
 
 def _token(identity, name):

@@ -4,6 +4,7 @@ from flask_babel import gettext as _
 from marshmallow import ValidationError
 
 from engine import access, clock
+from engine.customers import checkins
 from engine.customers.interactions import customer_id_of
 from engine.errors import FollowupError, InvalidInput, NotFound
 from engine.instances import overview
@@ -223,6 +224,18 @@ def checkin_values(fields):
     return values, errors
 
 
+def _form_problems(fields, values):
+    """What the check-in's own check (engine/customers/checkins.py) says of the fields that are not files
+    (an upload's id is checked by the API), translated: {field: [reasons]}."""
+    plain = [f for f in fields if f["type"] not in ("photo", "signature")]
+    names = {f["name"] for f in plain}
+    try:
+        checkins.validate_values(plain, {k: v for k, v in values.items() if k in names})
+    except InvalidInput as err:
+        return messages.field_errors(err.errors)
+    return {}
+
+
 @blp.route("/checkin", methods=["GET", "POST"])
 def checkin():
     templates = calls.call("checkins.list_templates")["items"]
@@ -239,8 +252,8 @@ def checkin():
     errors, summary, values = {}, None, {}
     if request.method == "POST" and template is not None:
         values, errors = checkin_values(template["fields"])
-        if chosen is None:
-            errors["_customer"] = [_("choose a customer")]
+        if chosen is None:  # the API is asked once a customer is chosen: say the form's problems with this one
+            errors = {"_customer": [_("choose a customer")], **_form_problems(template["fields"], values), **errors}
         if not errors:
             try:
                 made = calls.call("checkins.create_checkin", {

@@ -111,7 +111,7 @@ def _visible(field, values):
 
 
 def _empty(value):
-    return value is None or value == "" or value == [] or value == {}
+    return value is None or (isinstance(value, str) and not value.strip()) or value == [] or value == {}
 
 
 def _check_value(field, value, user, files):
