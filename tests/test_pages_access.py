@@ -343,10 +343,13 @@ def test_a_report_csv_gives_a_title_a_spreadsheet_would_run_as_text(app, engine,
     create_record(engine, "contract", {"customer_id": customer["id"], "title": title, "owner": "li",
                                        "team": "sales-east", "end_date": (clock.now() - timedelta(days=3)).date()},
                   actor="li")
-    boss = signed_in(app, identity, "boss", "supervisor", ["sales-east"])
+    boss = signed_in(app, identity, "boss", "supervisor", ["sales", "sales-east"])
     exported = boss.get("/reports.csv?report=renewals&team=sales-east&days=30").get_data(as_text=True)
     rows = list(csv.reader(io.StringIO(exported.lstrip("\ufeff"))))
     assert [r[1] for r in rows[1:]] == ["'" + title], rows
+    # her first look covers all her teams (the first of them, 'sales', showed no data)
+    page = boss.get("/reports?report=renewals").get_data(as_text=True)
+    assert '<option value="">All my teams</option>' in page and "点我续约" in page
 
 
 def test_a_customer_the_api_hides_is_not_named_on_the_pages(app, engine, identity):

@@ -131,7 +131,7 @@ def _report_args():
     teams = sorted(user.groups)
     team = request.args.get("team")
     if team not in teams:
-        team = None if user.role == "admin" else (teams[0] if teams else None)
+        team = None  # every team the reader reaches (an admin: all; a supervisor: theirs), as the API's default
     days = request.args.get("days", type=int)
     days = days if days in PERIODS else 30
     return name, team, teams, days
