@@ -347,6 +347,10 @@ def test_a_report_csv_gives_a_title_a_spreadsheet_would_run_as_text(app, engine,
     exported = boss.get("/reports.csv?report=renewals&team=sales-east&days=30").get_data(as_text=True)
     rows = list(csv.reader(io.StringIO(exported.lstrip("\ufeff"))))
     assert [r[1] for r in rows[1:]] == ["'" + title], rows
+    chinese = boss.get("/reports.csv?report=renewals&days=30", headers={"Accept-Language": "zh-CN"}).get_data(
+        as_text=True)
+    rows = list(csv.reader(io.StringIO(chinese.lstrip("\ufeff"))))
+    assert rows[0][-1] != "outcome" and rows[1][-1] == "进行中", rows  # the page's words, not the code 'open'
     # her first look covers all her teams (the first of them, 'sales', showed no data)
     page = boss.get("/reports?report=renewals").get_data(as_text=True)
     assert '<option value="">All my teams</option>' in page and "点我续约" in page

@@ -15,10 +15,12 @@ from api.pages import calls, messages
 from api.pages.agent import customer_filter, process_names
 from api.pages.auth import local_target, requires
 from api.pages.i18n import is_overdue, zone
-from api.pages.templating import column_label, page_count
+from api.pages.templating import cell, column_label, page_count
 from api.schemas.workflow import STATUSES, InstanceListArgs
 
 blp = Blueprint("supervisor", __name__, template_folder="templates")
+
+WORDS = ("from", "to", "outcome")  # a report's codes its CSV says in the reader's words (numbers stay numbers)
 
 ACTIONS = {"suspend": access.INSTANCE_SUSPEND, "resume": access.INSTANCE_RESUME,
            "cancel": access.INSTANCE_CANCEL, "retry": access.INSTANCE_RETRY}
@@ -179,7 +181,8 @@ def report_csv():
     columns, rows = report_table(name, _run_report(name, team, days))
     # UTF-8 with a byte order mark (Excel opens the Chinese as it is); a title like =HYPERLINK(...) as text
     body = write_csv([column_label(c) for c in columns],
-                     [["" if row.get(c) is None else row.get(c) for c in columns] for row in rows])
+                     [["" if row.get(c) is None else cell(c, row[c]) if c in WORDS else row.get(c) for c in columns]
+                      for row in rows])
     filename = f"{name}-{team or 'all'}-{days}d.csv"
     return Response(body, mimetype="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="{filename}"'})
