@@ -125,3 +125,18 @@ def test_library_files_are_unicode_and_name_lanes_like_the_teams():
     assert "受理投诉" in text and 'name="service"' in text and 'name="supervisors"' in text
     assert "<bpmn:timeDuration>PT30M</bpmn:timeDuration>" in text  # bare ISO literals, as Camunda Modeler writes
     assert library_files("lead_routing.dmn")[0][1].decode("utf-8").count("<rule ") == 4
+
+
+def test_a_task_completed_around_an_incident_says_in_its_event_that_the_incident_is_over(engine):
+    """A follow-up task whose overdue timer cannot be read (due 'tomorrow') is in error; the agent still does
+    the work and completes it. The instance ends and its incident with it: the completion's event names the
+    incident it closed, so that the supervisor's trail does not lose it without a word."""
+    deploy_library(engine)
+    instance_id = engine.start("followup_task", variables={"title": "回访", "due": "tomorrow"})
+    failed = engine.instance(instance_id)
+    assert failed["status"] == "error" and failed["incident"]["element_id"] == "task_overdue"
+    engine.complete_task(failed["tasks"][0]["id"], {"result": "已回访"}, actor="li")
+    done = engine.instance(instance_id)
+    assert done["status"] == "complete" and done["incident"] is None
+    last = engine.events(instance_id)[0][-1]
+    assert last["action"] == "task_completed" and last["detail"]["incident_closed"]["element_id"] == "task_overdue"

@@ -335,6 +335,10 @@ class InstanceStore:
             incident = row.incident if status == InstanceStatus.ERROR else None
         if incident and status not in FINAL:
             status = InstanceStatus.ERROR
+        elif row.incident and not step.clears_incident and step.sets_status != InstanceStatus.CANCELLED:
+            # the failed step is no longer waiting (its task was completed around it): said in this step's event
+            step.detail = {**(step.detail or {}), "incident_closed": {
+                k: row.incident.get(k) for k in ("element_id", "message") if isinstance(row.incident, dict)}}
         if step.sets_status == InstanceStatus.CANCELLED:
             status, incident = InstanceStatus.CANCELLED, None
         elif step.sets_status == InstanceStatus.SUSPENDED:
