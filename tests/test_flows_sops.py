@@ -153,6 +153,28 @@ def test_an_end_date_set_after_activation_starts_the_renewal_reminders(sop, team
     assert len(_renewals(team.admin, cid)) == 1
 
 
+def test_a_corrected_end_date_moves_the_renewal_reminders_with_it(sop, team):
+    """The reminders count down to the date the contract ends now, not to the one first typed: the running
+    ones end (their event says why) and new ones start, in the change's own transaction."""
+    cid = customer(sop)
+    contract_id = _active_contract(team.admin, cid, "年度合同", "2027-12-20")
+    [old] = _renewals(team.admin, cid).values()
+    other = _active_contract(team.admin, cid, "另一份合同", "2027-06-30")  # the customer's other contract: untouched
+    before = {t["element_id"]: t["due_at"] for t in team.admin.get(f"/api/instances/{old['id']}").get_json()["timers"]}
+    assert team.admin.patch(f"/api/contracts/{contract_id}", json={"end_date": "2027-11-20"}).status_code == 200
+    listed = team.admin.get("/api/instances?process_key=renewal_reminder&page_size=50").get_json()["items"]
+    shown = {i["id"]: team.admin.get(f"/api/instances/{i['id']}").get_json() for i in listed}
+    mine = {i: d for i, d in shown.items() if d["variables"]["contract_id"] == contract_id}
+    assert shown[old["id"]]["status"] == "cancelled"
+    events = team.admin.get(f"/api/instances/{old['id']}/events").get_json()["items"]
+    assert "end date changed from 2027-12-20 to 2027-11-20" in str(events[-1]["detail"]), events[-1]
+    [new] = [d for i, d in mine.items() if i != old["id"]]
+    assert new["status"] == "waiting" and new["variables"]["end_date"] == "2027-11-20"
+    after = {t["element_id"]: t["due_at"] for t in new["timers"]}
+    assert after.keys() == before.keys() and all(after[k] < before[k] for k in after), (before, after)
+    assert [d["status"] for d in shown.values() if d["variables"]["contract_id"] == other] == ["waiting"]
+
+
 def test_each_activated_contract_does_not_start_another_care_revisit(sop, team):
     cid = customer(sop)
     for year in (2027, 2028, 2029):

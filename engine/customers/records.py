@@ -208,6 +208,23 @@ def _start_signing_sops(store, conn, contract_id, contract, actor, now, only=SOP
                         actor=actor, conn=conn)
 
 
+def _move_renewal_reminders(store, conn, contract_id, before, contract, actor, now):
+    """An active contract's end date corrected: its running renewal reminders (60/30/7 days before the old
+    date) end, and new ones count down to the new date, in the same transaction as the change. Reminders
+    that already ended (renewed, lost) stay ended."""
+    from engine.status import FINAL
+    from engine.storage.schema import instances
+
+    running = [r.id for r in conn.execute(sa.select(instances.c.id).where(
+        instances.c.process_key == "renewal_reminder", instances.c.business_key == str(contract["customer_id"]),
+        instances.c.status.not_in(list(FINAL))))]
+    reason = f"contract {contract_id}'s end date changed from {before['end_date']} to {contract['end_date']}"
+    moved = [i for i in running if store.cancel_in(conn, i, actor, reason,
+                                                   only_if=lambda v: v.get("contract_id") == contract_id)]
+    if moved:
+        _start_signing_sops(store, conn, contract_id, contract, actor, now, only=("renewal_reminder",))
+
+
 def _after(store, conn, kind, record_id, values, before, actor, now):
     """A won opportunity makes its customer a customer (status), logged like any change; a contract that
     becomes active starts the SOPS_ON_SIGNING."""
@@ -216,6 +233,10 @@ def _after(store, conn, kind, record_id, values, before, actor, now):
     elif kind == "contract" and before.get("status") == "active" and values.get("end_date") \
             and not before.get("end_date"):  # activated without an end date: the reminders start once it is known
         _start_signing_sops(store, conn, record_id, {**before, **values}, actor, now, only=("renewal_reminder",))
+    elif kind == "contract" and before.get("status") == "active" and values.get("status", "active") == "active" \
+            and values.get("end_date") and before.get("end_date") \
+            and str(values["end_date"]) != str(before["end_date"]):
+        _move_renewal_reminders(store, conn, record_id, before, {**before, **values}, actor, now)
     if kind == "opportunity" and values.get("stage") == "won" and before.get("stage") != "won":
         customer_id = values.get("customer_id") or before.get("customer_id")
         status = conn.execute(sa.select(customers.c.status).where(customers.c.id == customer_id)).scalar_one()

@@ -166,6 +166,23 @@ class InstanceStore:
         self._audit(conn, instance_id, actor, step, now)
         write_messages(conn, instance_id, now)
 
+    def cancel_in(self, conn, instance_id, actor, reason, only_if=None) -> bool:
+        """Cancel a running instance inside the caller's transaction, in a savepoint (a record's change that
+        makes a running SOP wrong ends it together with the change). `only_if(variables)`: cancel only an
+        instance whose variables pass. Returns whether it was cancelled."""
+        from engine.instances.steps import cancel
+
+        with context.scope(self) as ops, conn.begin_nested():
+            row = conn.execute(sa.select(instances).where(instances.c.id == instance_id).with_for_update()).first()
+            if row is None or row.status in FINAL:
+                return False
+            loaded = self._load(conn, row)
+            if only_if is not None and not only_if(variables_of(loaded.workflow)):
+                return False
+            ops.attach(conn, row.id, row.business_key, row.process_key, actor)
+            self._save(conn, loaded, cancel(self, reason, actor)(conn, loaded), actor)
+        return True
+
     def change(self, select_row, actor, apply, retry=True, missing=None, locked=False, params=None):
         """Lock and load the row `select_row` picks (with `params` for its bound parameters),
         `apply(conn, loaded) -> Step`, save.
