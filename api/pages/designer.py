@@ -69,7 +69,7 @@ LINT_SHOWN = 8
 
 def _flash_lint(warnings):
     """What bpmnlint found that does not stop a deploy (a diagram without layout, a task without a name),
-    said beside the deploy's result: the designer reads it in Camunda Modeler's words, element by element."""
+    said beside the deploy's result in bpmnlint's words (the linter Camunda Modeler runs), grouped by finding."""
     if not warnings:
         return
     by_message = {}
