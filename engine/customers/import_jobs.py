@@ -28,6 +28,7 @@ for every run (the caller hands in `reach(actor)`, engine/runtime.py).
 """
 import logging
 import os
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
@@ -37,6 +38,7 @@ import sqlalchemy as sa
 from engine import clock
 from engine.config import env_numbers
 from engine.errors import Conflict, FollowupError, NotFound
+from engine.storage.backend import backend_for
 from engine.storage.database import retrying
 
 from engine.customers import importer
@@ -197,6 +199,7 @@ class ImportJobs:
                 return self._finish(batch_id, job_id, "checked", summary, report["error_rows"], details, total)
             self._advance(batch_id, job_id, error_rows=report["error_rows"], details=details)
             counts = {k: (batch.summary or {}).get(k, 0) for k in ("created", "updated", "unchanged")}
+            pause = backend_for(self.db).pause_between_writes
             for start in range(batch.rows_done, total, importer.CHUNK):  # resumed after the last chunk written
                 beat()
                 window = prepared.rows[start:start + importer.CHUNK]
@@ -211,6 +214,7 @@ class ImportJobs:
                     return after
                 counts = retrying(write_chunk)
                 after_chunk(batch_id, start + len(window))
+                time.sleep(pause)  # SQLite: the timers' turn at the one writer's lock
             return self._finish(batch_id, job_id, "applied", {**summary, **counts}, report["error_rows"], details,
                                 total)
         except Lost:

@@ -11,7 +11,8 @@ death penalty once, and viewflow's flow picks its lock): everyone else asks the 
 - `insert_ignore(table)`: INSERT ... ON CONFLICT DO NOTHING in the database's own dialect;
 - `reader_options`: execution options of read-only connections (autocommit on PostgreSQL; a DEFERRED
   read transaction on SQLite, see database.py);
-- `planned_once(conn)`: statements run within it reuse one plan per prepared statement (PostgreSQL).
+- `planned_once(conn)`: statements run within it reuse one plan per prepared statement (PostgreSQL);
+- `pause_between_writes`: a long job's pause after each of its transactions (SQLite's one writer).
 """
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -41,6 +42,14 @@ class Backend:
         """SQLite hands out max(id) + 1, so ids deleted at the top (a reverted import) come back; whoever
         must never reuse one (a customer id names its history) picks the id itself."""
         return not self.postgresql
+
+    @property
+    def pause_between_writes(self) -> float:
+        """Seconds a long job (a background import) waits after each of its write transactions, so that
+        other writers get their turn: SQLite has one writer, and a job that starts its next transaction at
+        once wins the lock again and again, while a timer's firing, polling for it, waits to the job's end
+        (PostgreSQL: none needed)."""
+        return 0.0 if self.postgresql else 0.1
 
     @property
     def reader_options(self) -> dict:
