@@ -22,6 +22,12 @@ blp = Blueprint("supervisor", __name__, template_folder="templates")
 
 WORDS = ("from", "to", "outcome")  # a report's codes its CSV says in the reader's words (numbers stay numbers)
 
+
+def _csv_value(key, value):
+    if value is None:
+        return ""
+    return cell(key, value) if key in WORDS else value
+
 ACTIONS = {"suspend": access.INSTANCE_SUSPEND, "resume": access.INSTANCE_RESUME,
            "cancel": access.INSTANCE_CANCEL, "retry": access.INSTANCE_RETRY}
 PAGE_SIZE = 50
@@ -180,9 +186,7 @@ def report_csv():
     name, team, _teams, days = _report_args()
     columns, rows = report_table(name, _run_report(name, team, days))
     # UTF-8 with a byte order mark (Excel opens the Chinese as it is); a title like =HYPERLINK(...) as text
-    body = write_csv([column_label(c) for c in columns],
-                     [["" if row.get(c) is None else cell(c, row[c]) if c in WORDS else row.get(c) for c in columns]
-                      for row in rows])
+    body = write_csv([column_label(c) for c in columns], [[_csv_value(c, row.get(c)) for c in columns] for row in rows])
     filename = f"{name}-{team or 'all'}-{days}d.csv"
     return Response(body, mimetype="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="{filename}"'})

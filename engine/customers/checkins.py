@@ -10,7 +10,7 @@ from engine import clock
 from engine.errors import InvalidInput, NotFound
 
 from engine.customers.common import row_dict
-from engine.customers.fields import describe
+from engine.customers.fields import describe, empty
 from engine.customers.geo import distance_m
 from engine.customers.interactions import after_interaction, touch
 from engine.customers.schema import checkin_files, checkin_templates, checkins, customers
@@ -111,7 +111,7 @@ def _visible(field, values):
 
 
 def _empty(value):
-    return value is None or (isinstance(value, str) and not value.strip()) or value == [] or value == {}
+    return empty(value) or value == [] or value == {}
 
 
 def _check_value(field, value, user, files):

@@ -26,11 +26,7 @@ def text(max_len, required=False, lines=False):
     """Text of at most `max_len` characters, its invisible characters dropped; a one-line field (a name, a
     title; `lines=False`) has its line breaks and tabs made spaces, as a cell of a sheet would show them."""
     def convert(value):
-        if empty(value):
-            if required:
-                raise ValueError("required")
-            return None
-        out = _INVISIBLE.sub("", str(value))
+        out = "" if value is None else _INVISIBLE.sub("", str(value))
         out = (out if lines else _LINE_BREAKS.sub(" ", out)).strip()
         if not out:
             if required:

@@ -166,22 +166,33 @@ class InstanceStore:
         self._audit(conn, instance_id, actor, step, now)
         write_messages(conn, instance_id, now)
 
+    def change_in(self, conn, select_row, actor, apply):
+        """`change` inside the caller's transaction, in a savepoint (as `start(conn=...)`): a record's change
+        that makes a running SOP wrong changes it too, or neither. No retry: the caller's transaction owns
+        the row locks. Returns the step, or None when `apply` made none (or there was no row)."""
+        with context.scope(self) as ops, conn.begin_nested():
+            row = conn.execute(select_row.with_for_update()).first()
+            if row is None:
+                return None
+            loaded = self._load(conn, row)
+            ops.attach(conn, row.id, row.business_key, row.process_key, actor)
+            step = apply(conn, loaded)
+            if step is not None:
+                self._save(conn, loaded, step, actor)
+            return step
+
     def cancel_in(self, conn, instance_id, actor, reason, only_if=None) -> bool:
-        """Cancel a running instance inside the caller's transaction, in a savepoint (a record's change that
-        makes a running SOP wrong ends it together with the change). `only_if(variables)`: cancel only an
-        instance whose variables pass. Returns whether it was cancelled."""
+        """Cancel a running instance inside the caller's transaction (`change_in`). `only_if(variables)`:
+        cancel only an instance whose variables pass. Returns whether it was cancelled."""
         from engine.instances.steps import cancel
 
-        with context.scope(self) as ops, conn.begin_nested():
-            row = conn.execute(sa.select(instances).where(instances.c.id == instance_id).with_for_update()).first()
-            if row is None or row.status in FINAL:
-                return False
-            loaded = self._load(conn, row)
-            if only_if is not None and not only_if(variables_of(loaded.workflow)):
-                return False
-            ops.attach(conn, row.id, row.business_key, row.process_key, actor)
-            self._save(conn, loaded, cancel(self, reason, actor)(conn, loaded), actor)
-        return True
+        def apply(conn, loaded):
+            if loaded.row.status in FINAL or (only_if is not None and not only_if(variables_of(loaded.workflow))):
+                return None
+            return cancel(self, reason, actor)(conn, loaded)
+
+        select = sa.select(instances).where(instances.c.id == instance_id)
+        return self.change_in(conn, select, actor, apply) is not None
 
     def change(self, select_row, actor, apply, retry=True, missing=None, locked=False, params=None):
         """Lock and load the row `select_row` picks (with `params` for its bound parameters),
